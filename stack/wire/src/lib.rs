@@ -20,8 +20,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod arp;
 pub mod checksum;
+pub mod dhcp;
 pub mod ethernet;
+pub mod icmpv4;
+pub mod ipv4;
+pub mod tcp;
+pub mod udp;
+
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 
 pub use ethernet::{EtherType, EthernetError, EthernetFrame, EthernetRepr, VlanTag};
 
