@@ -1,1 +1,46 @@
-fn main() {}
+//! `cargo xtask …`: the project's own tasks (fuzzing, corpora, benchmarks).
+//!
+//! Runs in release (see `.cargo/config.toml`), so benchmarks are measured optimised.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+mod fuzz;
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "weft's project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run one fuzz target (cargo +nightly fuzz) for a bounded time and print exec/s.
+    Fuzz {
+        /// Target name (see fuzz/targets.txt); `all` runs every target in turn.
+        target: String,
+        /// Seconds to run each target.
+        #[arg(long, default_value_t = 60)]
+        time: u64,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = workspace_root()?;
+    match cli.cmd {
+        Cmd::Fuzz { target, time } => fuzz::run(&root, &target, time),
+    }
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn workspace_root() -> Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = dir.parent().context("xtask has no parent directory")?;
+    if !root.join("Cargo.toml").exists() {
+        bail!("workspace root {} has no Cargo.toml", root.display());
+    }
+    Ok(root.to_path_buf())
+}

@@ -3,7 +3,12 @@
 //!
 //! A target panics only on a broken invariant (a parse that succeeds but does not survive
 //! emit and re-parse, an accessor that disagrees with the Repr): that is the bug being hunted.
-#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 pub mod arp;
 pub mod dhcp;
