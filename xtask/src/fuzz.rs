@@ -36,8 +36,8 @@ pub fn run(root: &Path, target: &str, secs: u64) -> Result<()> {
     // Build every chosen target first so the timed runs measure fuzzing, not compiling.
     let mut build = Command::new("cargo");
     build.args(["+nightly", "fuzz", "build"]).current_dir(root);
-    if chosen.len() == 1 {
-        build.arg(&chosen[0]);
+    if let [only] = chosen.as_slice() {
+        build.arg(only);
     }
     let st = build.status().context(
         "running cargo +nightly fuzz build (is cargo-fuzz installed? .ci/install installs it)",
