@@ -33,6 +33,8 @@ pub mod udp;
 pub mod fuzzing;
 
 pub use ethernet::{EtherType, EthernetError, EthernetFrame, EthernetRepr, VlanTag};
+pub use icmpv4::{Icmpv4Error, Icmpv4Packet, Icmpv4Repr};
+pub use ipv4::{IpProtocol, Ipv4Error, Ipv4Option, Ipv4Packet, Ipv4Repr};
 
 pub use checksum::ChecksumMode;
 
