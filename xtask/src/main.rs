@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
+mod corpus;
 mod fuzz;
 
 #[derive(Parser)]
@@ -25,6 +26,8 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         time: u64,
     },
+    /// Regenerate the seed corpora in fuzz/corpus from ../shared/captures.
+    Corpus,
 }
 
 fn main() -> Result<()> {
@@ -32,6 +35,7 @@ fn main() -> Result<()> {
     let root = workspace_root()?;
     match cli.cmd {
         Cmd::Fuzz { target, time } => fuzz::run(&root, &target, time),
+        Cmd::Corpus => corpus::run(&root),
     }
 }
 
