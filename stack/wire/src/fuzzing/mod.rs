@@ -17,3 +17,5 @@ pub mod icmpv4;
 pub mod ipv4;
 pub mod tcp;
 pub mod udp;
+pub mod differential;
+pub mod roundtrip;
