@@ -32,6 +32,8 @@ pub mod udp;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 
+pub use arp::{ArpError, ArpOperation, ArpPacket, ArpRepr};
+pub use dhcp::{DhcpError, DhcpMessageType, DhcpPacket, DhcpRepr};
 pub use ethernet::{EtherType, EthernetError, EthernetFrame, EthernetRepr, VlanTag};
 pub use icmpv4::{Icmpv4Error, Icmpv4Packet, Icmpv4Repr};
 pub use ipv4::{IpProtocol, Ipv4Error, Ipv4Option, Ipv4Packet, Ipv4Repr};
