@@ -18,7 +18,7 @@ use weft_wire::ethernet::{EtherType, EthernetFrame, EthernetRepr};
 use weft_wire::icmpv4::{Icmpv4Packet, Icmpv4Repr};
 use weft_wire::ipv4::{Ipv4Error, Ipv4Option, Ipv4Packet};
 use weft_wire::tcp::{TcpOption, TcpPacket};
-use weft_wire::udp::{UdpChecksumVerdict, UdpPacket};
+use weft_wire::udp::{UdpChecksumVerdict, UdpError, UdpPacket};
 use weft_wire::{ChecksumMode, Ipv4Addr};
 
 /// A stable reason key from an error's Debug form: `layer.Variant`.
@@ -62,6 +62,7 @@ pub fn dissect(rec: &Record<'_>) -> FrameReport {
         payload_len: 0,
         rejected: None,
         notes: rec.issues.iter().map(|i| i.to_string()).collect(),
+        claims: Vec::new(),
     };
     let cut = rec.is_truncated();
     if cut {
@@ -155,6 +156,7 @@ fn ethernet(f: &mut FrameReport, b: &[u8], cut: bool) {
 }
 
 fn arp(f: &mut FrameReport, b: &[u8]) {
+    f.claim("arp");
     let p = match ArpPacket::new_checked(b) {
         Ok(p) => p,
         Err(e) => {
@@ -186,7 +188,45 @@ fn ipv4_option_text(o: &Ipv4Option<'_>) -> String {
     }
 }
 
+/// What an IPv4 header says it carries, read before validation (see `FrameReport::claims`).
+fn claim_ipv4(f: &mut FrameReport, b: &[u8]) {
+    let (Some(&vihl), Some(&proto)) = (b.first(), b.get(9)) else {
+        return;
+    };
+    if vihl >> 4 != 4 || b.len() < 20 {
+        return;
+    }
+    f.claim("ipv4");
+    let ihl = usize::from(vihl & 0x0f) * 4;
+    if ihl < 20 || ihl > b.len() {
+        return;
+    }
+    let first_fragment = b.get(6..8).is_some_and(|x| x[0] & 0x1f == 0 && x[1] == 0);
+    // A non-first fragment carries no transport header.
+    if !first_fragment {
+        return;
+    }
+    match proto {
+        1 => f.claim("icmp"),
+        6 => f.claim("tcp"),
+        17 => {
+            f.claim("udp");
+            let port = |at: usize| {
+                b.get(ihl + at..ihl + at + 2)
+                    .and_then(|x| x.try_into().ok())
+                    .map(u16::from_be_bytes)
+            };
+            let dhcp = |p: Option<u16>| matches!(p, Some(67 | 68));
+            if dhcp(port(0)) || dhcp(port(2)) {
+                f.claim("dhcp");
+            }
+        }
+        _ => {}
+    }
+}
+
 fn ipv4(f: &mut FrameReport, b: &[u8], cut: bool) {
+    claim_ipv4(f, b);
     let p = match Ipv4Packet::new_checked(b) {
         Ok(p) => p,
         // The snapshot length cut the datagram: read the header leniently.
@@ -408,6 +448,33 @@ fn tcp(f: &mut FrameReport, b: &[u8], src: Ipv4Addr, dst: Ipv4Addr, partial: boo
 fn udp(f: &mut FrameReport, b: &[u8], src: Ipv4Addr, dst: Ipv4Addr, partial: bool) {
     let p = match UdpPacket::new_checked(b) {
         Ok(p) => p,
+        // A first fragment or a datagram cut by the capture: the 8-byte header is whole but
+        // the length field covers bytes that are not here. Report the header as it stands.
+        Err(UdpError::LengthBeyondBuffer { length, .. }) if partial => {
+            let field = |at: usize| {
+                b.get(at..at + 2)
+                    .and_then(|x| x.try_into().ok())
+                    .map_or(0, u16::from_be_bytes)
+            };
+            f.layers.push(Layer::Udp {
+                src_port: field(0),
+                dst_port: field(2),
+                length,
+                payload_len: b.len().saturating_sub(8),
+                checksum: ChecksumReport {
+                    value: field(6),
+                    verdict: if field(6) == 0 {
+                        Verdict::Absent
+                    } else {
+                        Verdict::Unverified
+                    },
+                },
+            });
+            f.payload_len = b.len().saturating_sub(8);
+            f.notes
+                .push(format!("UDP length {length} runs past the bytes present"));
+            return;
+        }
         Err(e) => {
             f.rejected = Some(reject("udp", &e));
             return;

@@ -295,6 +295,19 @@ pub struct FrameReport {
     /// Notes that do not stop decoding ("timestamp invalid", "captured 68 of 1514 bytes",
     /// "not decoded further: IPv6").
     pub notes: Vec<String>,
+    /// Protocols the frame's headers claim to carry, valid or not: the EtherType, and the
+    /// IPv4 protocol field of any version-4 header whose header length fits the capture
+    /// (so a rejected header still says what it carried). Decoded layers are in `layers`.
+    pub claims: Vec<&'static str>,
+}
+
+impl FrameReport {
+    /// Records a claimed protocol once.
+    pub fn claim(&mut self, proto: &'static str) {
+        if !self.claims.contains(&proto) {
+            self.claims.push(proto);
+        }
+    }
 }
 
 /// Totals over a capture.
