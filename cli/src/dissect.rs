@@ -201,7 +201,7 @@ fn claim_ipv4(f: &mut FrameReport, b: &[u8]) {
     if ihl < 20 || ihl > b.len() {
         return;
     }
-    let first_fragment = b.get(6..8).is_some_and(|x| x[0] & 0x1f == 0 && x[1] == 0);
+    let first_fragment = matches!(b.get(6..8), Some([hi, 0]) if hi & 0x1f == 0);
     // A non-first fragment carries no transport header.
     if !first_fragment {
         return;

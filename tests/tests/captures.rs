@@ -4,6 +4,8 @@
 //!
 //! No `catch_unwind` anywhere: a panic in a parser fails the test.
 
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use weft_cli::decode::{Decoded, decode_bytes};
