@@ -74,8 +74,8 @@ fn our_counts(d: &Decoded) -> BTreeMap<String, usize> {
             }
         }
         for l in &f.layers {
-            match l {
-                Layer::Tcp { flag_bits, .. } => {
+            if let Layer::Tcp { flag_bits, .. } = l {
+                {
                     let (syn, ack, fin, rst) = (
                         flag_bits & 2 != 0,
                         flag_bits & 0x10 != 0,
@@ -95,7 +95,6 @@ fn our_counts(d: &Decoded) -> BTreeMap<String, usize> {
                         inc("RST");
                     }
                 }
-                _ => {}
             }
         }
     }
