@@ -567,34 +567,34 @@ fn captures_tcp_fields_match_tcpdump() {
             } else {
                 rs.to_string()
             };
-            if let Some(ts) = &t.seq {
-                if *ts != our_seq {
-                    diffs.push(format!("seq {ts} vs {our_seq}"));
-                }
+            if let Some(ts) = &t.seq
+                && *ts != our_seq
+            {
+                diffs.push(format!("seq {ts} vs {our_seq}"));
             }
-            if let Some(ta) = t.ack {
-                if ta != ra {
-                    diffs.push(format!("ack {ta} vs {ra}"));
-                }
+            if let Some(ta) = t.ack
+                && ta != ra
+            {
+                diffs.push(format!("ack {ta} vs {ra}"));
             }
             if t.win != u32::from(win) {
                 diffs.push(format!("win {} vs {win}", t.win));
             }
-            if let Some(tu) = t.urg {
-                if tu != u32::from(urg) {
-                    diffs.push(format!("urg {tu} vs {urg}"));
-                }
+            if let Some(tu) = t.urg
+                && tu != u32::from(urg)
+            {
+                diffs.push(format!("urg {tu} vs {urg}"));
             }
             if t.length != plen {
                 diffs.push(format!("length {} vs {plen}", t.length));
             }
-            if let Some(to) = &t.options {
-                if comparable_options(to) {
-                    options_compared += 1;
-                    let ours: Vec<String> = opts.iter().map(tcp_option_text).collect();
-                    if *to != ours.join(",") {
-                        diffs.push(format!("options [{to}] vs [{}]", ours.join(",")));
-                    }
+            if let Some(to) = &t.options
+                && comparable_options(to)
+            {
+                options_compared += 1;
+                let ours: Vec<String> = opts.iter().map(tcp_option_text).collect();
+                if *to != ours.join(",") {
+                    diffs.push(format!("options [{to}] vs [{}]", ours.join(",")));
                 }
             }
             if !diffs.is_empty() {
