@@ -12,7 +12,9 @@ use weft_pcap::{NetworkProto, Reader};
 use weft_wire::ethernet::{EtherType, EthernetFrame};
 use weft_wire::ipv4::Ipv4Packet;
 
-const MAX_PER_TARGET: usize = 160;
+const MAX_PER_TARGET: usize = 200;
+/// At most this many inputs per target from one capture, so every capture contributes.
+const MAX_PER_FILE: usize = 12;
 /// Whole capture files up to this size seed `pcap_file`.
 const MAX_PCAP_SEED: usize = 16 * 1024;
 
@@ -20,19 +22,25 @@ const MAX_PCAP_SEED: usize = 16 * 1024;
 struct Corpora {
     /// target -> (name -> bytes); BTreeMap so output order is deterministic.
     by_target: BTreeMap<&'static str, BTreeMap<String, Vec<u8>>>,
+    /// Inputs taken per target from the capture being read.
+    from_this_file: BTreeMap<&'static str, usize>,
 }
 
 impl Corpora {
     fn add(&mut self, target: &'static str, bytes: &[u8]) {
         let set = self.by_target.entry(target).or_default();
-        if set.len() >= MAX_PER_TARGET || bytes.is_empty() {
+        let taken = self.from_this_file.entry(target).or_default();
+        if set.len() >= MAX_PER_TARGET || *taken >= MAX_PER_FILE || bytes.is_empty() {
             return;
         }
         // std's DefaultHasher::new() uses fixed keys: stable names across runs.
         let mut h = std::hash::DefaultHasher::new();
         bytes.hash(&mut h);
-        set.entry(format!("{:016x}", h.finish()))
-            .or_insert_with(|| bytes.to_vec());
+        let name = format!("{:016x}", h.finish());
+        if let std::collections::btree_map::Entry::Vacant(slot) = set.entry(name) {
+            slot.insert(bytes.to_vec());
+            *taken += 1;
+        }
     }
 }
 
@@ -47,6 +55,7 @@ pub fn run(root: &Path) -> Result<()> {
     let mut c = Corpora::default();
     for path in &files {
         let bytes = std::fs::read(path)?;
+        c.from_this_file.clear();
         if bytes.len() <= MAX_PCAP_SEED {
             c.add("pcap_file", &bytes);
         }
@@ -115,10 +124,16 @@ pub fn run(root: &Path) -> Result<()> {
         .get("ethernet_frame")
         .map(|m| m.values().take(64).cloned().collect())
         .unwrap_or_default();
+    c.from_this_file.clear();
     for f in &frames {
+        c.from_this_file.clear();
         c.add("repr_roundtrip", f);
     }
     let corpus_root = root.join("fuzz/corpus");
+    // Regenerate from scratch so a changed selection leaves no stale files behind.
+    for target in c.by_target.keys() {
+        let _ = std::fs::remove_dir_all(corpus_root.join(target));
+    }
     let mut total = 0;
     for (target, inputs) in &c.by_target {
         let dir = corpus_root.join(target);
