@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
+mod bench;
 mod corpus;
 mod fuzz;
 
@@ -28,6 +29,12 @@ enum Cmd {
     },
     /// Regenerate the seed corpora in fuzz/corpus from ../shared/captures.
     Corpus,
+    /// Run a benchmark against its peer library (all of them without a name); prints
+    /// `RATIO name x`, where x > 1 means weft is faster.
+    Bench {
+        /// Benchmark name, e.g. `wire_parse_vs_etherparse`.
+        name: Option<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -36,6 +43,7 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Fuzz { target, time } => fuzz::run(&root, &target, time),
         Cmd::Corpus => corpus::run(&root),
+        Cmd::Bench { name } => bench::run(&root, name.as_deref()),
     }
 }
 
