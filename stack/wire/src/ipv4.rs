@@ -386,7 +386,7 @@ impl<'a> Ipv4Option<'a> {
 
 /// Parses the option at the start of `rest` (non-empty), which sits `offset` bytes into the
 /// header. Returns the option and the bytes it occupies.
-#[inline]
+#[inline(always)]
 fn parse_option(rest: &[u8], offset: usize) -> Result<(Ipv4Option<'_>, usize), Ipv4Error> {
     let kind = rest
         .first()
@@ -513,7 +513,7 @@ fn check_options(mut rest: &[u8]) -> Result<(), Ipv4Error> {
     let mut offset = HEADER_LEN;
     while !rest.is_empty() {
         let (opt, n) = parse_option(rest, offset)?;
-        if opt == Ipv4Option::EndOfList {
+        if matches!(opt, Ipv4Option::EndOfList) {
             // RFC 791 §3.1: EOL marks the end of the option list; what follows is padding.
             break;
         }

@@ -397,7 +397,9 @@ impl<'a> Iterator for TcpOptionIter<'a> {
 }
 
 /// Decodes an option's data (after kind and length), whose length `validate` checked.
-#[inline]
+// Inlined: returned by value through memory, the 40-byte option stalled the caller on
+// store-to-load forwarding (measured by `cargo xtask bench wire_parse_vs_etherparse`).
+#[inline(always)]
 fn decode(k: u8, data: &[u8]) -> TcpOption<'_> {
     match (k, data) {
         (kind::MSS, &[a, b]) => TcpOption::Mss(u16::from_be_bytes([a, b])),
