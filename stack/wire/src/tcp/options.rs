@@ -558,12 +558,12 @@ fn arbitrary_option<'a>(
             if room < 2 {
                 return Ok(None);
             }
-            let kind = loop {
-                let k: u8 = u.arbitrary()?;
-                if !is_typed(k) {
-                    break k;
-                }
-            };
+            // Typed kinds are all below 16: shift them out of the typed range instead of
+            // drawing again (a redraw loop never ends once the input is exhausted, since an
+            // exhausted `Unstructured` keeps yielding 0).
+            let k: u8 = u.arbitrary()?;
+            let kind = if is_typed(k) { k.wrapping_add(16) } else { k };
+            debug_assert!(!is_typed(kind));
             let n = u.int_in_range(0..=room - 2)?;
             let data = u.bytes(n)?;
             TcpOption::Unknown { kind, data }
@@ -701,5 +701,17 @@ mod tests {
             }
         }
         println!("{ok} of 200000 option areas valid, all verdicts agree");
+    }
+}
+
+#[cfg(all(test, feature = "arbitrary"))]
+mod arbitrary_tests {
+    #[test]
+    fn tcp_arbitrary_terminates_on_exhausted_input() {
+        // An exhausted `Unstructured` yields zeros; generation must still end.
+        for input in [&[][..], &[1, 7], &[0xff; 3], &[2, 0, 0, 0, 9]] {
+            let mut u = arbitrary::Unstructured::new(input);
+            let _ = <crate::tcp::TcpRepr<'_> as arbitrary::Arbitrary>::arbitrary(&mut u);
+        }
     }
 }
