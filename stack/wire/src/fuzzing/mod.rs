@@ -12,10 +12,10 @@
 
 pub mod arp;
 pub mod dhcp;
+pub mod differential;
 pub mod ethernet;
 pub mod icmpv4;
 pub mod ipv4;
+pub mod roundtrip;
 pub mod tcp;
 pub mod udp;
-pub mod differential;
-pub mod roundtrip;
