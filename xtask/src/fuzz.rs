@@ -83,10 +83,24 @@ pub fn run(root: &Path, target: &str, secs: u64) -> Result<()> {
         println!("{line}");
         summary.push(line);
         if !out.status.success() {
-            let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
+            // The panic message and sanitizer report first, then the tail; the whole log is
+            // kept beside the crashing input.
+            let log = artifacts.join("fuzz.log");
+            let _ = std::fs::write(&log, stderr.as_bytes());
+            for l in stderr.lines().filter(|l| {
+                l.contains("panicked")
+                    || l.contains("ERROR:")
+                    || l.contains("SUMMARY")
+                    || l.starts_with("  left")
+                    || l.starts_with(" right")
+            }) {
+                eprintln!("{l}");
+            }
+            let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
             for l in tail.into_iter().rev() {
                 eprintln!("{l}");
             }
+            eprintln!("full log: {}", log.display());
             bail!(
                 "fuzz target {t} failed; the input is in {}",
                 artifacts.display()
