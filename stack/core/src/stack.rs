@@ -1,0 +1,477 @@
+//! The `Stack`: one host's interfaces, routes, ARP caches, IPv4, ICMP, UDP and DHCP clients
+//! behind the sans-IO surface of DESIGN.md ("The core's surface"):
+//!
+//! ```text
+//! stack.handle_frame(now, iface, &frame, RxMeta { .. });      // one received frame
+//! stack.poll_transmit(now, &mut buf) -> Option<Transmit>;      // one frame to send
+//! stack.poll_timeout() -> Option<Instant>;  stack.handle_timeout(now);
+//! stack.poll_event() -> Option<Event>;
+//! ```
+//!
+//! A driver loop calls, in order: `handle_frame` for every frame the link has, then
+//! `handle_timeout` when `poll_timeout` has passed, then `poll_transmit` until it returns
+//! `None`, then `poll_event` until `None`, then waits for a frame or the next timeout. Each
+//! method's doc says when to call it. Nothing here reads a clock or draws entropy of its own.
+//!
+//! Internally every protocol is its own state machine (`ArpCache`, `Reassembler`,
+//! `UdpSockets`, `DhcpClient`); this module routes frames between them and the bounded
+//! transmit and event queues.
+
+#[cfg(feature = "dhcp")]
+mod dhcp;
+#[cfg(feature = "icmp")]
+mod icmp;
+mod input;
+mod output;
+
+use crate::arp::ArpCache;
+use crate::config::{ConfigError, IfaceId, InterfaceConfig, Ipv4Config, Limits, StackConfig};
+use crate::counters::Counters;
+#[cfg(feature = "dhcp")]
+use crate::dhcp::client::DhcpClient;
+use crate::event::{Event, UdpSocketId};
+#[cfg(feature = "icmp")]
+use crate::icmp::RateLimiter;
+use crate::link::{RxMeta, TxMeta};
+use crate::reassembly::Reassembler;
+use crate::rng::Rngs;
+use crate::route::RouteTable;
+use crate::time::Instant;
+use crate::timer::{Deadlines, TimerOwner};
+use crate::udp::{Datagram, UdpError, UdpSockets};
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use weft_wire::{Ipv4Addr, MacAddr};
+
+/// A frame `poll_transmit` wrote into the caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// Interface to send it on.
+    pub iface: IfaceId,
+    /// Bytes written at the start of the buffer.
+    pub len: usize,
+    /// What the link should know.
+    pub meta: TxMeta,
+}
+
+/// One interface's state.
+#[derive(Debug)]
+pub(crate) struct Iface {
+    pub(crate) mac: MacAddr,
+    pub(crate) mtu: u16,
+    pub(crate) multicast: Vec<MacAddr>,
+    /// Current address and prefix (static, or the DHCP lease).
+    pub(crate) addr: Option<(Ipv4Addr, u8)>,
+    pub(crate) arp: ArpCache,
+}
+
+/// A frame waiting for `poll_transmit`.
+#[derive(Debug)]
+pub(crate) struct TxFrame {
+    pub(crate) iface: IfaceId,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) meta: TxMeta,
+}
+
+/// One host's network stack. See the module documentation for the calling protocol.
+#[derive(Debug)]
+pub struct Stack {
+    pub(crate) limits: Limits,
+    pub(crate) ttl: u8,
+    pub(crate) ifaces: Vec<Iface>,
+    pub(crate) routes: RouteTable,
+    pub(crate) reassembly: Reassembler,
+    pub(crate) udp: UdpSockets,
+    #[cfg(feature = "icmp")]
+    pub(crate) icmp_limiter: RateLimiter,
+    #[cfg(feature = "dhcp")]
+    pub(crate) dhcp: Vec<Option<DhcpClient>>,
+    pub(crate) tx: VecDeque<TxFrame>,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) deadlines: Deadlines,
+    pub(crate) rngs: Rngs,
+    pub(crate) counters: Counters,
+    pub(crate) next_ident: u16,
+}
+
+fn validate(config: &StackConfig) -> Result<(), ConfigError> {
+    let count = config.interfaces.len();
+    if count > 255 {
+        return Err(ConfigError::TooManyInterfaces { count });
+    }
+    for (i, ifc) in config.interfaces.iter().enumerate() {
+        let iface = u8::try_from(i).unwrap_or(u8::MAX);
+        if ifc.mac.is_multicast() || ifc.mac == MacAddr::ZERO {
+            return Err(ConfigError::BadMac {
+                iface,
+                mac: ifc.mac,
+            });
+        }
+        if ifc.mtu < 68 {
+            return Err(ConfigError::BadMtu {
+                iface,
+                mtu: ifc.mtu,
+            });
+        }
+        if let Ipv4Config::Static {
+            addr, prefix_len, ..
+        } = ifc.ipv4
+        {
+            if prefix_len > 32 {
+                return Err(ConfigError::BadPrefix { addr, prefix_len });
+            }
+            let bcast = if prefix_len >= 31 {
+                Ipv4Addr::BROADCAST
+            } else {
+                Ipv4Addr::from(u32::from(addr) | (u32::MAX >> prefix_len))
+            };
+            if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() || addr == bcast
+            {
+                return Err(ConfigError::BadAddress { iface, addr });
+            }
+        }
+    }
+    for r in &config.routes {
+        if r.prefix_len > 32 {
+            return Err(ConfigError::BadPrefix {
+                addr: r.dest,
+                prefix_len: r.prefix_len,
+            });
+        }
+        if usize::from(r.iface.0) >= count {
+            return Err(ConfigError::NoSuchInterface {
+                dest: r.dest,
+                prefix_len: r.prefix_len,
+                iface: r.iface.0,
+                count,
+            });
+        }
+    }
+    let l = &config.limits;
+    for (name, v) in [
+        ("arp_cache_entries", l.arp_cache_entries),
+        ("arp_pending_total", l.arp_pending_total),
+        ("reassembly_datagrams", l.reassembly_datagrams),
+        ("udp_sockets", l.udp_sockets),
+        ("udp_rx_datagrams", l.udp_rx_datagrams),
+        ("tx_queue_frames", l.tx_queue_frames),
+        ("event_queue", l.event_queue),
+    ] {
+        if v == 0 {
+            return Err(ConfigError::ZeroLimit { name });
+        }
+    }
+    Ok(())
+}
+
+impl Stack {
+    /// Builds a stack from a validated configuration. Static addresses are up at once (an
+    /// `AddressUp` event each, and gratuitous ARP announcements, RFC 5227 §2.3); DHCP
+    /// interfaces start their client (call `poll_transmit` to send the DISCOVER).
+    pub fn new(config: StackConfig, now: Instant) -> Result<Stack, ConfigError> {
+        validate(&config)?;
+        let mut rngs = Rngs::new(config.seed);
+        let limits = config.limits;
+        let routes = RouteTable::from_config(&config)?;
+        let mut ifaces = Vec::with_capacity(config.interfaces.len());
+        #[cfg(feature = "dhcp")]
+        let mut dhcp = Vec::with_capacity(config.interfaces.len());
+        let mut events = VecDeque::new();
+        for (i, ifc) in config.interfaces.iter().enumerate() {
+            let id = IfaceId(u8::try_from(i).unwrap_or(u8::MAX));
+            let InterfaceConfig {
+                mac,
+                mtu,
+                ipv4,
+                multicast,
+            } = ifc.clone();
+            // A static gateway lives in the route table, built from the same configuration.
+            let addr = match ipv4 {
+                Ipv4Config::Static {
+                    addr, prefix_len, ..
+                } => Some((addr, prefix_len)),
+                _ => None,
+            };
+            if let Some((a, p)) = addr {
+                events.push_back(Event::AddressUp {
+                    iface: id,
+                    addr: a,
+                    prefix_len: p,
+                });
+            }
+            let mut arp = ArpCache::new(mac, &limits);
+            if let Some((a, _)) = addr {
+                arp.announce(now, a);
+            }
+            #[cfg(feature = "dhcp")]
+            dhcp.push(match ipv4 {
+                Ipv4Config::Dhcp => Some(DhcpClient::new(
+                    now,
+                    mac,
+                    crate::rng::stream(config.seed ^ u64::from(id.0), crate::rng::Purpose::Dhcp),
+                    None,
+                )),
+                _ => None,
+            });
+            ifaces.push(Iface {
+                mac,
+                mtu,
+                multicast,
+                addr,
+                arp,
+            });
+        }
+        let udp = UdpSockets::new(&limits, &mut rngs);
+        let mut stack = Stack {
+            limits,
+            ttl: config.ttl,
+            ifaces,
+            routes,
+            reassembly: Reassembler::new(&limits),
+            udp,
+            #[cfg(feature = "icmp")]
+            icmp_limiter: RateLimiter::new(limits.icmp_errors_per_sec, limits.icmp_error_burst),
+            #[cfg(feature = "dhcp")]
+            dhcp,
+            tx: VecDeque::new(),
+            events,
+            deadlines: Deadlines::default(),
+            rngs,
+            counters: Counters::default(),
+            next_ident: 0,
+        };
+        stack.next_ident = (stack.rngs.u32(crate::rng::Purpose::Ipv4Ident) & 0xffff) as u16;
+        for i in 0..stack.ifaces.len() {
+            stack.refresh_timers(IfaceId(u8::try_from(i).unwrap_or(u8::MAX)));
+        }
+        Ok(stack)
+    }
+
+    /// Call for every frame received on `iface`, in arrival order. The frame is parsed with
+    /// weft-wire's checked parsers; checksums are verified unless `meta` says the link did.
+    /// Every frame the stack does not use is counted under a reason (see `counters`).
+    pub fn handle_frame(&mut self, now: Instant, iface: IfaceId, frame: &[u8], meta: RxMeta) {
+        self.input_frame(now, iface, frame, meta);
+        self.refresh_all_timers();
+    }
+
+    /// Call until it returns `None` after every `handle_frame`, `handle_timeout` and socket
+    /// operation: writes the next frame to send into `buf` and says which interface it goes
+    /// to. A frame larger than `buf` is dropped and counted (`queues.tx_buffer_too_small`).
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.generate_pending(now);
+        while let Some(f) = self.tx.pop_front() {
+            let Some(dst) = buf.get_mut(..f.bytes.len()) else {
+                self.counters.queues.tx_buffer_too_small += 1;
+                continue;
+            };
+            dst.copy_from_slice(&f.bytes);
+            return Some(Transmit {
+                iface: f.iface,
+                len: f.bytes.len(),
+                meta: f.meta,
+            });
+        }
+        None
+    }
+
+    /// The earliest instant at which `handle_timeout` must be called, if any timer is armed.
+    /// O(log n) in the number of timer owners.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines.next()
+    }
+
+    /// Call when `poll_timeout`'s instant has passed (calling early is harmless): runs every
+    /// due timer (ARP retries and expiry, reassembly timeouts, DHCP retransmissions and lease
+    /// times).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(owner) = self.deadlines.pop_due(now) {
+            match owner {
+                TimerOwner::Arp(i) => {
+                    if let Some(iface) = self.ifaces.get_mut(usize::from(i)) {
+                        // Failed resolutions are counted by the cache (`resolution_failed`).
+                        let _failed = iface.arp.handle_timeout(now);
+                    }
+                    self.drain_arp(now, IfaceId(i));
+                }
+                TimerOwner::Reassembly => {
+                    let mut expired = Vec::new();
+                    self.reassembly
+                        .handle_timeout(now, &mut self.counters.ipv4, |e| expired.push(e));
+                    // RFC 1122 §3.3.2: time exceeded (code 1) when fragment zero arrived.
+                    #[cfg(feature = "icmp")]
+                    for e in expired {
+                        if let Some(q) = e.quote {
+                            self.output_reassembly_timeout(now, q.as_bytes());
+                        }
+                    }
+                    #[cfg(not(feature = "icmp"))]
+                    drop(expired);
+                }
+                #[cfg(feature = "dhcp")]
+                TimerOwner::Dhcp(i) => self.dhcp_timeout(now, IfaceId(i)),
+                #[cfg(not(feature = "dhcp"))]
+                TimerOwner::Dhcp(_) => {}
+                TimerOwner::IcmpRate => {}
+            }
+        }
+        self.refresh_all_timers();
+    }
+
+    /// Call until `None` after each of the other calls: the next event for the layer above.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// All counters.
+    pub fn counters(&self) -> Counters {
+        let mut c = self.counters;
+        c.udp = *self.udp.counters();
+        let mut arp = crate::counters::ArpCounters::default();
+        for i in &self.ifaces {
+            let a = i.arp.counters();
+            arp.rx_packets += a.rx_packets;
+            arp.rx_malformed += a.rx_malformed;
+            arp.replies_sent += a.replies_sent;
+            arp.requests_sent += a.requests_sent;
+            arp.entries_updated += a.entries_updated;
+            arp.evictions += a.evictions;
+            arp.expirations += a.expirations;
+            arp.pending_dropped += a.pending_dropped;
+            arp.resolution_failed += a.resolution_failed;
+            arp.conflicts += a.conflicts;
+        }
+        c.arp = arp;
+        #[cfg(feature = "dhcp")]
+        for d in self.dhcp.iter().flatten() {
+            let x = d.counters();
+            c.dhcp.tx_messages += x.tx_messages;
+            c.dhcp.rx_messages += x.rx_messages;
+            c.dhcp.rx_ignored += x.rx_ignored;
+            c.dhcp.leases += x.leases;
+            c.dhcp.renewals += x.renewals;
+            c.dhcp.leases_lost += x.leases_lost;
+            c.dhcp.declines += x.declines;
+        }
+        c
+    }
+
+    /// The interface's current IPv4 address and prefix length.
+    pub fn iface_addr(&self, iface: IfaceId) -> Option<(Ipv4Addr, u8)> {
+        self.ifaces.get(usize::from(iface.0)).and_then(|i| i.addr)
+    }
+
+    /// The interface's MAC address.
+    pub fn iface_mac(&self, iface: IfaceId) -> Option<MacAddr> {
+        self.ifaces.get(usize::from(iface.0)).map(|i| i.mac)
+    }
+
+    /// The MAC the ARP cache holds for `addr` on `iface` (for tools and tests).
+    pub fn arp_lookup(&self, now: Instant, iface: IfaceId, addr: Ipv4Addr) -> Option<MacAddr> {
+        self.ifaces
+            .get(usize::from(iface.0))
+            .and_then(|i| i.arp.lookup(now, addr))
+    }
+
+    /// Timer-set operations performed so far (operation-count tests).
+    pub fn timer_ops(&self) -> u64 {
+        self.deadlines.ops
+    }
+
+    /// Binds a UDP socket to `addr:port` (0.0.0.0 = any local address, port 0 = ephemeral).
+    pub fn udp_bind(&mut self, addr: Ipv4Addr, port: u16) -> Result<UdpSocketId, UdpError> {
+        self.udp.bind(addr, port, &mut self.rngs)
+    }
+
+    /// Closes a UDP socket.
+    pub fn udp_close(&mut self, socket: UdpSocketId) -> Result<(), UdpError> {
+        self.udp.close(socket)
+    }
+
+    /// The socket's local address and port.
+    pub fn udp_local(&self, socket: UdpSocketId) -> Option<(Ipv4Addr, u16)> {
+        self.udp.local(socket)
+    }
+
+    /// The next datagram received on `socket`.
+    pub fn udp_recv(&mut self, socket: UdpSocketId) -> Result<Option<Datagram>, UdpError> {
+        self.udp.recv(socket)
+    }
+
+    /// Sends `payload` from `socket` to `dst`. The datagram is routed, fragmented if larger
+    /// than the interface MTU (DF clear), and queued (resolution by ARP may hold it back);
+    /// call `poll_transmit` afterwards.
+    pub fn udp_send_to(
+        &mut self,
+        now: Instant,
+        socket: UdpSocketId,
+        dst: (Ipv4Addr, u16),
+        payload: &[u8],
+    ) -> Result<(), UdpError> {
+        let r = self.output_udp(now, socket, dst, payload);
+        self.refresh_all_timers();
+        r
+    }
+
+    /// Sends an ICMP echo request (ping) to `dst`.
+    #[cfg(feature = "icmp")]
+    pub fn ping(
+        &mut self,
+        now: Instant,
+        dst: Ipv4Addr,
+        ident: u16,
+        seq_no: u16,
+        data: &[u8],
+    ) -> Result<(), UdpError> {
+        let r = self.output_echo(now, dst, ident, seq_no, data);
+        self.refresh_all_timers();
+        r
+    }
+
+    /// Pushes an event, counting a drop when the queue is full.
+    pub(crate) fn push_event(&mut self, e: Event) {
+        if self.events.len() >= self.limits.event_queue {
+            self.counters.queues.events_dropped += 1;
+        } else {
+            self.events.push_back(e);
+        }
+    }
+
+    /// Queues a frame, counting a drop when the queue is full.
+    pub(crate) fn push_frame(&mut self, iface: IfaceId, bytes: Vec<u8>) {
+        if self.tx.len() >= self.limits.tx_queue_frames {
+            self.counters.queues.tx_queue_full += 1;
+            return;
+        }
+        self.counters.ethernet.tx_frames += 1;
+        self.tx.push_back(TxFrame {
+            iface,
+            bytes,
+            meta: TxMeta::default(),
+        });
+    }
+
+    /// Updates the global deadline set for one interface's timers.
+    pub(crate) fn refresh_timers(&mut self, iface: IfaceId) {
+        let i = usize::from(iface.0);
+        let arp = self.ifaces.get(i).and_then(|x| x.arp.next_deadline());
+        self.deadlines.set(TimerOwner::Arp(iface.0), arp);
+        #[cfg(feature = "dhcp")]
+        {
+            let d = self
+                .dhcp
+                .get(i)
+                .and_then(|c| c.as_ref())
+                .and_then(|c| c.next_deadline());
+            self.deadlines.set(TimerOwner::Dhcp(iface.0), d);
+        }
+    }
+
+    pub(crate) fn refresh_all_timers(&mut self) {
+        for i in 0..self.ifaces.len() {
+            self.refresh_timers(IfaceId(u8::try_from(i).unwrap_or(u8::MAX)));
+        }
+        let r = self.reassembly.next_deadline();
+        self.deadlines.set(TimerOwner::Reassembly, r);
+    }
+}

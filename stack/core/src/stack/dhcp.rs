@@ -1,0 +1,195 @@
+//! The DHCP client in the stack (RFC 2131): one `DhcpClient` per DHCP interface; its
+//! messages go out as UDP 68 → 67, replies to port 68 come back to it, and its lease becomes
+//! the interface's address (with RFC 5227 conflict detection by ARP probes before use).
+
+use super::Stack;
+use crate::arp::ProbeResult;
+use crate::config::IfaceId;
+use crate::dhcp::client::{ClientEvent, Lease};
+use crate::event::Event;
+use crate::time::Instant;
+use alloc::vec;
+use weft_wire::Ipv4Addr;
+use weft_wire::dhcp::{DhcpPacket, DhcpRepr};
+use weft_wire::ipv4::IpProtocol;
+use weft_wire::udp::UdpRepr;
+
+/// RFC 2131 §4.1: clients send from port 68 to port 67.
+const CLIENT_PORT: u16 = 68;
+const SERVER_PORT: u16 = 67;
+
+impl Stack {
+    /// A DHCP message for port 68 on `iface`; returns true when the interface's client took it.
+    pub(super) fn input_dhcp(&mut self, now: Instant, iface: IfaceId, payload: &[u8]) -> bool {
+        let i = usize::from(iface.0);
+        if self.dhcp.get(i).is_none_or(|c| c.is_none()) {
+            return false;
+        }
+        let event = match DhcpPacket::new_checked(payload)
+            .and_then(|p| DhcpRepr::parse(&p).map(|r| (p.xid(), r)))
+        {
+            Ok((_, repr)) => self
+                .dhcp
+                .get_mut(i)
+                .and_then(|c| c.as_mut())
+                .and_then(|c| c.handle_message(now, &repr)),
+            // Malformed: the client never saw it; counted as ignored by the stack.
+            Err(_) => {
+                self.counters.dhcp.rx_ignored += 1;
+                None
+            }
+        };
+        if let Some(e) = event {
+            self.dhcp_event(now, iface, e);
+        }
+        self.drain_dhcp(now, iface);
+        true
+    }
+
+    /// Runs the interface's DHCP client timers.
+    pub(super) fn dhcp_timeout(&mut self, now: Instant, iface: IfaceId) {
+        let event = self
+            .dhcp
+            .get_mut(usize::from(iface.0))
+            .and_then(|c| c.as_mut())
+            .and_then(|c| c.handle_timeout(now));
+        if let Some(e) = event {
+            self.dhcp_event(now, iface, e);
+        }
+        self.drain_dhcp(now, iface);
+    }
+
+    /// Another host answered for our address (RFC 5227 §2.4): the lease is declined.
+    pub(super) fn dhcp_conflict(&mut self, now: Instant, iface: IfaceId) {
+        let event = self
+            .dhcp
+            .get_mut(usize::from(iface.0))
+            .and_then(|c| c.as_mut())
+            .and_then(|c| c.address_checked(now, true));
+        if let Some(e) = event {
+            self.dhcp_event(now, iface, e);
+        }
+    }
+
+    /// The RFC 5227 probe the client asked for finished: tell the client.
+    pub(super) fn dhcp_probe_done(&mut self, now: Instant, iface: IfaceId, conflict: bool) {
+        let event = self
+            .dhcp
+            .get_mut(usize::from(iface.0))
+            .and_then(|c| c.as_mut())
+            .and_then(|c| c.address_checked(now, conflict));
+        if let Some(e) = event {
+            self.dhcp_event(now, iface, e);
+        }
+        self.drain_dhcp(now, iface);
+    }
+
+    fn dhcp_event(&mut self, now: Instant, iface: IfaceId, e: ClientEvent) {
+        match e {
+            ClientEvent::CheckAddress { addr } => {
+                // RFC 2131 §2.2 / RFC 5227 §2.1: probe before using the address.
+                if let Some(ifc) = self.ifaces.get_mut(usize::from(iface.0)) {
+                    ifc.arp
+                        .start_probe(now, addr, self.rngs.get(crate::rng::Purpose::Arp));
+                }
+            }
+            ClientEvent::Bound(lease) | ClientEvent::Renewed(lease) => {
+                self.apply_lease(now, iface, &lease)
+            }
+            ClientEvent::Lost { addr, .. } => {
+                if let Some(ifc) = self.ifaces.get_mut(usize::from(iface.0)) {
+                    ifc.addr = None;
+                }
+                let _ = self.routes.set_iface_addr(iface, None);
+                self.push_event(Event::AddressDown { iface, addr });
+            }
+        }
+    }
+
+    fn apply_lease(&mut self, now: Instant, iface: IfaceId, lease: &Lease) {
+        let Some(ifc) = self.ifaces.get_mut(usize::from(iface.0)) else {
+            return;
+        };
+        let new = Some((lease.addr, lease.prefix_len));
+        let changed = ifc.addr != new;
+        ifc.addr = new;
+        if changed {
+            // RFC 5227 §2.3: announce the address we now use.
+            ifc.arp.announce(now, lease.addr);
+        }
+        let _ = self
+            .routes
+            .set_iface_addr(iface, Some((lease.addr, lease.prefix_len, lease.router)));
+        if changed {
+            self.push_event(Event::AddressUp {
+                iface,
+                addr: lease.addr,
+                prefix_len: lease.prefix_len,
+            });
+        }
+    }
+
+    /// Sends every message the interface's client has ready.
+    pub(super) fn drain_dhcp(&mut self, now: Instant, iface: IfaceId) {
+        // The probe the client waits on may have finished.
+        let probe = self.ifaces.get_mut(usize::from(iface.0)).and_then(|i| {
+            let done = match i.arp.probe_result()? {
+                (_, ProbeResult::InProgress) => return None,
+                (_, ProbeResult::Clear) => false,
+                (_, ProbeResult::Conflict(_)) => true,
+            };
+            i.arp.cancel_probe();
+            Some(done)
+        });
+        if let Some(conflict) = probe {
+            self.dhcp_probe_done(now, iface, conflict);
+        }
+        loop {
+            let Some(out) = self
+                .dhcp
+                .get_mut(usize::from(iface.0))
+                .and_then(|c| c.as_mut())
+                .and_then(|c| c.poll_transmit(now))
+            else {
+                break;
+            };
+            let mut msg = vec![0u8; out.message.buffer_len()];
+            if out.message.emit(&mut msg).is_err() {
+                continue;
+            }
+            let udp = UdpRepr {
+                src_port: CLIENT_PORT,
+                dst_port: SERVER_PORT,
+                payload: &msg,
+            };
+            let mut seg = vec![0u8; udp.buffer_len()];
+            if udp.emit(out.src, out.dst, &mut seg).is_err() {
+                continue;
+            }
+            if out.dst == Ipv4Addr::BROADCAST {
+                // RFC 2131 §4.1: broadcast on the client's own interface, before any route.
+                let _ = self.output_ipv4(
+                    now,
+                    iface,
+                    Ipv4Addr::BROADCAST,
+                    out.src,
+                    out.dst,
+                    IpProtocol::UDP,
+                    &seg,
+                    false,
+                );
+            } else if let Some((ri, next_hop, _)) = self.route(out.dst) {
+                let _ = self.output_ipv4(
+                    now,
+                    ri,
+                    next_hop,
+                    out.src,
+                    out.dst,
+                    IpProtocol::UDP,
+                    &seg,
+                    false,
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! UDP sockets (RFC 768; RFC 1122 §4.1): binding, demultiplexing and bounded receive queues.
+//!
+//! `UdpSockets` is a plain state machine: the stack feeds it checked datagrams and takes what
+//! the sockets send. Demultiplexing is one or two seeded-table lookups whatever the number of
+//! sockets (exact local address first, then the wildcard), never a scan.
+
+use crate::config::Limits;
+use crate::counters::UdpCounters;
+use crate::event::UdpSocketId;
+use crate::rng::{Purpose, Rngs};
+use crate::table::{SeededState, Table, table};
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use weft_wire::Ipv4Addr;
+
+/// RFC 6056 §2.1 / IANA: the dynamic port range used for ephemeral ports.
+pub const EPHEMERAL_PORTS: core::ops::RangeInclusive<u16> = 49152..=65535;
+
+/// A received datagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    /// Sender address and port.
+    pub src: (Ipv4Addr, u16),
+    /// Destination address (ours, or a broadcast) and port.
+    pub dst: (Ipv4Addr, u16),
+    /// Payload.
+    pub payload: Vec<u8>,
+}
+
+/// Why a bind or send is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UdpError {
+    /// Another socket holds this address and port.
+    #[error("{addr}:{port} is already bound")]
+    AddrInUse {
+        /// Address (0.0.0.0 = any).
+        addr: Ipv4Addr,
+        /// Port.
+        port: u16,
+    },
+    /// Every ephemeral port is in use.
+    #[error("no free ephemeral port in 49152-65535")]
+    NoFreePort,
+    /// The socket limit is reached.
+    #[error("socket limit of {limit} reached")]
+    TooManySockets {
+        /// The limit (`Limits::udp_sockets`).
+        limit: usize,
+    },
+    /// The socket id is not bound.
+    #[error("UDP socket {0:?} is not bound")]
+    NoSuchSocket(UdpSocketId),
+    /// No route to the destination.
+    #[error("no route to {0}")]
+    NoRoute(Ipv4Addr),
+    /// The datagram is larger than UDP can carry (65507 bytes of payload over IPv4).
+    #[error("payload of {len} bytes exceeds the 65507-byte UDP/IPv4 maximum")]
+    TooLarge {
+        /// Payload length.
+        len: usize,
+    },
+    /// Too big for the path and the don't-fragment flag is set.
+    #[error("datagram of {len} bytes exceeds the path MTU {mtu} with DF set")]
+    NeedsFragmentation {
+        /// Datagram length.
+        len: usize,
+        /// The MTU.
+        mtu: u16,
+    },
+    /// The transmit queue is full; try again after `poll_transmit`.
+    #[error("transmit queue full")]
+    TxQueueFull,
+}
+
+#[derive(Debug)]
+struct Socket {
+    local: (Ipv4Addr, u16),
+    rx: VecDeque<Datagram>,
+    rx_bytes: usize,
+}
+
+/// All bound UDP sockets.
+#[derive(Debug)]
+pub struct UdpSockets {
+    sockets: Table<UdpSocketId, Socket>,
+    by_local: Table<(Ipv4Addr, u16), UdpSocketId>,
+    next_id: u32,
+    max_sockets: usize,
+    max_datagrams: usize,
+    max_bytes: usize,
+    counters: UdpCounters,
+    /// Table operations performed, for operation-count tests.
+    pub ops: u64,
+}
+
+impl UdpSockets {
+    /// No sockets; bounds from `limits`, table keys from `rngs`.
+    pub fn new(limits: &Limits, rngs: &mut Rngs) -> Self {
+        let (a, b) = (rngs.u64(Purpose::TableKeys), rngs.u64(Purpose::TableKeys));
+        let (c, d) = (rngs.u64(Purpose::TableKeys), rngs.u64(Purpose::TableKeys));
+        UdpSockets {
+            sockets: table(SeededState::new(a, b)),
+            by_local: table(SeededState::new(c, d)),
+            next_id: 0,
+            max_sockets: limits.udp_sockets,
+            max_datagrams: limits.udp_rx_datagrams,
+            max_bytes: limits.udp_rx_bytes,
+            counters: UdpCounters::default(),
+            ops: 0,
+        }
+    }
+
+    /// Binds `addr:port` (0.0.0.0 for any local address; port 0 for an ephemeral port chosen
+    /// by RFC 6056 §3.3.1 "Algorithm 1": a random start, then the next free port).
+    pub fn bind(
+        &mut self,
+        addr: Ipv4Addr,
+        port: u16,
+        rngs: &mut Rngs,
+    ) -> Result<UdpSocketId, UdpError> {
+        if self.sockets.len() >= self.max_sockets {
+            return Err(UdpError::TooManySockets {
+                limit: self.max_sockets,
+            });
+        }
+        let port = if port == 0 {
+            self.ephemeral(addr, rngs)?
+        } else {
+            port
+        };
+        self.ops += 1;
+        if self.by_local.contains_key(&(addr, port)) {
+            return Err(UdpError::AddrInUse { addr, port });
+        }
+        let id = UdpSocketId(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1);
+        self.by_local.insert((addr, port), id);
+        self.sockets.insert(
+            id,
+            Socket {
+                local: (addr, port),
+                rx: VecDeque::new(),
+                rx_bytes: 0,
+            },
+        );
+        self.ops += 2;
+        Ok(id)
+    }
+
+    fn ephemeral(&mut self, addr: Ipv4Addr, rngs: &mut Rngs) -> Result<u16, UdpError> {
+        let span = u32::from(EPHEMERAL_PORTS.end() - EPHEMERAL_PORTS.start()) + 1;
+        let start = rngs.below(Purpose::EphemeralPorts, span);
+        for i in 0..span {
+            let port = *EPHEMERAL_PORTS.start() + u16::try_from((start + i) % span).unwrap_or(0);
+            self.ops += 1;
+            if !self.by_local.contains_key(&(addr, port))
+                && !self.by_local.contains_key(&(Ipv4Addr::UNSPECIFIED, port))
+            {
+                return Ok(port);
+            }
+        }
+        Err(UdpError::NoFreePort)
+    }
+
+    /// Closes a socket, dropping what it had queued.
+    pub fn close(&mut self, id: UdpSocketId) -> Result<(), UdpError> {
+        let s = self.sockets.remove(&id).ok_or(UdpError::NoSuchSocket(id))?;
+        self.by_local.remove(&s.local);
+        self.ops += 2;
+        Ok(())
+    }
+
+    /// The socket's local address and port.
+    pub fn local(&self, id: UdpSocketId) -> Option<(Ipv4Addr, u16)> {
+        self.sockets.get(&id).map(|s| s.local)
+    }
+
+    /// The socket a datagram to `dst:port` goes to: the exact local address first, then the
+    /// wildcard (RFC 1122 §4.1.3.4 leaves the choice to the host; this is the usual one).
+    pub fn lookup(&mut self, dst: Ipv4Addr, port: u16) -> Option<UdpSocketId> {
+        self.ops += 1;
+        if let Some(id) = self.by_local.get(&(dst, port)) {
+            return Some(*id);
+        }
+        self.ops += 1;
+        self.by_local.get(&(Ipv4Addr::UNSPECIFIED, port)).copied()
+    }
+
+    /// Queues a received datagram for its socket. Returns the socket, or `None` when no socket
+    /// is bound (counted `rx_no_socket`; the stack may answer with port unreachable) or when
+    /// the queue is full (counted `rx_queue_full`, the datagram is dropped).
+    pub fn deliver(&mut self, d: Datagram) -> Deliver {
+        self.counters.rx_datagrams += 1;
+        let Some(id) = self.lookup(d.dst.0, d.dst.1) else {
+            self.counters.rx_no_socket += 1;
+            return Deliver::NoSocket;
+        };
+        self.ops += 1;
+        let Some(s) = self.sockets.get_mut(&id) else {
+            self.counters.rx_no_socket += 1;
+            return Deliver::NoSocket;
+        };
+        if s.rx.len() >= self.max_datagrams || s.rx_bytes + d.payload.len() > self.max_bytes {
+            self.counters.rx_queue_full += 1;
+            return Deliver::QueueFull(id);
+        }
+        let was_empty = s.rx.is_empty();
+        s.rx_bytes += d.payload.len();
+        s.rx.push_back(d);
+        self.counters.rx_delivered += 1;
+        Deliver::Queued {
+            socket: id,
+            was_empty,
+        }
+    }
+
+    /// The next datagram queued for `id`.
+    pub fn recv(&mut self, id: UdpSocketId) -> Result<Option<Datagram>, UdpError> {
+        let s = self
+            .sockets
+            .get_mut(&id)
+            .ok_or(UdpError::NoSuchSocket(id))?;
+        let d = s.rx.pop_front();
+        if let Some(d) = &d {
+            s.rx_bytes -= d.payload.len();
+        }
+        Ok(d)
+    }
+
+    /// Number of bound sockets.
+    pub fn len(&self) -> usize {
+        self.sockets.len()
+    }
+
+    /// True when no socket is bound.
+    pub fn is_empty(&self) -> bool {
+        self.sockets.is_empty()
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> &UdpCounters {
+        &self.counters
+    }
+
+    /// Counters, for the stack to add what it counts itself (malformed, bad checksum, sent).
+    pub fn counters_mut(&mut self) -> &mut UdpCounters {
+        &mut self.counters
+    }
+}
+
+/// What became of a received datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deliver {
+    /// Queued; `was_empty` tells the stack to raise a readable event.
+    Queued {
+        /// The socket.
+        socket: UdpSocketId,
+        /// The queue was empty before.
+        was_empty: bool,
+    },
+    /// No socket is bound to the destination.
+    NoSocket,
+    /// The socket's queue was full; dropped.
+    QueueFull(UdpSocketId),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(dst: Ipv4Addr, port: u16, len: usize) -> Datagram {
+        Datagram {
+            src: (Ipv4Addr::new(192, 0, 2, 9), 5000),
+            dst: (dst, port),
+            payload: alloc::vec![7; len],
+        }
+    }
+
+    #[test]
+    fn udp_exact_binding_wins_over_wildcard() {
+        // RFC 1122 §4.1.3.4: the host chooses; the most specific binding is the usual rule.
+        let mut rngs = Rngs::new(1);
+        let mut u = UdpSockets::new(&Limits::default(), &mut rngs);
+        let any = u.bind(Ipv4Addr::UNSPECIFIED, 53, &mut rngs).unwrap();
+        let one = u.bind(Ipv4Addr::new(10, 0, 0, 1), 53, &mut rngs).unwrap();
+        assert_eq!(u.lookup(Ipv4Addr::new(10, 0, 0, 1), 53), Some(one));
+        assert_eq!(u.lookup(Ipv4Addr::new(10, 0, 0, 2), 53), Some(any));
+        assert_eq!(u.lookup(Ipv4Addr::new(10, 0, 0, 2), 54), None);
+        assert_eq!(
+            u.bind(Ipv4Addr::UNSPECIFIED, 53, &mut rngs),
+            Err(UdpError::AddrInUse {
+                addr: Ipv4Addr::UNSPECIFIED,
+                port: 53
+            })
+        );
+        u.close(any).unwrap();
+        assert_eq!(u.lookup(Ipv4Addr::new(10, 0, 0, 2), 53), None);
+    }
+
+    #[test]
+    fn udp_receive_queue_is_bounded_and_drops_are_counted() {
+        let limits = Limits {
+            udp_rx_datagrams: 2,
+            udp_rx_bytes: 100,
+            ..Limits::default()
+        };
+        let mut rngs = Rngs::new(1);
+        let mut u = UdpSockets::new(&limits, &mut rngs);
+        let a = Ipv4Addr::new(10, 0, 0, 1);
+        let s = u.bind(a, 7, &mut rngs).unwrap();
+        assert_eq!(
+            u.deliver(d(a, 7, 10)),
+            Deliver::Queued {
+                socket: s,
+                was_empty: true
+            }
+        );
+        assert_eq!(
+            u.deliver(d(a, 7, 10)),
+            Deliver::Queued {
+                socket: s,
+                was_empty: false
+            }
+        );
+        assert_eq!(u.deliver(d(a, 7, 10)), Deliver::QueueFull(s));
+        assert_eq!(u.recv(s).unwrap().unwrap().payload.len(), 10);
+        // Bytes bound: 10 queued + 95 > 100.
+        assert_eq!(u.deliver(d(a, 7, 95)), Deliver::QueueFull(s));
+        assert_eq!(u.deliver(d(a, 8, 1)), Deliver::NoSocket);
+        let c = u.counters();
+        assert_eq!(
+            (
+                c.rx_datagrams,
+                c.rx_delivered,
+                c.rx_queue_full,
+                c.rx_no_socket
+            ),
+            (5, 2, 2, 1)
+        );
+    }
+
+    #[test]
+    fn udp_ephemeral_ports_are_random_in_range_and_unique() {
+        // RFC 6056 §3.3.1: a random starting point in the dynamic range.
+        let seed = 6056;
+        println!("seed {seed}");
+        let mut rngs = Rngs::new(seed);
+        let mut u = UdpSockets::new(&Limits::default(), &mut rngs);
+        let mut ports = alloc::collections::BTreeSet::new();
+        for _ in 0..1000 {
+            let s = u.bind(Ipv4Addr::UNSPECIFIED, 0, &mut rngs).unwrap();
+            let (_, p) = u.local(s).unwrap();
+            assert!(EPHEMERAL_PORTS.contains(&p));
+            assert!(ports.insert(p), "port {p} handed out twice");
+        }
+        let limits = Limits {
+            udp_sockets: 3,
+            ..Limits::default()
+        };
+        let mut small = UdpSockets::new(&limits, &mut rngs);
+        for _ in 0..3 {
+            small.bind(Ipv4Addr::UNSPECIFIED, 0, &mut rngs).unwrap();
+        }
+        assert_eq!(
+            small.bind(Ipv4Addr::UNSPECIFIED, 0, &mut rngs),
+            Err(UdpError::TooManySockets { limit: 3 })
+        );
+    }
+
+    #[test]
+    fn udp_demux_cost_does_not_grow_with_sockets() {
+        // Operation counts, not time: one delivery costs the same with 10, 10,000 and 100,000
+        // bound sockets.
+        let mut costs = Vec::new();
+        for n in [10u32, 10_000, 100_000] {
+            let limits = Limits {
+                udp_sockets: 200_000,
+                ..Limits::default()
+            };
+            let mut rngs = Rngs::new(3);
+            let mut u = UdpSockets::new(&limits, &mut rngs);
+            for i in 0..n {
+                u.bind(Ipv4Addr::from(0x0a00_0000 + i), 9, &mut rngs)
+                    .unwrap();
+            }
+            let before = u.ops;
+            let r = u.deliver(d(Ipv4Addr::from(0x0a00_0000 + n / 2), 9, 4));
+            assert!(matches!(r, Deliver::Queued { .. }));
+            costs.push(u.ops - before);
+        }
+        println!("table operations per delivery at 10 / 10k / 100k sockets: {costs:?}");
+        assert!(costs.windows(2).all(|w| w[0] == w[1]), "{costs:?}");
+    }
+}
