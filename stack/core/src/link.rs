@@ -64,3 +64,33 @@ pub trait Link {
     /// The largest frame the link carries (Ethernet header included, FCS excluded).
     fn max_frame_len(&self) -> usize;
 }
+
+/// One pass of the generic driver loop (DESIGN.md, "The link seam") for a stack with a single
+/// link on `iface`: every received frame in, due timers, then every frame the stack has out
+/// (until the link pushes back). Returns how many frames went each way. The caller then waits
+/// for a frame or for `stack.poll_timeout()`, and calls again.
+///
+/// A frame is written straight into the link's buffer through its transmit token; when the
+/// link has no room, the frame stays queued in the stack for the next pass.
+pub fn drive_once<L: Link>(
+    stack: &mut crate::Stack,
+    link: &mut L,
+    iface: crate::IfaceId,
+    now: crate::Instant,
+) -> (usize, usize) {
+    let mut received = 0;
+    while let Some(rx) = link.receive() {
+        rx.consume(|frame, meta| stack.handle_frame(now, iface, frame, meta));
+        received += 1;
+    }
+    if stack.poll_timeout().is_some_and(|t| t <= now) {
+        stack.handle_timeout(now);
+    }
+    let mut sent = 0;
+    while let Some(len) = stack.peek_transmit_len(now, iface) {
+        let Some(tx) = link.transmit() else { break };
+        tx.consume(len, TxMeta::default(), |buf| stack.poll_transmit(now, buf));
+        sent += 1;
+    }
+    (received, sent)
+}

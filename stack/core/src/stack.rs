@@ -275,6 +275,16 @@ impl Stack {
         None
     }
 
+    /// The length of the next frame `poll_transmit` would write for `iface`, if the next
+    /// queued frame goes out of that interface (lets a link size its buffer or token first).
+    pub fn peek_transmit_len(&mut self, now: Instant, iface: IfaceId) -> Option<usize> {
+        self.generate_pending(now);
+        self.tx
+            .front()
+            .filter(|f| f.iface == iface)
+            .map(|f| f.bytes.len())
+    }
+
     /// The earliest instant at which `handle_timeout` must be called, if any timer is armed.
     /// O(log n) in the number of timer owners.
     pub fn poll_timeout(&self) -> Option<Instant> {
