@@ -500,3 +500,56 @@ fn link_drive_once_moves_frames_both_ways_with_back_pressure() {
     }
     assert_eq!(b.udp_recv(sb).unwrap().unwrap().payload, b"over a link");
 }
+
+#[cfg(feature = "dhcp")]
+#[test]
+fn dhcp_release_returns_the_address_and_restart_gets_it_back() {
+    // RFC 2131 §4.4.6: DHCPRELEASE unicast to the server; the address is no longer used.
+    let (mut net, _s, c) = dhcp_lan(3600);
+    net.run_for(Duration::from_secs(10));
+    let lease = net
+        .stack_ref(c)
+        .dhcp_lease(IfaceId(0))
+        .cloned()
+        .expect("bound");
+    assert_eq!(lease.server_id, Ipv4Addr::new(10, 0, 0, 1));
+    let frames_before = net.frames().len();
+    let now = net.now();
+    assert_eq!(net.stack(c).dhcp_release(now, IfaceId(0)), Some(lease.addr));
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(net.stack_ref(c).iface_addr(IfaceId(0)), None);
+    // A RELEASE (option 53 = 7) went out, from the leased address to the server.
+    let release = net.frames()[frames_before..].iter().any(|(_, f)| {
+        let Ok(e) = weft_wire::EthernetFrame::new_checked(&f[..]) else {
+            return false;
+        };
+        let Ok(ip) = weft_wire::ipv4::Ipv4Packet::new_checked(e.payload()) else {
+            return false;
+        };
+        let Ok(u) = weft_wire::udp::UdpPacket::new_checked(ip.payload()) else {
+            return false;
+        };
+        let Ok(d) = weft_wire::dhcp::DhcpPacket::new_checked(u.payload()) else {
+            return false;
+        };
+        let Ok(r) = weft_wire::dhcp::DhcpRepr::parse(&d) else {
+            return false;
+        };
+        r.message_type == Some(weft_wire::dhcp::DhcpMessageType::Release)
+            && ip.src() == lease.addr
+            && ip.dst() == lease.server_id
+    });
+    assert!(
+        release,
+        "DHCPRELEASE sent from {} to {}",
+        lease.addr, lease.server_id
+    );
+    let now = net.now();
+    net.stack(c).dhcp_restart(now, IfaceId(0));
+    net.run_for(Duration::from_secs(15));
+    assert_eq!(
+        net.stack_ref(c).iface_addr(IfaceId(0)),
+        Some((lease.addr, 24)),
+        "same address again"
+    );
+}

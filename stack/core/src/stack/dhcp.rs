@@ -193,3 +193,48 @@ impl Stack {
         }
     }
 }
+
+impl Stack {
+    /// The interface's DHCP lease, if its client holds one (address, prefix, router, DNS
+    /// servers, lease times).
+    pub fn dhcp_lease(&self, iface: IfaceId) -> Option<&Lease> {
+        self.dhcp.get(usize::from(iface.0))?.as_ref()?.lease()
+    }
+
+    /// Gives the interface's lease back (RFC 2131 §4.4.6): a DHCPRELEASE goes to the server
+    /// from the leased address, then the address is removed (`AddressDown`) and the client
+    /// stops until [`dhcp_restart`](Self::dhcp_restart). Call `poll_transmit` afterwards.
+    /// Returns the released address.
+    pub fn dhcp_release(&mut self, now: Instant, iface: IfaceId) -> Option<Ipv4Addr> {
+        let lease = self
+            .dhcp
+            .get_mut(usize::from(iface.0))?
+            .as_mut()?
+            .release(now)?;
+        // Send while the address and its route still exist.
+        self.drain_dhcp(now, iface);
+        if let Some(ifc) = self.ifaces.get_mut(usize::from(iface.0)) {
+            ifc.addr = None;
+        }
+        let _ = self.routes.set_iface_addr(iface, None);
+        self.push_event(Event::AddressDown {
+            iface,
+            addr: lease.addr,
+        });
+        self.refresh_all_timers();
+        Some(lease.addr)
+    }
+
+    /// Starts the interface's DHCP client again from INIT (after a release, or to force a new
+    /// lease).
+    pub fn dhcp_restart(&mut self, now: Instant, iface: IfaceId) {
+        if let Some(c) = self
+            .dhcp
+            .get_mut(usize::from(iface.0))
+            .and_then(|c| c.as_mut())
+        {
+            c.restart(now);
+        }
+        self.refresh_all_timers();
+    }
+}
