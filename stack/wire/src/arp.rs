@@ -447,20 +447,9 @@ mod tests {
         b
     }
 
-    /// Frames of a pcap file, in order (raw records: some have orig_len > snaplen).
+    /// Frames of an Ethernet capture, in order.
     fn frames(name: &str) -> Vec<Vec<u8>> {
-        let path = format!(
-            "{}/../../../shared/captures/tcpdump/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let f = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let mut r = pcap_file::pcap::PcapReader::new(f).unwrap();
-        assert_eq!(r.header().datalink, pcap_file::DataLink::ETHERNET, "{path}");
-        let mut out = Vec::new();
-        while let Some(p) = r.next_raw_packet() {
-            out.push(p.unwrap().data.into_owned());
-        }
-        out
+        crate::testutil::ethernet_frames(name)
     }
 
     #[test]

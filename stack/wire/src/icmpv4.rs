@@ -771,7 +771,7 @@ mod tests {
     use super::*;
     use crate::ipv4::{Ipv4Option, Ipv4Repr};
     use crate::{Ipv4Addr, ipv4};
-    use std::{format, println, string::ToString, vec, vec::Vec};
+    use std::{println, string::ToString, vec, vec::Vec};
 
     /// An emitted message.
     fn emitted(r: &Icmpv4Repr<'_>) -> Vec<u8> {
@@ -1141,16 +1141,8 @@ mod tests {
     /// The ICMP message (IPv4 payload) of every ICMP frame in an Ethernet capture, with the
     /// IPv4 view's verdict on the whole datagram.
     fn capture_icmp(name: &str) -> Vec<Vec<u8>> {
-        let path = format!(
-            "{}/../../../shared/captures/tcpdump/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let mut reader = pcap_file::pcap::PcapReader::new(file).unwrap();
-        assert_eq!(reader.header().datalink, pcap_file::DataLink::ETHERNET);
         let mut out = Vec::new();
-        while let Some(pkt) = reader.next_raw_packet() {
-            let data = pkt.unwrap().data.into_owned();
+        for data in crate::testutil::ethernet_frames(name) {
             let Ok(eth) = crate::EthernetFrame::new_checked(&data[..]) else {
                 continue;
             };

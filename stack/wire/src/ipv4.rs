@@ -1828,17 +1828,9 @@ mod tests {
     /// The IPv4 datagram (or fragment of one) in every frame of a capture, with the link type.
     fn capture_ipv4(name: &str) -> Vec<Vec<u8>> {
         use pcap_file::DataLink;
-        let path = format!(
-            "{}/../../../shared/captures/tcpdump/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let mut reader = pcap_file::pcap::PcapReader::new(file).unwrap();
-        let link = reader.header().datalink;
+        let (link, records) = crate::testutil::capture_records(name);
         let mut out = Vec::new();
-        // Raw records: these captures break pcap-file's snap length checks on purpose.
-        while let Some(pkt) = reader.next_raw_packet() {
-            let data = pkt.unwrap().data.into_owned();
+        for data in records {
             let ip = match link {
                 DataLink::ETHERNET => match crate::EthernetFrame::new_checked(&data[..]) {
                     Ok(f) if f.ethertype() == crate::EtherType::IPV4 => f.payload().to_vec(),

@@ -31,6 +31,8 @@ pub mod udp;
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+#[cfg(test)]
+mod testutil;
 
 pub use arp::{ArpError, ArpOperation, ArpPacket, ArpRepr};
 pub use dhcp::{DhcpError, DhcpMessageType, DhcpPacket, DhcpRepr};

@@ -1440,35 +1440,9 @@ mod tests {
 
     // ---- captures -------------------------------------------------------------------
 
-    /// Frames of a pcap or pcapng capture.
+    /// Frames of a pcap or pcapng Ethernet capture.
     fn capture(name: &str) -> Vec<Vec<u8>> {
-        let path = format!(
-            "{}/../../../shared/captures/tcpdump/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let f = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let mut out = Vec::new();
-        if name.ends_with(".pcapng") {
-            let mut r = pcap_file::pcapng::PcapNgReader::new(f).unwrap();
-            while let Some(b) = r.next_block() {
-                if let Some(epb) = b.unwrap().into_enhanced_packet() {
-                    out.push(epb.data.into_owned());
-                }
-            }
-        } else {
-            let mut r = pcap_file::pcap::PcapReader::new(f).unwrap();
-            // bootp_asan sets FCS bits above the Ethernet link type (0x04000001).
-            let link = r.header().datalink;
-            assert!(
-                matches!(link, pcap_file::DataLink::ETHERNET)
-                    || matches!(link, pcap_file::DataLink::Unknown(x) if x & 0xffff == 1),
-                "{path}: {link:?}"
-            );
-            while let Some(p) = r.next_raw_packet() {
-                out.push(p.unwrap().data.into_owned());
-            }
-        }
-        out
+        crate::testutil::ethernet_frames(name)
     }
 
     /// The UDP payload of an Ethernet/IPv4/UDP frame to or from port 67/68 (first fragment),

@@ -1302,27 +1302,9 @@ mod tests {
 
     // ---- real captures ----
 
+    /// Frames of an Ethernet capture, in order.
     fn frames(name: &str) -> Vec<Vec<u8>> {
-        let path = format!(
-            "{}/../../../shared/captures/tcpdump/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let f = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let mut r = pcap_file::pcap::PcapReader::new(f).unwrap();
-        // Some crash-regression captures set the FCS bits above the link type (0x30000001).
-        let link = r.header().datalink;
-        assert!(
-            matches!(link, pcap_file::DataLink::ETHERNET)
-                || matches!(link, pcap_file::DataLink::Unknown(x) if x & 0xffff == 1),
-            "{path}: link type {link:?}"
-        );
-        // Raw records: some captures have orig_len > snaplen, which the checked reader
-        // refuses.
-        let mut out = Vec::new();
-        while let Some(p) = r.next_raw_packet() {
-            out.push(p.unwrap().data.into_owned());
-        }
-        out
+        crate::testutil::ethernet_frames(name)
     }
 
     /// Source, destination and segment (IPv4 payload cut at the total length when it fits)
