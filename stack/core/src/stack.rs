@@ -388,6 +388,11 @@ impl Stack {
         self.deadlines.ops
     }
 
+    /// UDP demultiplexing table operations performed so far (operation-count tests).
+    pub fn udp_ops(&self) -> u64 {
+        self.udp.ops
+    }
+
     /// Binds a UDP socket to `addr:port` (0.0.0.0 = any local address, port 0 = ephemeral).
     pub fn udp_bind(&mut self, addr: Ipv4Addr, port: u16) -> Result<UdpSocketId, UdpError> {
         self.udp.bind(addr, port, &mut self.rngs)
