@@ -37,12 +37,18 @@ pub struct Rngs {
 
 /// One stream of `seed` for `purpose`.
 pub fn stream(seed: u64, purpose: Purpose) -> ChaCha20Rng {
+    stream_for(seed, purpose, 0)
+}
+
+/// The stream of `seed` for `purpose` of one of several owners (`index`: an interface, a
+/// connection): streams of different owners never overlap, whatever the seeds.
+pub fn stream_for(seed: u64, purpose: Purpose, index: u32) -> ChaCha20Rng {
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
     // A fixed tag keeps these streams apart from other uses of the same seed.
     key[8..16].copy_from_slice(b"weftcore");
     let mut rng = ChaCha20Rng::from_seed(key);
-    rng.set_stream(purpose as u64);
+    rng.set_stream((u64::from(index) << 32) | purpose as u64);
     rng
 }
 
