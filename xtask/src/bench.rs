@@ -28,7 +28,10 @@ use weft_wire::{Ipv4Addr, MacAddr};
 type Bench = (&'static str, fn(&Path) -> Result<()>);
 
 /// Every benchmark, in the order `cargo xtask bench` runs them.
-const BENCHES: &[Bench] = &[("wire_parse_vs_etherparse", wire_parse_vs_etherparse)];
+const BENCHES: &[Bench] = &[
+    ("wire_parse_vs_etherparse", wire_parse_vs_etherparse),
+    ("udp_rx_vs_smoltcp", crate::bench_udp::udp_rx_vs_smoltcp),
+];
 
 /// Runs the named benchmark, or every one when `name` is `None`.
 pub fn run(root: &Path, name: Option<&str>) -> Result<()> {
