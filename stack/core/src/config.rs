@@ -94,7 +94,7 @@ pub struct Limits {
     pub reassembly_bytes: usize,
     /// Time a partial datagram is kept (RFC 791 §3.2 suggests 15 s; RFC 1122 §3.3.2 60-120 s).
     pub reassembly_timeout: Duration,
-    /// Bound UDP sockets.
+    /// Bound UDP sockets (at most `udp::MAX_SOCKETS`, 1,048,576).
     pub udp_sockets: usize,
     /// Datagrams queued per UDP socket; beyond, new datagrams are dropped (counted).
     pub udp_rx_datagrams: usize,

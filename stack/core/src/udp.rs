@@ -80,17 +80,38 @@ struct Socket {
     rx_bytes: usize,
 }
 
+/// Sockets bound to one port: the wildcard one inline, and how many are bound to a specific
+/// address (those are in the second table), so the common case is one hash lookup.
+#[derive(Debug, Clone, Copy, Default)]
+struct PortEntry {
+    wildcard: Option<UdpSocketId>,
+    exact: u32,
+}
+
+/// Socket ids index a slab: the low 20 bits are the slot, the high 12 a generation that
+/// changes when the slot is reused, so a closed socket's id is refused, not aliased.
+const SLOT_BITS: u32 = 20;
+/// Most sockets a stack can hold (`Limits::udp_sockets` is checked against it).
+pub const MAX_SOCKETS: usize = 1 << SLOT_BITS;
+
+fn slot_of(id: UdpSocketId) -> usize {
+    (id.0 & ((1 << SLOT_BITS) - 1)) as usize
+}
+
 /// All bound UDP sockets.
 #[derive(Debug)]
 pub struct UdpSockets {
-    sockets: Table<UdpSocketId, Socket>,
-    by_local: Table<(Ipv4Addr, u16), UdpSocketId>,
-    next_id: u32,
+    slots: Vec<Option<(UdpSocketId, Socket)>>,
+    free: Vec<u32>,
+    generations: Vec<u16>,
+    bound: usize,
+    ports: Table<u16, PortEntry>,
+    exact: Table<(Ipv4Addr, u16), UdpSocketId>,
     max_sockets: usize,
     max_datagrams: usize,
     max_bytes: usize,
     counters: UdpCounters,
-    /// Table operations performed, for operation-count tests.
+    /// Hash-table operations performed, for operation-count tests.
     pub ops: u64,
 }
 
@@ -100,15 +121,33 @@ impl UdpSockets {
         let (a, b) = (rngs.u64(Purpose::TableKeys), rngs.u64(Purpose::TableKeys));
         let (c, d) = (rngs.u64(Purpose::TableKeys), rngs.u64(Purpose::TableKeys));
         UdpSockets {
-            sockets: table(SeededState::new(a, b)),
-            by_local: table(SeededState::new(c, d)),
-            next_id: 0,
-            max_sockets: limits.udp_sockets,
+            slots: Vec::new(),
+            free: Vec::new(),
+            generations: Vec::new(),
+            bound: 0,
+            ports: table(SeededState::new(a, b)),
+            exact: table(SeededState::new(c, d)),
+            max_sockets: limits.udp_sockets.min(MAX_SOCKETS),
             max_datagrams: limits.udp_rx_datagrams,
             max_bytes: limits.udp_rx_bytes,
             counters: UdpCounters::default(),
             ops: 0,
         }
+    }
+
+    fn is_bound(&mut self, addr: Ipv4Addr, port: u16) -> bool {
+        self.ops += 1;
+        let Some(e) = self.ports.get(&port).copied() else {
+            return false;
+        };
+        if addr.is_unspecified() {
+            return e.wildcard.is_some();
+        }
+        if e.exact == 0 {
+            return false;
+        }
+        self.ops += 1;
+        self.exact.contains_key(&(addr, port))
     }
 
     /// Binds `addr:port` (0.0.0.0 for any local address; port 0 for an ephemeral port chosen
@@ -119,7 +158,7 @@ impl UdpSockets {
         port: u16,
         rngs: &mut Rngs,
     ) -> Result<UdpSocketId, UdpError> {
-        if self.sockets.len() >= self.max_sockets {
+        if self.bound >= self.max_sockets {
             return Err(UdpError::TooManySockets {
                 limit: self.max_sockets,
             });
@@ -129,22 +168,39 @@ impl UdpSockets {
         } else {
             port
         };
-        self.ops += 1;
-        if self.by_local.contains_key(&(addr, port)) {
+        if self.is_bound(addr, port) {
             return Err(UdpError::AddrInUse { addr, port });
         }
-        let id = UdpSocketId(self.next_id);
-        self.next_id = self.next_id.wrapping_add(1);
-        self.by_local.insert((addr, port), id);
-        self.sockets.insert(
-            id,
-            Socket {
-                local: (addr, port),
-                rx: VecDeque::new(),
-                rx_bytes: 0,
-            },
-        );
-        self.ops += 2;
+        let slot = match self.free.pop() {
+            Some(s) => s as usize,
+            None => {
+                self.slots.push(None);
+                self.generations.push(0);
+                self.slots.len() - 1
+            }
+        };
+        let generation = self.generations.get(slot).copied().unwrap_or(0);
+        let id = UdpSocketId((u32::from(generation & 0x0fff) << SLOT_BITS) | slot as u32);
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = Some((
+                id,
+                Socket {
+                    local: (addr, port),
+                    rx: VecDeque::new(),
+                    rx_bytes: 0,
+                },
+            ));
+        }
+        let entry = self.ports.entry(port).or_default();
+        if addr.is_unspecified() {
+            entry.wildcard = Some(id);
+        } else {
+            entry.exact += 1;
+            self.exact.insert((addr, port), id);
+            self.ops += 1;
+        }
+        self.ops += 1;
+        self.bound += 1;
         Ok(id)
     }
 
@@ -153,38 +209,74 @@ impl UdpSockets {
         let start = rngs.below(Purpose::EphemeralPorts, span);
         for i in 0..span {
             let port = *EPHEMERAL_PORTS.start() + u16::try_from((start + i) % span).unwrap_or(0);
-            self.ops += 1;
-            if !self.by_local.contains_key(&(addr, port))
-                && !self.by_local.contains_key(&(Ipv4Addr::UNSPECIFIED, port))
-            {
+            if !self.is_bound(addr, port) && !self.is_bound(Ipv4Addr::UNSPECIFIED, port) {
                 return Ok(port);
             }
         }
         Err(UdpError::NoFreePort)
     }
 
+    fn socket(&self, id: UdpSocketId) -> Option<&Socket> {
+        match self.slots.get(slot_of(id))? {
+            Some((sid, s)) if *sid == id => Some(s),
+            _ => None,
+        }
+    }
+
+    fn socket_mut(&mut self, id: UdpSocketId) -> Option<&mut Socket> {
+        match self.slots.get_mut(slot_of(id))? {
+            Some((sid, s)) if *sid == id => Some(s),
+            _ => None,
+        }
+    }
+
     /// Closes a socket, dropping what it had queued.
     pub fn close(&mut self, id: UdpSocketId) -> Result<(), UdpError> {
-        let s = self.sockets.remove(&id).ok_or(UdpError::NoSuchSocket(id))?;
-        self.by_local.remove(&s.local);
-        self.ops += 2;
+        let local = self.socket(id).ok_or(UdpError::NoSuchSocket(id))?.local;
+        let slot = slot_of(id);
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = None;
+        }
+        if let Some(g) = self.generations.get_mut(slot) {
+            *g = g.wrapping_add(1) & 0x0fff;
+        }
+        self.free.push(slot as u32);
+        self.bound -= 1;
+        let (addr, port) = local;
+        self.ops += 1;
+        if let Some(e) = self.ports.get_mut(&port) {
+            if addr.is_unspecified() {
+                e.wildcard = None;
+            } else {
+                e.exact = e.exact.saturating_sub(1);
+                self.exact.remove(&local);
+                self.ops += 1;
+            }
+            if e.wildcard.is_none() && e.exact == 0 {
+                self.ports.remove(&port);
+            }
+        }
         Ok(())
     }
 
     /// The socket's local address and port.
     pub fn local(&self, id: UdpSocketId) -> Option<(Ipv4Addr, u16)> {
-        self.sockets.get(&id).map(|s| s.local)
+        self.socket(id).map(|s| s.local)
     }
 
     /// The socket a datagram to `dst:port` goes to: the exact local address first, then the
     /// wildcard (RFC 1122 §4.1.3.4 leaves the choice to the host; this is the usual one).
+    /// One hash lookup when the port has no address-specific binding, two otherwise.
     pub fn lookup(&mut self, dst: Ipv4Addr, port: u16) -> Option<UdpSocketId> {
         self.ops += 1;
-        if let Some(id) = self.by_local.get(&(dst, port)) {
-            return Some(*id);
+        let e = *self.ports.get(&port)?;
+        if e.exact > 0 {
+            self.ops += 1;
+            if let Some(id) = self.exact.get(&(dst, port)) {
+                return Some(*id);
+            }
         }
-        self.ops += 1;
-        self.by_local.get(&(Ipv4Addr::UNSPECIFIED, port)).copied()
+        e.wildcard
     }
 
     /// Queues a received datagram for its socket. Returns the socket, or `None` when no socket
@@ -196,12 +288,12 @@ impl UdpSockets {
             self.counters.rx_no_socket += 1;
             return Deliver::NoSocket;
         };
-        self.ops += 1;
-        let Some(s) = self.sockets.get_mut(&id) else {
+        let (max_datagrams, max_bytes) = (self.max_datagrams, self.max_bytes);
+        let Some(s) = self.socket_mut(id) else {
             self.counters.rx_no_socket += 1;
             return Deliver::NoSocket;
         };
-        if s.rx.len() >= self.max_datagrams || s.rx_bytes + d.payload.len() > self.max_bytes {
+        if s.rx.len() >= max_datagrams || s.rx_bytes + d.payload.len() > max_bytes {
             self.counters.rx_queue_full += 1;
             return Deliver::QueueFull(id);
         }
@@ -217,10 +309,7 @@ impl UdpSockets {
 
     /// The next datagram queued for `id`.
     pub fn recv(&mut self, id: UdpSocketId) -> Result<Option<Datagram>, UdpError> {
-        let s = self
-            .sockets
-            .get_mut(&id)
-            .ok_or(UdpError::NoSuchSocket(id))?;
+        let s = self.socket_mut(id).ok_or(UdpError::NoSuchSocket(id))?;
         let d = s.rx.pop_front();
         if let Some(d) = &d {
             s.rx_bytes -= d.payload.len();
@@ -230,12 +319,12 @@ impl UdpSockets {
 
     /// Number of bound sockets.
     pub fn len(&self) -> usize {
-        self.sockets.len()
+        self.bound
     }
 
     /// True when no socket is bound.
     pub fn is_empty(&self) -> bool {
-        self.sockets.is_empty()
+        self.bound == 0
     }
 
     /// Counters.
@@ -338,6 +427,20 @@ mod tests {
             ),
             (5, 2, 2, 1)
         );
+    }
+
+    #[test]
+    fn udp_closed_socket_id_is_refused_after_its_slot_is_reused() {
+        let mut rngs = Rngs::new(5);
+        let mut u = UdpSockets::new(&Limits::default(), &mut rngs);
+        let old = u.bind(Ipv4Addr::UNSPECIFIED, 7, &mut rngs).unwrap();
+        u.close(old).unwrap();
+        let new = u.bind(Ipv4Addr::UNSPECIFIED, 8, &mut rngs).unwrap();
+        assert_ne!(old, new, "the slot is reused under a new generation");
+        assert_eq!(u.recv(old), Err(UdpError::NoSuchSocket(old)));
+        assert_eq!(u.close(old), Err(UdpError::NoSuchSocket(old)));
+        assert_eq!(u.local(new), Some((Ipv4Addr::UNSPECIFIED, 8)));
+        assert_eq!(u.len(), 1);
     }
 
     #[test]
