@@ -73,11 +73,28 @@ pub enum UdpError {
     TxQueueFull,
 }
 
+/// A received datagram's addresses and length; its payload sits in the socket's byte ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvMeta {
+    /// Sender address and port.
+    pub src: (Ipv4Addr, u16),
+    /// Destination address (ours, or a broadcast) and port.
+    pub dst: (Ipv4Addr, u16),
+    /// The datagram's payload length.
+    pub len: usize,
+    /// True when the buffer given to `recv_into` was shorter than the payload: the rest was
+    /// discarded (like `recvfrom`'s MSG_TRUNC).
+    pub truncated: bool,
+}
+
+/// A socket's receive queue: datagram boundaries in `meta`, payload bytes back to back in one
+/// ring, so receiving copies into memory the socket already holds (no allocation per datagram
+/// once the ring has grown to its working size, at most `Limits::udp_rx_bytes`).
 #[derive(Debug)]
 struct Socket {
     local: (Ipv4Addr, u16),
-    rx: VecDeque<Datagram>,
-    rx_bytes: usize,
+    meta: VecDeque<RecvMeta>,
+    bytes: VecDeque<u8>,
 }
 
 /// Sockets bound to one port: the wildcard one inline, and how many are bound to a specific
@@ -186,8 +203,8 @@ impl UdpSockets {
                 id,
                 Socket {
                     local: (addr, port),
-                    rx: VecDeque::new(),
-                    rx_bytes: 0,
+                    meta: VecDeque::new(),
+                    bytes: VecDeque::new(),
                 },
             ));
         }
@@ -279,12 +296,18 @@ impl UdpSockets {
         e.wildcard
     }
 
-    /// Queues a received datagram for its socket. Returns the socket, or `None` when no socket
-    /// is bound (counted `rx_no_socket`; the stack may answer with port unreachable) or when
-    /// the queue is full (counted `rx_queue_full`, the datagram is dropped).
-    pub fn deliver(&mut self, d: Datagram) -> Deliver {
+    /// Queues a received datagram for its socket (its payload is copied into the socket's
+    /// ring). Returns the socket, or `NoSocket` when no socket is bound (counted
+    /// `rx_no_socket`; the stack may answer with port unreachable), or `QueueFull` when the
+    /// queue is full (counted `rx_queue_full`, the datagram is dropped).
+    pub fn deliver(
+        &mut self,
+        src: (Ipv4Addr, u16),
+        dst: (Ipv4Addr, u16),
+        payload: &[u8],
+    ) -> Deliver {
         self.counters.rx_datagrams += 1;
-        let Some(id) = self.lookup(d.dst.0, d.dst.1) else {
+        let Some(id) = self.lookup(dst.0, dst.1) else {
             self.counters.rx_no_socket += 1;
             return Deliver::NoSocket;
         };
@@ -293,13 +316,18 @@ impl UdpSockets {
             self.counters.rx_no_socket += 1;
             return Deliver::NoSocket;
         };
-        if s.rx.len() >= max_datagrams || s.rx_bytes + d.payload.len() > max_bytes {
+        if s.meta.len() >= max_datagrams || s.bytes.len() + payload.len() > max_bytes {
             self.counters.rx_queue_full += 1;
             return Deliver::QueueFull(id);
         }
-        let was_empty = s.rx.is_empty();
-        s.rx_bytes += d.payload.len();
-        s.rx.push_back(d);
+        let was_empty = s.meta.is_empty();
+        s.bytes.extend(payload);
+        s.meta.push_back(RecvMeta {
+            src,
+            dst,
+            len: payload.len(),
+            truncated: false,
+        });
         self.counters.rx_delivered += 1;
         Deliver::Queued {
             socket: id,
@@ -307,14 +335,45 @@ impl UdpSockets {
         }
     }
 
-    /// The next datagram queued for `id`.
+    /// The next datagram queued for `id`, as an owned value.
     pub fn recv(&mut self, id: UdpSocketId) -> Result<Option<Datagram>, UdpError> {
         let s = self.socket_mut(id).ok_or(UdpError::NoSuchSocket(id))?;
-        let d = s.rx.pop_front();
-        if let Some(d) = &d {
-            s.rx_bytes -= d.payload.len();
+        let Some(m) = s.meta.pop_front() else {
+            return Ok(None);
+        };
+        let payload: Vec<u8> = s.bytes.drain(..m.len.min(s.bytes.len())).collect();
+        Ok(Some(Datagram {
+            src: m.src,
+            dst: m.dst,
+            payload,
+        }))
+    }
+
+    /// Copies the next datagram queued for `id` into `buf` without allocating; a payload
+    /// longer than `buf` is cut and the rest discarded (`truncated` says so).
+    pub fn recv_into(
+        &mut self,
+        id: UdpSocketId,
+        buf: &mut [u8],
+    ) -> Result<Option<RecvMeta>, UdpError> {
+        let s = self.socket_mut(id).ok_or(UdpError::NoSuchSocket(id))?;
+        let Some(mut m) = s.meta.pop_front() else {
+            return Ok(None);
+        };
+        let len = m.len.min(s.bytes.len());
+        let n = len.min(buf.len());
+        let (a, b) = s.bytes.as_slices();
+        let from_a = n.min(a.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..from_a), a.get(..from_a)) {
+            dst.copy_from_slice(src);
         }
-        Ok(d)
+        if let (Some(dst), Some(src)) = (buf.get_mut(from_a..n), b.get(..n - from_a)) {
+            dst.copy_from_slice(src);
+        }
+        s.bytes.drain(..len);
+        m.truncated = n < m.len;
+        m.len = n;
+        Ok(Some(m))
     }
 
     /// Number of bound sockets.
@@ -366,6 +425,12 @@ mod tests {
         }
     }
 
+    impl UdpSockets {
+        fn deliver_owned(&mut self, d: Datagram) -> Deliver {
+            self.deliver(d.src, d.dst, &d.payload)
+        }
+    }
+
     #[test]
     fn udp_exact_binding_wins_over_wildcard() {
         // RFC 1122 §4.1.3.4: the host chooses; the most specific binding is the usual rule.
@@ -399,24 +464,24 @@ mod tests {
         let a = Ipv4Addr::new(10, 0, 0, 1);
         let s = u.bind(a, 7, &mut rngs).unwrap();
         assert_eq!(
-            u.deliver(d(a, 7, 10)),
+            u.deliver_owned(d(a, 7, 10)),
             Deliver::Queued {
                 socket: s,
                 was_empty: true
             }
         );
         assert_eq!(
-            u.deliver(d(a, 7, 10)),
+            u.deliver_owned(d(a, 7, 10)),
             Deliver::Queued {
                 socket: s,
                 was_empty: false
             }
         );
-        assert_eq!(u.deliver(d(a, 7, 10)), Deliver::QueueFull(s));
+        assert_eq!(u.deliver_owned(d(a, 7, 10)), Deliver::QueueFull(s));
         assert_eq!(u.recv(s).unwrap().unwrap().payload.len(), 10);
         // Bytes bound: 10 queued + 95 > 100.
-        assert_eq!(u.deliver(d(a, 7, 95)), Deliver::QueueFull(s));
-        assert_eq!(u.deliver(d(a, 8, 1)), Deliver::NoSocket);
+        assert_eq!(u.deliver_owned(d(a, 7, 95)), Deliver::QueueFull(s));
+        assert_eq!(u.deliver_owned(d(a, 8, 1)), Deliver::NoSocket);
         let c = u.counters();
         assert_eq!(
             (
@@ -426,6 +491,41 @@ mod tests {
                 c.rx_no_socket
             ),
             (5, 2, 2, 1)
+        );
+    }
+
+    #[test]
+    fn udp_recv_into_copies_without_allocating_and_reports_truncation() {
+        let mut rngs = Rngs::new(9);
+        let mut u = UdpSockets::new(&Limits::default(), &mut rngs);
+        let a = Ipv4Addr::new(10, 0, 0, 1);
+        let s = u.bind(a, 7, &mut rngs).unwrap();
+        let src = (Ipv4Addr::new(192, 0, 2, 9), 5000);
+        // Enough traffic to wrap the byte ring.
+        for round in 0..50u8 {
+            let p1: Vec<u8> = (0..100).map(|i| i ^ round).collect();
+            let p2 = alloc::vec![round; 30];
+            assert!(matches!(
+                u.deliver(src, (a, 7), &p1),
+                Deliver::Queued { .. }
+            ));
+            assert!(matches!(
+                u.deliver(src, (a, 7), &p2),
+                Deliver::Queued { .. }
+            ));
+            let mut buf = [0u8; 100];
+            let m = u.recv_into(s, &mut buf).unwrap().unwrap();
+            assert_eq!((m.src, m.len, m.truncated), (src, 100, false));
+            assert_eq!(&buf[..], &p1[..]);
+            let mut small = [0u8; 10];
+            let m = u.recv_into(s, &mut small).unwrap().unwrap();
+            assert_eq!((m.len, m.truncated), (10, true), "cut to the buffer");
+            assert_eq!(small, [round; 10]);
+        }
+        assert_eq!(
+            u.recv_into(s, &mut [0u8; 4]).unwrap(),
+            None,
+            "the rest of a cut datagram is gone"
         );
     }
 
@@ -488,7 +588,7 @@ mod tests {
                     .unwrap();
             }
             let before = u.ops;
-            let r = u.deliver(d(Ipv4Addr::from(0x0a00_0000 + n / 2), 9, 4));
+            let r = u.deliver_owned(d(Ipv4Addr::from(0x0a00_0000 + n / 2), 9, 4));
             assert!(matches!(r, Deliver::Queued { .. }));
             costs.push(u.ops - before);
         }

@@ -4,7 +4,7 @@ use super::Stack;
 use crate::config::IfaceId;
 use crate::link::{ChecksumState, RxMeta};
 use crate::time::Instant;
-use crate::udp::{Datagram, Deliver};
+use crate::udp::Deliver;
 use weft_wire::arp::{ArpPacket, ArpRepr};
 use weft_wire::ethernet::{EtherType, EthernetFrame};
 use weft_wire::ipv4::{IpProtocol, Ipv4Packet};
@@ -219,12 +219,10 @@ impl Stack {
         {
             return;
         }
-        let d = Datagram {
-            src: (src, p.src_port()),
-            dst: (dst, p.dst_port()),
-            payload: p.payload().to_vec(),
-        };
-        match self.udp.deliver(d) {
+        match self
+            .udp
+            .deliver((src, p.src_port()), (dst, p.dst_port()), p.payload())
+        {
             Deliver::Queued { socket, was_empty } => {
                 if was_empty {
                     self.push_event(crate::event::Event::UdpReadable { socket });
