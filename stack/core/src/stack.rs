@@ -92,6 +92,8 @@ pub struct Stack {
     pub(crate) rngs: Rngs,
     pub(crate) counters: Counters,
     pub(crate) next_ident: u16,
+    /// Some timer owner changed since the deadline set was last refreshed.
+    pub(crate) timers_dirty: bool,
 }
 
 fn validate(config: &StackConfig) -> Result<(), ConfigError> {
@@ -176,7 +178,7 @@ impl Stack {
         let mut ifaces = Vec::with_capacity(config.interfaces.len());
         #[cfg(feature = "dhcp")]
         let mut dhcp = Vec::with_capacity(config.interfaces.len());
-        let mut events = VecDeque::new();
+        let mut up = Vec::new();
         for (i, ifc) in config.interfaces.iter().enumerate() {
             let id = IfaceId(u8::try_from(i).unwrap_or(u8::MAX));
             let InterfaceConfig {
@@ -193,7 +195,8 @@ impl Stack {
                 _ => None,
             };
             if let Some((a, p)) = addr {
-                events.push_back(Event::AddressUp {
+                // Through the bounded queue below (`push_event`), like every other event.
+                up.push(Event::AddressUp {
                     iface: id,
                     addr: a,
                     prefix_len: p,
@@ -208,7 +211,7 @@ impl Stack {
                 Ipv4Config::Dhcp => Some(DhcpClient::new(
                     now,
                     mac,
-                    crate::rng::stream(config.seed ^ u64::from(id.0), crate::rng::Purpose::Dhcp),
+                    crate::rng::stream_for(config.seed, crate::rng::Purpose::Dhcp, u32::from(id.0)),
                     None,
                 )),
                 _ => None,
@@ -224,7 +227,8 @@ impl Stack {
         let udp = UdpSockets::new(&limits, &mut rngs);
         let mut stack = Stack {
             limits,
-            ttl: config.ttl,
+            // RFC 1122 §3.2.1.7: a host MUST NOT send a datagram with TTL 0.
+            ttl: config.ttl.max(1),
             ifaces,
             routes,
             reassembly: Reassembler::new(&limits),
@@ -234,13 +238,17 @@ impl Stack {
             #[cfg(feature = "dhcp")]
             dhcp,
             tx: VecDeque::new(),
-            events,
+            events: VecDeque::new(),
             deadlines: Deadlines::default(),
             rngs,
             counters: Counters::default(),
             next_ident: 0,
+            timers_dirty: true,
         };
         stack.next_ident = (stack.rngs.u32(crate::rng::Purpose::Ipv4Ident) & 0xffff) as u16;
+        for e in up {
+            stack.push_event(e);
+        }
         for i in 0..stack.ifaces.len() {
             stack.refresh_timers(IfaceId(u8::try_from(i).unwrap_or(u8::MAX)));
         }
@@ -252,7 +260,11 @@ impl Stack {
     /// Every frame the stack does not use is counted under a reason (see `counters`).
     pub fn handle_frame(&mut self, now: Instant, iface: IfaceId, frame: &[u8], meta: RxMeta) {
         self.input_frame(now, iface, frame, meta);
-        self.refresh_all_timers();
+        // Only when the frame touched a timer owner (ARP, reassembly, DHCP): a datagram
+        // delivered to a socket moves no deadline, and skips this work.
+        if self.timers_dirty {
+            self.refresh_all_timers();
+        }
     }
 
     /// Call until it returns `None` after every `handle_frame`, `handle_timeout` and socket
@@ -388,6 +400,19 @@ impl Stack {
         self.deadlines.ops
     }
 
+    /// Frames waiting for `poll_transmit` (at most `Limits::tx_queue_frames`).
+    pub fn tx_queue_len(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// The interface's ARP cache entries and datagrams awaiting resolution (at most
+    /// `Limits::arp_cache_entries` and `Limits::arp_pending_total`).
+    pub fn arp_cache_len(&self, iface: IfaceId) -> Option<(usize, usize)> {
+        self.ifaces
+            .get(usize::from(iface.0))
+            .map(|i| (i.arp.len(), i.arp.pending_packets()))
+    }
+
     /// UDP demultiplexing table operations performed so far (operation-count tests).
     pub fn udp_ops(&self) -> u64 {
         self.udp.ops
@@ -411,6 +436,16 @@ impl Stack {
     /// The next datagram received on `socket`.
     pub fn udp_recv(&mut self, socket: UdpSocketId) -> Result<Option<Datagram>, UdpError> {
         self.udp.recv(socket)
+    }
+
+    /// Copies the next datagram received on `socket` into `buf` without allocating; a
+    /// payload longer than `buf` is cut and the rest discarded (`RecvMeta::truncated`).
+    pub fn udp_recv_into(
+        &mut self,
+        socket: UdpSocketId,
+        buf: &mut [u8],
+    ) -> Result<Option<crate::udp::RecvMeta>, UdpError> {
+        self.udp.recv_into(socket, buf)
     }
 
     /// Sends `payload` from `socket` to `dst`. The datagram is routed, fragmented if larger
@@ -483,6 +518,7 @@ impl Stack {
     }
 
     pub(crate) fn refresh_all_timers(&mut self) {
+        self.timers_dirty = false;
         for i in 0..self.ifaces.len() {
             self.refresh_timers(IfaceId(u8::try_from(i).unwrap_or(u8::MAX)));
         }

@@ -743,10 +743,11 @@ impl DhcpClient {
     /// the client until [`restart`](Self::restart). Returns the released lease; the caller
     /// stops using its address. Drain [`poll_transmit`](Self::poll_transmit) afterwards.
     pub fn release(&mut self, _now: Instant) -> Option<Lease> {
+        // Only an address in use is released: in CHECKING the address is not ours yet (the
+        // RFC 5227 probe is still running), so no RELEASE may be sent from it (RFC 1122
+        // §3.2.1.3: a source address must be one of the host's own).
         let lease = match self.state {
-            DhcpState::Checking | DhcpState::Bound | DhcpState::Renewing | DhcpState::Rebinding => {
-                self.lease.take()
-            }
+            DhcpState::Bound | DhcpState::Renewing | DhcpState::Rebinding => self.lease.take(),
             _ => None,
         };
         if let Some(l) = &lease {

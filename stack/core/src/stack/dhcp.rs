@@ -21,6 +21,7 @@ const SERVER_PORT: u16 = 67;
 impl Stack {
     /// A DHCP message for port 68 on `iface`; returns true when the interface's client took it.
     pub(super) fn input_dhcp(&mut self, now: Instant, iface: IfaceId, payload: &[u8]) -> bool {
+        self.timers_dirty = true;
         let i = usize::from(iface.0);
         if self.dhcp.get(i).is_none_or(|c| c.is_none()) {
             return false;

@@ -43,7 +43,7 @@ impl Stack {
             } => {
                 // RFC 1122 §3.2.2.6: every host MUST answer echo requests; one addressed to a
                 // broadcast MAY be ignored (we do, against smurf amplification).
-                if dst_broadcast || !is_unicast(src) {
+                if dst_broadcast || !self.single_host(src) {
                     return;
                 }
                 let reply = Icmpv4Repr::EchoReply {
@@ -135,7 +135,7 @@ impl Stack {
         let Ok(p) = Ipv4Packet::new_checked(offending) else {
             return;
         };
-        if !may_send_error(&p, link.link_broadcast, dst_broadcast) {
+        if !may_send_error(&p, link.link_broadcast, dst_broadcast) || !self.single_host(p.src()) {
             return;
         }
         if !self.icmp_limiter.allow(now) {
@@ -161,6 +161,17 @@ impl Stack {
         if self.send_icmp(now, p.dst(), p.src(), &repr).is_ok() {
             self.counters.icmp.errors_sent += 1;
         }
+    }
+
+    /// RFC 1122 §3.2.2: no error (and no echo reply) goes to a source that "does not define a
+    /// single host": zero, limited broadcast, multicast, or the directed broadcast of one of
+    /// our networks (RFC 1122 §3.2.1.3 (c): never a valid source).
+    fn single_host(&self, src: Ipv4Addr) -> bool {
+        is_unicast(src)
+            && !(0..self.ifaces.len()).any(|i| {
+                self.routes
+                    .is_broadcast(crate::config::IfaceId(i as u8), src)
+            })
     }
 
     /// Sends an ICMP message from `src` (when it is ours; else the route's source) to `dst`.
@@ -216,7 +227,7 @@ impl Stack {
         let Ok(p) = Ipv4Packet::new_quoted(quote_bytes) else {
             return;
         };
-        if !is_unicast(p.src()) || p.dst().is_broadcast() || p.dst().is_multicast() {
+        if !self.single_host(p.src()) || p.dst().is_broadcast() || p.dst().is_multicast() {
             return;
         }
         if !self.icmp_limiter.allow(now) {

@@ -56,6 +56,7 @@ impl Stack {
     }
 
     fn input_arp(&mut self, now: Instant, iface: IfaceId, payload: &[u8]) {
+        self.timers_dirty = true;
         let repr = ArpPacket::new_checked(payload).and_then(|p| ArpRepr::parse(&p));
         let i = usize::from(iface.0);
         let Some(ifc) = self.ifaces.get_mut(i) else {
@@ -123,6 +124,7 @@ impl Stack {
         }
         let dst_broadcast = dst == Ipv4Addr::BROADCAST || self.routes.is_broadcast(link.iface, dst);
         if packet.more_frags() || packet.frag_offset_units() != 0 {
+            self.timers_dirty = true;
             // RFC 791 §3.2: reassemble; the reassembler counts fragments and its drops.
             if let Ok(Some(whole)) = self
                 .reassembly

@@ -63,6 +63,7 @@ impl Stack {
 
     /// Sends every ARP request the interface's cache has due.
     pub(crate) fn drain_arp(&mut self, now: Instant, iface: IfaceId) {
+        self.timers_dirty = true;
         loop {
             let Some(ifc) = self.ifaces.get_mut(usize::from(iface.0)) else {
                 return;
@@ -97,10 +98,19 @@ impl Stack {
         next_hop: Ipv4Addr,
         datagram: Vec<u8>,
     ) {
+        self.timers_dirty = true;
         let broadcast =
             next_hop == Ipv4Addr::BROADCAST || self.routes.is_broadcast(iface, next_hop);
         if broadcast {
             self.send_ethernet(iface, MacAddr::BROADCAST, EtherType::IPV4, &datagram);
+            return;
+        }
+        if next_hop.is_multicast() {
+            // RFC 1112 §6.4: a host group address is not resolved; it maps to the Ethernet
+            // multicast address 01-00-5E-00-00-00 plus its low-order 23 bits.
+            let o = next_hop.octets();
+            let mac = MacAddr([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]);
+            self.send_ethernet(iface, mac, EtherType::IPV4, &datagram);
             return;
         }
         let Some(ifc) = self.ifaces.get_mut(usize::from(iface.0)) else {
@@ -185,6 +195,10 @@ impl Stack {
 
     /// Routes to `dst`: (interface, next hop, source address).
     pub(crate) fn route(&self, dst: Ipv4Addr) -> Option<(IfaceId, Ipv4Addr, Ipv4Addr)> {
+        // RFC 1122 §3.2.1.3 (a): 0.0.0.0 is never a destination.
+        if dst.is_unspecified() {
+            return None;
+        }
         self.routes
             .lookup(dst)
             .map(|c| (c.iface, c.next_hop, c.src))
@@ -221,11 +235,13 @@ impl Stack {
                 }
             }
         };
-        // RFC 1122 §4.1.3.5: a socket bound to a specific address sends from it.
-        let src = if local_addr.is_unspecified() {
-            src
-        } else {
+        // RFC 1122 §4.1.3.5: a socket bound to a specific address sends from it, when it is
+        // one of ours: a bound multicast or broadcast address, or one no longer ours, is
+        // never a source (RFC 1122 §3.2.1.3), so the route's is used instead.
+        let src = if self.routes.is_local(local_addr).is_some() {
             local_addr
+        } else {
+            src
         };
         let repr = UdpRepr {
             src_port: local_port,
