@@ -22,6 +22,7 @@ fn target(name: &str) -> Option<Target> {
         "pcap_file" => weft_pcap::fuzzing::pcap_file,
         "repr_roundtrip" => w::roundtrip::repr_roundtrip,
         "etherparse_differential" => w::differential::etherparse_differential,
+        "stack_frames" => weft_core::fuzzing::stack_frames,
         _ => return None,
     })
 }

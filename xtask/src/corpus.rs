@@ -1,10 +1,13 @@
 //! `cargo xtask corpus`: seed corpora for every fuzz target, cut from the real captures in
-//! ../shared/captures/tcpdump (and small whole captures for `pcap_file`).
+//! ../shared/captures/tcpdump (and small whole captures for `pcap_file`); the `stack_frames`
+//! script target gets seeded random bytes.
 //!
 //! Deterministic: files are named by a fixed-key hash of their bytes, and each target keeps at
 //! most `MAX_PER_TARGET` inputs chosen in capture order, so rerunning changes nothing.
 
 use anyhow::{Context, Result};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::path::Path;
@@ -17,6 +20,10 @@ const MAX_PER_TARGET: usize = 200;
 const MAX_PER_FILE: usize = 12;
 /// Whole capture files up to this size seed `pcap_file`.
 const MAX_PCAP_SEED: usize = 16 * 1024;
+/// Seed, sizes and count per size of the `stack_frames` seeds.
+const STACK_FRAMES_SEED: u64 = 0x5741_434b;
+const STACK_FRAMES_LENS: [usize; 4] = [64, 256, 1024, 4096];
+const STACK_FRAMES_PER_LEN: usize = 16;
 
 #[derive(Default)]
 struct Corpora {
@@ -128,6 +135,18 @@ pub fn run(root: &Path) -> Result<()> {
     for f in &frames {
         c.from_this_file.clear();
         c.add("repr_roundtrip", f);
+    }
+    // The stack target reads its input as a script (`arbitrary::Unstructured`: a configuration,
+    // then operations), so any bytes are a valid seed: seeded random strings of a few sizes,
+    // the same on every run.
+    let mut rng = ChaCha8Rng::seed_from_u64(STACK_FRAMES_SEED);
+    for len in STACK_FRAMES_LENS {
+        for _ in 0..STACK_FRAMES_PER_LEN {
+            let mut input = vec![0u8; len];
+            rng.fill_bytes(&mut input);
+            c.from_this_file.clear();
+            c.add("stack_frames", &input);
+        }
     }
     let corpus_root = root.join("fuzz/corpus");
     // Regenerate from scratch so a changed selection leaves no stale files behind.

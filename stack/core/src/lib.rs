@@ -20,6 +20,8 @@ pub mod counters;
 pub mod dhcp;
 pub mod event;
 pub mod fragment;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 #[cfg(feature = "icmp")]
 pub mod icmp;
 pub mod link;
