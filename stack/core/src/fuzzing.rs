@@ -1885,13 +1885,6 @@ mod tests {
 
     /// Replays the input in the file `WEFT_FUZZ_INPUT` (a crash from `cargo xtask fuzz`, or
     /// one saved with `WEFT_FUZZ_SAVE`); `WEFT_FUZZ_TRACE=1` prints every step.
-    #[test]
-    #[ignore = "replays the file named by WEFT_FUZZ_INPUT"]
-    fn stack_frames_replay_file() {
-        let path = std::env::var("WEFT_FUZZ_INPUT").expect("WEFT_FUZZ_INPUT names a file");
-        let o = run(&std::fs::read(path).unwrap());
-        println!("{o:?}");
-    }
 
     #[test]
     fn stack_frames_empty_and_tiny_inputs() {
