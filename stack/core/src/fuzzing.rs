@@ -1883,8 +1883,8 @@ mod tests {
         assert!(delivered > 0 && echoes > 0 && arp_replies > 0 && queue_full > 0);
     }
 
-    /// Replays the input in the file `WEFT_FUZZ_INPUT` (a crash from `cargo xtask fuzz`, or
-    /// one saved with `WEFT_FUZZ_SAVE`); `WEFT_FUZZ_TRACE=1` prints every step.
+    // A single input (a crash from `cargo xtask fuzz`) is replayed with
+    // `cargo run -p weft-core --features fuzzing --example replay_stack_frames -- FILE`.
 
     #[test]
     fn stack_frames_empty_and_tiny_inputs() {
