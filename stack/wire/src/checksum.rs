@@ -40,18 +40,24 @@ impl Checksum {
     /// order. A final odd byte is the high byte of a zero-padded word (RFC 1071 §4.1).
     #[inline]
     pub fn add_bytes(&mut self, data: &[u8]) -> &mut Self {
-        // 32-bit lanes vectorise best; a block of 65,536 words cannot overflow one.
+        // 32-bit lanes vectorise best; two independent ones per 4 bytes keep the adds out
+        // of each other's way. A block of 65,536 words cannot overflow a lane.
         let mut wide: u64 = 0;
-        for block in data.chunks(2 * 65_536) {
-            let (words, rest) = block.as_chunks::<2>();
-            let mut lanes: u32 = 0;
-            for w in words {
-                lanes += u32::from(u16::from_ne_bytes(*w));
+        for block in data.chunks(4 * 65_536) {
+            let (quads, rest) = block.as_chunks::<4>();
+            let (mut even, mut odd) = (0u32, 0u32);
+            for &[a, b, c, d] in quads {
+                even += u32::from(u16::from_ne_bytes([a, b]));
+                odd += u32::from(u16::from_ne_bytes([c, d]));
             }
-            if let [last] = rest {
-                lanes += u32::from(u16::from_ne_bytes([*last, 0]));
+            let (pairs, last) = rest.as_chunks::<2>();
+            for w in pairs {
+                even += u32::from(u16::from_ne_bytes(*w));
             }
-            wide += u64::from(lanes);
+            if let [byte] = last {
+                odd += u32::from(u16::from_ne_bytes([*byte, 0]));
+            }
+            wide += u64::from(even) + u64::from(odd);
         }
         let native = fold(wide);
         let network = if cfg!(target_endian = "little") {
@@ -154,14 +160,14 @@ mod tests {
 
     /// The obvious 16-bit-at-a-time reference (RFC 1071 §4.1).
     fn reference(data: &[u8]) -> u16 {
-        let mut sum: u32 = 0;
+        let mut sum: u64 = 0;
         let mut i = 0;
         while i + 1 < data.len() {
-            sum += u32::from(u16::from_be_bytes([data[i], data[i + 1]]));
+            sum += u64::from(u16::from_be_bytes([data[i], data[i + 1]]));
             i += 2;
         }
         if i < data.len() {
-            sum += u32::from(data[i]) << 8;
+            sum += u64::from(data[i]) << 8;
         }
         while sum > 0xffff {
             sum = (sum >> 16) + (sum & 0xffff);
@@ -201,6 +207,20 @@ mod tests {
             cases += 1;
         }
         println!("{cases} checksum cases agree with the reference");
+    }
+
+    #[test]
+    fn checksum_large_regions_cross_lane_blocks() {
+        // Past 65,536 words per lane the sum moves to the 64-bit accumulator: all-ones data is
+        // the worst case for lane overflow.
+        for len in [262_143usize, 262_144, 262_145, 700_001] {
+            let data = vec![0xffu8; len];
+            assert_eq!(checksum(&data), reference(&data), "len {len}");
+        }
+        let data: Vec<u8> = (0..300_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        assert_eq!(checksum(&data), reference(&data));
     }
 
     #[test]
