@@ -240,6 +240,7 @@ impl UdpSockets {
         }
     }
 
+    #[inline]
     fn socket_mut(&mut self, id: UdpSocketId) -> Option<&mut Socket> {
         match self.slots.get_mut(slot_of(id))? {
             Some((sid, s)) if *sid == id => Some(s),
@@ -284,6 +285,7 @@ impl UdpSockets {
     /// The socket a datagram to `dst:port` goes to: the exact local address first, then the
     /// wildcard (RFC 1122 §4.1.3.4 leaves the choice to the host; this is the usual one).
     /// One hash lookup when the port has no address-specific binding, two otherwise.
+    #[inline]
     pub fn lookup(&mut self, dst: Ipv4Addr, port: u16) -> Option<UdpSocketId> {
         self.ops += 1;
         let e = *self.ports.get(&port)?;
@@ -300,6 +302,7 @@ impl UdpSockets {
     /// ring). Returns the socket, or `NoSocket` when no socket is bound (counted
     /// `rx_no_socket`; the stack may answer with port unreachable), or `QueueFull` when the
     /// queue is full (counted `rx_queue_full`, the datagram is dropped).
+    #[inline]
     pub fn deliver(
         &mut self,
         src: (Ipv4Addr, u16),
@@ -351,6 +354,7 @@ impl UdpSockets {
 
     /// Copies the next datagram queued for `id` into `buf` without allocating; a payload
     /// longer than `buf` is cut and the rest discarded (`truncated` says so).
+    #[inline]
     pub fn recv_into(
         &mut self,
         id: UdpSocketId,

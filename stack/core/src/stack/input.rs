@@ -111,9 +111,13 @@ impl Stack {
             .ifaces
             .get(usize::from(link.iface.0))
             .and_then(|i| i.addr);
-        let for_us = self.routes.is_local(dst).is_some()
-            || dst == Ipv4Addr::BROADCAST
-            || self.routes.is_broadcast(link.iface, dst)
+        // One of our addresses is never a broadcast (configuration and leases refuse that),
+        // so the broadcast checks run only for datagrams not addressed to us by unicast.
+        let unicast_to_us = self.routes.is_local(dst).is_some();
+        let dst_broadcast = !unicast_to_us
+            && (dst == Ipv4Addr::BROADCAST || self.routes.is_broadcast(link.iface, dst));
+        let for_us = unicast_to_us
+            || dst_broadcast
             // An interface still without an address accepts what DHCP sends it (RFC 2131
             // §4.1: the server may unicast to the offered address before it is configured).
             || (iface_addr.is_none() && packet.protocol() == IpProtocol::UDP);
@@ -122,7 +126,6 @@ impl Stack {
             self.counters.ipv4.rx_not_for_us += 1;
             return;
         }
-        let dst_broadcast = dst == Ipv4Addr::BROADCAST || self.routes.is_broadcast(link.iface, dst);
         if packet.more_frags() || packet.frag_offset_units() != 0 {
             self.timers_dirty = true;
             // RFC 791 §3.2: reassemble; the reassembler counts fragments and its drops.
