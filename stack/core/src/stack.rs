@@ -448,6 +448,16 @@ impl Stack {
         self.udp.recv_into(socket, buf)
     }
 
+    /// Lends the next datagram received on `socket` to `f` without copying it out (the
+    /// payload is a slice of the socket's receive ring), then drops it from the queue.
+    pub fn udp_recv_with<R>(
+        &mut self,
+        socket: UdpSocketId,
+        f: impl FnOnce(&crate::udp::RecvMeta, &[u8]) -> R,
+    ) -> Result<Option<R>, UdpError> {
+        self.udp.recv_with(socket, f)
+    }
+
     /// Sends `payload` from `socket` to `dst`. The datagram is routed, fragmented if larger
     /// than the interface MTU (DF clear), and queued (resolution by ARP may hold it back);
     /// call `poll_transmit` afterwards.
