@@ -20,7 +20,7 @@ pub fn targets(root: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-pub fn run(root: &Path, target: &str, secs: u64) -> Result<()> {
+pub fn run(root: &Path, target: &str, secs: u64, seed: Option<u64>) -> Result<()> {
     let all = targets(root)?;
     let chosen: Vec<String> = if target == "all" {
         all
@@ -54,11 +54,15 @@ pub fn run(root: &Path, target: &str, secs: u64) -> Result<()> {
         std::fs::create_dir_all(&scratch)?;
         let artifacts = fuzz_dir.join("artifacts").join(t);
         std::fs::create_dir_all(&artifacts)?;
-        let out = Command::new("cargo")
-            .args(["+nightly", "fuzz", "run", t])
+        let mut cmd = Command::new("cargo");
+        cmd.args(["+nightly", "fuzz", "run", t])
             .arg(&scratch)
             .arg(&corpus)
-            .arg("--")
+            .arg("--");
+        if let Some(seed) = seed {
+            cmd.arg(format!("-seed={seed}"));
+        }
+        let out = cmd
             .arg(format!("-max_total_time={secs}"))
             .arg("-print_final_stats=1")
             .arg(format!("-artifact_prefix={}/", artifacts.display()))
@@ -75,8 +79,13 @@ pub fn run(root: &Path, target: &str, secs: u64) -> Result<()> {
                 })
                 .unwrap_or_else(|| "?".into())
         };
+        // libFuzzer prints "INFO: Seed: N": with it (`--seed N`) the run repeats.
+        let used_seed = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("INFO: Seed: ").map(|v| v.trim().to_string()))
+            .unwrap_or_else(|| "?".into());
         let line = format!(
-            "FUZZ {t} runs={} exec/s={} secs={secs}",
+            "FUZZ {t} runs={} exec/s={} secs={secs} seed={used_seed}",
             stat("number_of_executed_units"),
             stat("average_exec_per_sec")
         );

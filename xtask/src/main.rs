@@ -27,6 +27,10 @@ enum Cmd {
         /// Seconds to run each target.
         #[arg(long, default_value_t = 60)]
         time: u64,
+        /// libFuzzer's random seed (`-seed`); without it libFuzzer picks one, which is
+        /// printed so the run can be repeated.
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Regenerate the seed corpora in fuzz/corpus from ../shared/captures.
     Corpus,
@@ -42,7 +46,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let root = workspace_root()?;
     match cli.cmd {
-        Cmd::Fuzz { target, time } => fuzz::run(&root, &target, time),
+        Cmd::Fuzz { target, time, seed } => fuzz::run(&root, &target, time, seed),
         Cmd::Corpus => corpus::run(&root),
         Cmd::Bench { name } => bench::run(&root, name.as_deref()),
     }
