@@ -13,14 +13,16 @@
 #![allow(unsafe_code)] // the counting allocator wraps `System`
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
+mod common;
+use common::{IFACE, US, US_MAC, eth, peer};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use weft_core::reassembly::{DATAGRAM_OVERHEAD, FRAGMENT_OVERHEAD};
 use weft_core::time::{Duration, Instant};
-use weft_core::{IfaceId, InterfaceConfig, Limits, RxMeta, Stack, StackConfig};
+use weft_core::{InterfaceConfig, Limits, RxMeta, Stack, StackConfig};
 use weft_wire::arp::{ArpOperation, ArpRepr};
-use weft_wire::ethernet::{EtherType, EthernetRepr};
+use weft_wire::ethernet::EtherType;
 use weft_wire::ipv4::{IpProtocol, Ipv4Repr};
 use weft_wire::udp::UdpRepr;
 use weft_wire::{Ipv4Addr, MacAddr};
@@ -134,9 +136,6 @@ const SLACK: usize = 16 * 1024;
 // ---------------------------------------------------------------------------------------------
 // The host under test and its driver.
 
-const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const US_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 1]);
-const IFACE: IfaceId = IfaceId(0);
 /// Frames handled between two services of the stack (timers, transmit, events).
 const BATCH: u64 = 4096;
 const FRAMES: u64 = 1_000_000;
@@ -147,13 +146,6 @@ fn config(limits: Limits) -> StackConfig {
     c.add_interface(InterfaceConfig::ethernet(US_MAC, US, 8));
     c.limits = limits;
     c
-}
-
-/// The `i`th distinct peer: 10.0.0.2 upwards, a locally administered MAC.
-fn peer(i: u64) -> (Ipv4Addr, MacAddr) {
-    let ip = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 0, 0, 2)) + i as u32);
-    let b = (i as u32).to_be_bytes();
-    (ip, MacAddr([0x02, 0x10, b[0], b[1], b[2], b[3]]))
 }
 
 /// A driver as DESIGN.md describes it, with every buffer allocated up front.
@@ -235,17 +227,6 @@ impl Driver {
         }
         self.service();
     }
-}
-
-fn eth(buf: &mut [u8], src: MacAddr, dst: MacAddr, ethertype: EtherType) -> usize {
-    EthernetRepr {
-        dst,
-        src,
-        vlans: Default::default(),
-        ethertype,
-    }
-    .emit(buf)
-    .unwrap()
 }
 
 /// An Ethernet frame carrying `arp`, from its sender.

@@ -6,18 +6,17 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
+mod common;
+use common::{IFACE, US, US_MAC, eth, peer};
 use weft_core::time::{Duration, Instant};
-use weft_core::{Event, IfaceId, InterfaceConfig, Limits, RxMeta, Stack, StackConfig, UdpSocketId};
+use weft_core::{Event, InterfaceConfig, Limits, RxMeta, Stack, StackConfig, UdpSocketId};
 use weft_wire::arp::ArpRepr;
-use weft_wire::ethernet::{EtherType, EthernetRepr};
+use weft_wire::ethernet::EtherType;
 use weft_wire::ipv4::{IpProtocol, Ipv4Repr};
 use weft_wire::udp::UdpRepr;
 use weft_wire::{Ipv4Addr, MacAddr};
 
 const SIZES: [u64; 3] = [10, 10_000, 100_000];
-const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const US_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 1]);
-const IFACE: IfaceId = IfaceId(0);
 
 /// Every bound raised past the largest size.
 fn limits() -> Limits {
@@ -28,13 +27,6 @@ fn limits() -> Limits {
         reassembly_bytes: 1 << 30,
         ..Limits::default()
     }
-}
-
-/// The `i`th distinct peer: 10.0.0.2 upwards (on-link), a locally administered MAC.
-fn peer(i: u64) -> (Ipv4Addr, MacAddr) {
-    let ip = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 0, 0, 2)) + i as u32);
-    let b = (i as u32).to_be_bytes();
-    (ip, MacAddr([0x02, 0x10, b[0], b[1], b[2], b[3]]))
 }
 
 /// A stack and the buffers its driver uses.
@@ -132,17 +124,6 @@ impl Host {
         let seg = udp_bytes(i, port, payload);
         self.ipv4(i, i as u16, 0, false, &seg)
     }
-}
-
-fn eth(buf: &mut [u8], src: MacAddr, dst: MacAddr, ethertype: EtherType) -> usize {
-    EthernetRepr {
-        dst,
-        src,
-        vlans: Default::default(),
-        ethertype,
-    }
-    .emit(buf)
-    .unwrap()
 }
 
 /// A UDP header and payload from the `i`th peer, port 5000, to our `port`, with its
