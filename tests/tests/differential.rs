@@ -50,16 +50,7 @@ fn mutations_per_frame() -> usize {
 const GENERATED: usize = 3_000;
 
 fn seed() -> u64 {
-    std::env::var("WEFT_DIFF_SEED")
-        .ok()
-        .and_then(|s| {
-            let s = s.trim();
-            match s.strip_prefix("0x") {
-                Some(h) => u64::from_str_radix(h, 16).ok(),
-                None => s.parse().ok(),
-            }
-        })
-        .unwrap_or(DEFAULT_SEED)
+    weft_tests::seed_from_env("WEFT_DIFF_SEED", DEFAULT_SEED)
 }
 
 fn captures_dir() -> PathBuf {

@@ -19,16 +19,7 @@ const DEFAULT_SEED: u64 = 0x0072_7472;
 const PER_PROTOCOL: usize = 20_000;
 
 fn seed() -> u64 {
-    std::env::var("WEFT_ROUNDTRIP_SEED")
-        .ok()
-        .and_then(|s| {
-            let s = s.trim();
-            match s.strip_prefix("0x") {
-                Some(h) => u64::from_str_radix(h, 16).ok(),
-                None => s.parse().ok(),
-            }
-        })
-        .unwrap_or(DEFAULT_SEED)
+    weft_tests::seed_from_env("WEFT_ROUNDTRIP_SEED", DEFAULT_SEED)
 }
 
 #[test]
