@@ -1,0 +1,1 @@
+//! Applications written once against the `Net` traits, run on every backend.

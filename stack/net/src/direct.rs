@@ -1,0 +1,1 @@
+//! The direct backend (in progress).

@@ -1,0 +1,1 @@
+//! The socket backend: the host operating system's sockets through tokio.

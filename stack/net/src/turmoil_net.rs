@@ -1,0 +1,1 @@
+//! The turmoil backend: turmoil's simulated sockets.
