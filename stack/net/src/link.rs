@@ -27,7 +27,6 @@ pub(crate) trait ErasedLink {
     fn send_with(&mut self, len: usize, meta: TxMeta, f: &mut dyn FnMut(&mut [u8])) -> bool;
     fn poll_recv_ready(&mut self, cx: &mut Context<'_>) -> Poll<()>;
     fn poll_send_ready(&mut self, cx: &mut Context<'_>) -> Poll<()>;
-    fn max_frame_len(&self) -> usize;
 }
 
 impl<L: AsyncLink> ErasedLink for L {
@@ -57,10 +56,6 @@ impl<L: AsyncLink> ErasedLink for L {
 
     fn poll_send_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         AsyncLink::poll_send_ready(self, cx)
-    }
-
-    fn max_frame_len(&self) -> usize {
-        Link::max_frame_len(self)
     }
 }
 
