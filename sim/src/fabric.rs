@@ -1,0 +1,702 @@
+//! The simulated network: links with a fault model, learning switches, and the NICs hosts
+//! see ([`SimLink`], an [`AsyncLink`]).
+//!
+//! A frame a host transmits goes to the fabric's outbox; after the host's tasks are idle the
+//! simulation moves it over its link: partition, MTU, drop-tail queue and serialisation at the
+//! link's bandwidth, then the fault decisions (loss, duplication, reordering, corruption),
+//! then an arrival event at the far end after latency and jitter. Fault decisions come from
+//! the link direction's own ChaCha stream, or from a fault tape; either way each decision
+//! that did something is recorded on the run's tape, keyed by what it hit.
+
+use crate::executor::HostId;
+use crate::tape::{Fault, FrameKey, Tape, TapeEntry};
+use core::task::{Context, Poll, Waker};
+use rand_chacha::ChaCha20Rng;
+use rand_core::RngCore;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+use weft_core::link::{Link, RxMeta, RxToken, TxMeta, TxToken};
+use weft_core::{Duration, Instant};
+use weft_net::link::AsyncLink;
+
+/// Frames a NIC holds for its host before it drops (and counts) more.
+pub const NIC_RX_RING: usize = 4096;
+/// MAC addresses a switch learns; beyond it, unknown destinations are flooded.
+pub const SWITCH_TABLE: usize = 4096;
+
+/// Packet loss.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Loss {
+    /// None.
+    #[default]
+    None,
+    /// Each frame independently with probability `p`.
+    Bernoulli {
+        /// Loss probability.
+        p: f64,
+    },
+    /// Gilbert-Elliott bursts: a two-state Markov chain per frame.
+    GilbertElliott {
+        /// Probability of going from the good to the bad state.
+        p_good_to_bad: f64,
+        /// Probability of going from the bad to the good state.
+        p_bad_to_good: f64,
+        /// Loss probability in the good state.
+        loss_good: f64,
+        /// Loss probability in the bad state.
+        loss_bad: f64,
+    },
+}
+
+/// One direction of a link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkConfig {
+    /// Propagation delay.
+    pub latency: Duration,
+    /// Extra delay, uniform in `0..=jitter`, per frame (never reorders by itself: a frame
+    /// arrives no earlier than the one before it on the same direction).
+    pub jitter: Duration,
+    /// Bits per second; 0 = unlimited (no serialisation delay).
+    pub bandwidth_bps: u64,
+    /// Frames waiting for the wire beyond which new ones are dropped (drop-tail).
+    pub queue_frames: usize,
+    /// IP MTU: frames longer than `mtu + 14` bytes are dropped (and counted).
+    pub mtu: u16,
+    /// Loss model.
+    pub loss: Loss,
+    /// Probability that a frame is delivered twice.
+    pub duplicate: f64,
+    /// Probability that a frame is held back by `reorder_delay`, letting later ones pass.
+    pub reorder: f64,
+    /// How long a reordered frame is held back.
+    pub reorder_delay: Duration,
+    /// Probability that one bit of the frame is flipped.
+    pub corrupt: f64,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            latency: Duration::from_micros(100),
+            jitter: Duration::ZERO,
+            bandwidth_bps: 0,
+            queue_frames: 1000,
+            mtu: 1500,
+            loss: Loss::None,
+            duplicate: 0.0,
+            reorder: 0.0,
+            reorder_delay: Duration::from_millis(5),
+            corrupt: 0.0,
+        }
+    }
+}
+
+/// Both directions of a link (`a_to_b` is from the host to the switch).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LinkSpec {
+    /// Host → switch.
+    pub a_to_b: LinkConfig,
+    /// Switch → host.
+    pub b_to_a: LinkConfig,
+}
+
+impl LinkSpec {
+    /// The same configuration both ways.
+    pub fn symmetric(c: LinkConfig) -> LinkSpec {
+        LinkSpec {
+            a_to_b: c.clone(),
+            b_to_a: c,
+        }
+    }
+}
+
+/// What happened on one direction of a link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkCounters {
+    /// Frames offered to the link.
+    pub frames_in: u64,
+    /// Frames (copies) that arrived at the far end.
+    pub delivered: u64,
+    /// Bytes that arrived.
+    pub bytes_delivered: u64,
+    /// Lost to the loss model.
+    pub lost: u64,
+    /// Dropped by the full drop-tail queue.
+    pub queue_drops: u64,
+    /// Dropped because the link was partitioned.
+    pub partition_drops: u64,
+    /// Dropped as longer than the MTU.
+    pub mtu_drops: u64,
+    /// Extra copies delivered.
+    pub duplicated: u64,
+    /// Frames held back so later ones passed them.
+    pub reordered: u64,
+    /// Frames with a bit flipped.
+    pub corrupted: u64,
+}
+
+impl LinkCounters {
+    pub(crate) fn add(&mut self, o: &LinkCounters) {
+        self.frames_in += o.frames_in;
+        self.delivered += o.delivered;
+        self.bytes_delivered += o.bytes_delivered;
+        self.lost += o.lost;
+        self.queue_drops += o.queue_drops;
+        self.partition_drops += o.partition_drops;
+        self.mtu_drops += o.mtu_drops;
+        self.duplicated += o.duplicated;
+        self.reordered += o.reordered;
+        self.corrupted += o.corrupted;
+    }
+}
+
+/// Who owns an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    Nic { host: HostId },
+    SwitchPort { switch: usize },
+}
+
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    pub(crate) owner: Owner,
+    pub(crate) link: usize,
+    /// 0: the link's `a` end (the host), 1: its `b` end (the switch).
+    pub(crate) side: usize,
+    rx: VecDeque<Vec<u8>>,
+    rx_waker: Option<Waker>,
+    pub(crate) rx_ring_drops: u64,
+}
+
+#[derive(Debug)]
+struct DirState {
+    cfg: LinkConfig,
+    busy_until: Instant,
+    last_arrival: Instant,
+    /// Departure times of frames queued for the wire.
+    queued: VecDeque<Instant>,
+    bad_state: bool,
+    rng: ChaCha20Rng,
+    /// Key for per-frame jitter, independent of the decision stream.
+    jitter_key: u64,
+    occurrences: BTreeMap<u64, u32>,
+    counters: LinkCounters,
+}
+
+#[derive(Debug)]
+pub(crate) struct SimLinkState {
+    pub(crate) name: String,
+    pub(crate) ends: [usize; 2],
+    dirs: [DirState; 2],
+    pub(crate) up: bool,
+    pub(crate) pcap: Option<weft_pcap::Writer<Vec<u8>>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Switch {
+    pub(crate) ports: Vec<usize>,
+    table: BTreeMap<[u8; 6], usize>,
+    pub(crate) flooded: u64,
+    pub(crate) table_full: u64,
+}
+
+/// Where fault decisions come from.
+#[derive(Debug, Clone)]
+pub enum FaultSource {
+    /// Drawn from each link direction's random stream.
+    Random,
+    /// Read from a tape: exactly its entries fire, nothing else.
+    Tape(Tape),
+}
+
+#[derive(Debug)]
+pub(crate) struct Fabric {
+    pub(crate) endpoints: Vec<Endpoint>,
+    pub(crate) links: Vec<SimLinkState>,
+    pub(crate) switches: Vec<Switch>,
+    pub(crate) outbox: Vec<(usize, Vec<u8>)>,
+    source: FaultSource,
+    tape_index: BTreeMap<FrameKey, Vec<Fault>>,
+    /// Faults that fired, in order.
+    pub(crate) tape: Tape,
+    /// Running digest of every delivery (time, endpoint, frame), for golden hashes and the
+    /// determinism check.
+    pub(crate) trace_digest: u64,
+    /// Frames offered by hosts (before any fault).
+    pub(crate) frames_sent: u64,
+}
+
+/// FNV-1a over bytes, continuing from `h`.
+pub(crate) fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn chance(rng: &mut ChaCha20Rng, p: f64) -> bool {
+    if p <= 0.0 {
+        return false;
+    }
+    // 53 random bits → [0, 1).
+    let x = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    x < p
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Fabric {
+    pub(crate) fn new(source: FaultSource) -> Fabric {
+        let tape_index = match &source {
+            FaultSource::Random => BTreeMap::new(),
+            FaultSource::Tape(t) => t.index(),
+        };
+        Fabric {
+            endpoints: Vec::new(),
+            links: Vec::new(),
+            switches: Vec::new(),
+            outbox: Vec::new(),
+            source,
+            tape_index,
+            tape: Tape::default(),
+            trace_digest: FNV_OFFSET,
+            frames_sent: 0,
+        }
+    }
+
+    pub(crate) fn add_switch(&mut self) -> usize {
+        self.switches.push(Switch::default());
+        self.switches.len() - 1
+    }
+
+    /// Connects host `host` to `switch`; returns the host's endpoint.
+    pub(crate) fn connect(
+        &mut self,
+        name: String,
+        host: HostId,
+        switch: usize,
+        spec: &LinkSpec,
+        seed: u64,
+        pcap: bool,
+    ) -> usize {
+        let link = self.links.len();
+        let a = self.endpoints.len();
+        let b = a + 1;
+        self.endpoints.push(Endpoint {
+            owner: Owner::Nic { host },
+            link,
+            side: 0,
+            rx: VecDeque::new(),
+            rx_waker: None,
+            rx_ring_drops: 0,
+        });
+        self.endpoints.push(Endpoint {
+            owner: Owner::SwitchPort { switch },
+            link,
+            side: 1,
+            rx: VecDeque::new(),
+            rx_waker: None,
+            rx_ring_drops: 0,
+        });
+        if let Some(s) = self.switches.get_mut(switch) {
+            s.ports.push(b);
+        }
+        let dir = |cfg: &LinkConfig, d: u8| {
+            let purpose = format!("link/{name}/{d}");
+            DirState {
+                cfg: cfg.clone(),
+                busy_until: Instant::ZERO,
+                last_arrival: Instant::ZERO,
+                queued: VecDeque::new(),
+                bad_state: false,
+                rng: weft_net::rng_for(seed, &purpose),
+                jitter_key: fnv(seed ^ FNV_OFFSET, format!("jitter/{purpose}").as_bytes()),
+                occurrences: BTreeMap::new(),
+                counters: LinkCounters::default(),
+            }
+        };
+        let pcap = pcap
+            .then(|| {
+                weft_pcap::Writer::new(
+                    Vec::new(),
+                    weft_pcap::LinkType::Ethernet,
+                    65_535,
+                    weft_pcap::TimestampResolution::Nanosecond,
+                )
+                .ok()
+            })
+            .flatten();
+        self.links.push(SimLinkState {
+            ends: [a, b],
+            dirs: [dir(&spec.a_to_b, 0), dir(&spec.b_to_a, 1)],
+            name,
+            up: true,
+            pcap,
+        });
+        a
+    }
+
+    pub(crate) fn counters(&self, link: usize) -> [LinkCounters; 2] {
+        self.links
+            .get(link)
+            .map(|l| [l.dirs[0].counters, l.dirs[1].counters])
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn clear_nic(&mut self, endpoint: usize) {
+        if let Some(e) = self.endpoints.get_mut(endpoint) {
+            e.rx.clear();
+            e.rx_waker = None;
+        }
+    }
+
+    /// Moves every frame in the outbox onto its link; arrivals become events.
+    pub(crate) fn drain_outbox(
+        &mut self,
+        now: Instant,
+        mut schedule: impl FnMut(Instant, usize, Vec<u8>),
+    ) {
+        while !self.outbox.is_empty() {
+            let batch = std::mem::take(&mut self.outbox);
+            for (from, frame) in batch {
+                self.send(now, from, frame, &mut schedule);
+            }
+        }
+    }
+
+    fn send(
+        &mut self,
+        now: Instant,
+        from: usize,
+        mut frame: Vec<u8>,
+        schedule: &mut impl FnMut(Instant, usize, Vec<u8>),
+    ) {
+        let Some(ep) = self.endpoints.get(from) else {
+            return;
+        };
+        let (link_id, side) = (ep.link, ep.side);
+        if matches!(ep.owner, Owner::Nic { .. }) {
+            self.frames_sent += 1;
+        }
+        let Some(link) = self.links.get_mut(link_id) else {
+            return;
+        };
+        let Some(&to) = link.ends.get(1 - side) else {
+            return;
+        };
+        let up = link.up;
+        let Some(d) = link.dirs.get_mut(side) else {
+            return;
+        };
+        d.counters.frames_in += 1;
+        if !up {
+            d.counters.partition_drops += 1;
+            return;
+        }
+        if frame.len() > usize::from(d.cfg.mtu) + 14 {
+            d.counters.mtu_drops += 1;
+            return;
+        }
+        // Drop-tail queue and serialisation at the link's rate.
+        while d.queued.front().is_some_and(|t| *t <= now) {
+            d.queued.pop_front();
+        }
+        if d.queued.len() >= d.cfg.queue_frames {
+            d.counters.queue_drops += 1;
+            return;
+        }
+        let start = d.busy_until.max(now);
+        // Serialisation delay; 0 bits per second means unlimited.
+        let tx_time = (frame.len() as u64 * 8)
+            .saturating_mul(1_000_000_000)
+            .checked_div(d.cfg.bandwidth_bps)
+            .unwrap_or(0);
+        let departs = start + Duration::from_nanos(tx_time);
+        d.busy_until = departs;
+        d.queued.push_back(departs);
+
+        // The decisions.
+        let digest = fnv(FNV_OFFSET, &frame);
+        let occ = d.occurrences.entry(digest).or_insert(0);
+        let occurrence = *occ;
+        *occ = occ.saturating_add(1);
+        let key = FrameKey {
+            link: link_id as u32,
+            dir: side as u8,
+            digest,
+            occurrence,
+        };
+        let faults: Vec<Fault> = match &self.source {
+            FaultSource::Tape(_) => self.tape_index.get(&key).cloned().unwrap_or_default(),
+            FaultSource::Random => Self::draw(d, frame.len()),
+        };
+        let mut drop_it = false;
+        let mut copies = 1u32;
+        let mut extra = Duration::ZERO;
+        let mut reordered = false;
+        for f in &faults {
+            match *f {
+                Fault::Drop => drop_it = true,
+                Fault::Duplicate => copies = 2,
+                Fault::Reorder { delay_ns } => {
+                    extra = Duration::from_nanos(delay_ns);
+                    reordered = true;
+                }
+                Fault::Corrupt { bit } => {
+                    let byte = (bit / 8) as usize;
+                    if let Some(b) = frame.get_mut(byte) {
+                        *b ^= 1 << (bit % 8);
+                    }
+                }
+            }
+        }
+        if !faults.is_empty() {
+            self.tape.entries.push(TapeEntry {
+                key,
+                faults: faults.clone(),
+                describe: crate::tape::describe(&frame),
+            });
+        }
+        for f in &faults {
+            match f {
+                Fault::Drop => d.counters.lost += 1,
+                Fault::Duplicate => d.counters.duplicated += 1,
+                Fault::Reorder { .. } => d.counters.reordered += 1,
+                Fault::Corrupt { .. } => d.counters.corrupted += 1,
+            }
+        }
+        if drop_it {
+            return;
+        }
+        let jitter = match nanos(d.cfg.jitter) {
+            0 => 0,
+            j => {
+                fnv(
+                    d.jitter_key,
+                    &[digest.to_le_bytes(), u64::from(occurrence).to_le_bytes()].concat(),
+                ) % (j + 1)
+            }
+        };
+        let mut arrival = departs + d.cfg.latency + Duration::from_nanos(jitter);
+        if reordered {
+            arrival = arrival + extra;
+        } else {
+            // Jitter alone keeps the direction in order.
+            arrival = arrival.max(d.last_arrival);
+            d.last_arrival = arrival;
+        }
+        for _ in 1..copies {
+            schedule(arrival, to, frame.clone());
+        }
+        schedule(arrival, to, frame);
+    }
+
+    /// Draws this frame's faults from the direction's stream. Always the same number of
+    /// draws per frame, so one decision never shifts the next frame's.
+    fn draw(d: &mut DirState, len: usize) -> Vec<Fault> {
+        let mut faults = Vec::new();
+        let lost = match d.cfg.loss {
+            Loss::None => {
+                let _ = d.rng.next_u64();
+                false
+            }
+            Loss::Bernoulli { p } => chance(&mut d.rng, p),
+            Loss::GilbertElliott {
+                p_good_to_bad,
+                p_bad_to_good,
+                loss_good,
+                loss_bad,
+            } => {
+                let flip = if d.bad_state {
+                    p_bad_to_good
+                } else {
+                    p_good_to_bad
+                };
+                if chance(&mut d.rng, flip) {
+                    d.bad_state = !d.bad_state;
+                }
+                chance(&mut d.rng, if d.bad_state { loss_bad } else { loss_good })
+            }
+        };
+        let dup = chance(&mut d.rng, d.cfg.duplicate);
+        let reorder = chance(&mut d.rng, d.cfg.reorder);
+        let corrupt = chance(&mut d.rng, d.cfg.corrupt);
+        let bit_draw = d.rng.next_u64();
+        if lost {
+            faults.push(Fault::Drop);
+            return faults;
+        }
+        if dup {
+            faults.push(Fault::Duplicate);
+        }
+        if reorder {
+            faults.push(Fault::Reorder {
+                delay_ns: nanos(d.cfg.reorder_delay),
+            });
+        }
+        if corrupt && len > 0 {
+            let bits = (len as u64) * 8;
+            faults.push(Fault::Corrupt {
+                bit: (bit_draw % bits) as u32,
+            });
+        }
+        faults
+    }
+
+    /// A frame finished arriving at `endpoint`.
+    pub(crate) fn arrive(&mut self, now: Instant, endpoint: usize, frame: Vec<u8>) {
+        let Some(ep) = self.endpoints.get(endpoint) else {
+            return;
+        };
+        let (link_id, side, owner) = (ep.link, ep.side, ep.owner);
+        if let Some(link) = self.links.get_mut(link_id) {
+            // The direction that carried it is the other side's.
+            if let Some(d) = link.dirs.get_mut(1 - side) {
+                d.counters.delivered += 1;
+                d.counters.bytes_delivered += frame.len() as u64;
+            }
+            if let Some(w) = link.pcap.as_mut() {
+                // A capture that fails to grow in memory loses only itself.
+                let _ = w.write(now.as_nanos(), &frame);
+            }
+        }
+        self.trace_digest = fnv(self.trace_digest, &now.as_nanos().to_le_bytes());
+        self.trace_digest = fnv(self.trace_digest, &(endpoint as u64).to_le_bytes());
+        self.trace_digest = fnv(self.trace_digest, &frame);
+        match owner {
+            Owner::Nic { .. } => {
+                if let Some(ep) = self.endpoints.get_mut(endpoint) {
+                    if ep.rx.len() >= NIC_RX_RING {
+                        ep.rx_ring_drops += 1;
+                        return;
+                    }
+                    ep.rx.push_back(frame);
+                    if let Some(w) = ep.rx_waker.take() {
+                        w.wake();
+                    }
+                }
+            }
+            Owner::SwitchPort { switch } => self.switch_frame(switch, endpoint, frame),
+        }
+    }
+
+    /// A learning switch (IEEE 802.1D in miniature): learn the source, forward to the known
+    /// port, flood unknown and group destinations.
+    fn switch_frame(&mut self, switch: usize, in_port: usize, frame: Vec<u8>) {
+        let (Some(dst), Some(src)) = (frame.get(0..6), frame.get(6..12)) else {
+            return;
+        };
+        let mut dst_mac = [0u8; 6];
+        dst_mac.copy_from_slice(dst);
+        let mut src_mac = [0u8; 6];
+        src_mac.copy_from_slice(src);
+        let Some(sw) = self.switches.get_mut(switch) else {
+            return;
+        };
+        if src_mac[0] & 1 == 0 {
+            if sw.table.len() < SWITCH_TABLE || sw.table.contains_key(&src_mac) {
+                sw.table.insert(src_mac, in_port);
+            } else {
+                sw.table_full += 1;
+            }
+        }
+        let known = if dst_mac[0] & 1 == 0 {
+            sw.table.get(&dst_mac).copied()
+        } else {
+            None
+        };
+        match known {
+            Some(p) if p == in_port => {}
+            Some(p) => self.outbox.push((p, frame)),
+            None => {
+                sw.flooded += 1;
+                let ports: Vec<usize> =
+                    sw.ports.iter().copied().filter(|p| *p != in_port).collect();
+                for p in ports {
+                    self.outbox.push((p, frame.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// A host's NIC on the simulated network.
+#[derive(Debug)]
+pub struct SimLink {
+    pub(crate) fabric: Rc<RefCell<Fabric>>,
+    pub(crate) endpoint: usize,
+    pub(crate) max_frame: usize,
+}
+
+/// A received frame.
+#[derive(Debug)]
+pub struct SimRx(Vec<u8>);
+
+impl RxToken for SimRx {
+    fn consume<R>(self, f: impl FnOnce(&[u8], RxMeta) -> R) -> R {
+        f(&self.0, RxMeta::default())
+    }
+}
+
+/// Room for a frame: the simulated NIC always takes one (the link's queue decides).
+#[derive(Debug)]
+pub struct SimTx<'a>(&'a SimLink);
+
+impl TxToken for SimTx<'_> {
+    fn consume<R>(self, len: usize, _meta: TxMeta, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        let mut frame = vec![0u8; len];
+        let r = f(&mut frame);
+        self.0
+            .fabric
+            .borrow_mut()
+            .outbox
+            .push((self.0.endpoint, frame));
+        r
+    }
+}
+
+impl Link for SimLink {
+    type Rx<'a> = SimRx;
+    type Tx<'a> = SimTx<'a>;
+
+    fn receive(&mut self) -> Option<SimRx> {
+        let mut f = self.fabric.borrow_mut();
+        f.endpoints
+            .get_mut(self.endpoint)?
+            .rx
+            .pop_front()
+            .map(SimRx)
+    }
+
+    fn transmit(&mut self) -> Option<SimTx<'_>> {
+        Some(SimTx(self))
+    }
+
+    fn max_frame_len(&self) -> usize {
+        self.max_frame
+    }
+}
+
+impl AsyncLink for SimLink {
+    fn poll_recv_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut f = self.fabric.borrow_mut();
+        match f.endpoints.get_mut(self.endpoint) {
+            Some(e) if e.rx.is_empty() => {
+                e.rx_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+            Some(_) => Poll::Ready(()),
+            None => Poll::Pending,
+        }
+    }
+
+    fn poll_send_ready(&mut self, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
+}
