@@ -31,6 +31,7 @@
 
 mod executor;
 mod fabric;
+pub mod scenario;
 mod sim;
 pub mod tape;
 

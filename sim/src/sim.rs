@@ -144,7 +144,7 @@ pub enum SimError {
 struct HostDef {
     name: String,
     cfg: HostConfig,
-    app: AppFn,
+    apps: Vec<AppFn>,
 }
 
 /// Builds a simulation.
@@ -155,6 +155,8 @@ pub struct SimBuilder {
     until: Instant,
     pcap: bool,
     faults: FaultSource,
+    /// Hosts named by `app` that do not exist.
+    orphans: Vec<String>,
 }
 
 impl core::fmt::Debug for SimBuilder {
@@ -185,6 +187,7 @@ impl Sim {
             until: Instant::from_secs(3600),
             pcap: false,
             faults: FaultSource::Random,
+            orphans: Vec::new(),
         }
     }
 }
@@ -206,9 +209,39 @@ impl SimBuilder {
         self.hosts.push(HostDef {
             name: name.to_string(),
             cfg,
-            app,
+            apps: vec![app],
         });
         self
+    }
+
+    /// A host with no application of its own (workloads may add some with [`SimBuilder::app`]).
+    pub fn idle_host(mut self, name: &str, cfg: HostConfig) -> SimBuilder {
+        self.hosts.push(HostDef {
+            name: name.to_string(),
+            cfg,
+            apps: Vec::new(),
+        });
+        self
+    }
+
+    /// Another application on host `host`, started with it (and after each restart). An
+    /// unknown host is reported by [`SimBuilder::run`].
+    pub fn app<F, Fut>(mut self, host: &str, app: F) -> SimBuilder
+    where
+        F: Fn(SimNet) -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let app: AppFn = Rc::new(move |net| Box::pin(app(net)));
+        match self.hosts.iter_mut().find(|h| h.name == host) {
+            Some(h) => h.apps.push(app),
+            None => self.orphans.push(host.to_string()),
+        }
+        self
+    }
+
+    /// Host names, in the order they were added.
+    pub fn host_names(&self) -> Vec<String> {
+        self.hosts.iter().map(|h| h.name.clone()).collect()
     }
 
     /// Schedules `action` at `at`.
@@ -245,10 +278,11 @@ impl SimBuilder {
 struct HostState {
     name: String,
     cfg: HostConfig,
-    app: AppFn,
+    apps: Vec<AppFn>,
     endpoints: Vec<usize>,
     net: Option<SimNet>,
-    done: Rc<Cell<bool>>,
+    /// Applications still running.
+    running: Rc<Cell<usize>>,
     incarnation: u32,
     crashes: u32,
     last_counters: Counters,
@@ -280,6 +314,9 @@ fn mac_for(h: usize, iface: usize) -> MacAddr {
 
 impl Run {
     fn new(b: &SimBuilder, seed: u64) -> Result<Run, SimError> {
+        if let Some(h) = b.orphans.first() {
+            return Err(SimError::UnknownHost(h.clone()));
+        }
         let mut names: Vec<&str> = b.switches.iter().map(String::as_str).collect();
         names.extend(b.hosts.iter().map(|h| h.name.as_str()));
         names.sort_unstable();
@@ -315,10 +352,10 @@ impl Run {
             hosts.push(HostState {
                 name: def.name.clone(),
                 cfg: def.cfg.clone(),
-                app: def.app.clone(),
+                apps: def.apps.clone(),
                 endpoints,
                 net: None,
-                done: Rc::new(Cell::new(false)),
+                running: Rc::new(Cell::new(0)),
                 incarnation: 0,
                 crashes: 0,
                 last_counters: Counters::default(),
@@ -398,16 +435,19 @@ impl Run {
             host: host.name.clone(),
             problem: e.to_string(),
         })?;
-        let done = Rc::new(Cell::new(false));
-        host.done = done.clone();
-        let app = (host.app)(net.clone());
-        weft_net::runtime::Runtime::spawn(
-            &rt,
-            Box::pin(async move {
-                app.await;
-                done.set(true);
-            }),
-        );
+        let running = Rc::new(Cell::new(host.apps.len()));
+        host.running = running.clone();
+        for app in &host.apps {
+            let app = app(net.clone());
+            let running = running.clone();
+            weft_net::runtime::Runtime::spawn(
+                &rt,
+                Box::pin(async move {
+                    app.await;
+                    running.set(running.get().saturating_sub(1));
+                }),
+            );
+        }
         host.net = Some(net);
         Ok(())
     }
@@ -478,7 +518,7 @@ impl Run {
                             .schedule(at, EventKind::Frame { endpoint, frame });
                     });
             }
-            if self.hosts.iter().all(|h| h.done.get()) {
+            if self.hosts.iter().all(|h| h.running.get() == 0) {
                 break;
             }
             let Some(next) = self.shared.events.borrow_mut().next_time() else {
@@ -515,7 +555,7 @@ impl Run {
                     .net
                     .as_ref()
                     .map_or(h.last_driver, |n| n.driver_counters()),
-                finished: h.done.get(),
+                finished: h.running.get() == 0,
                 crashes: h.crashes,
             })
             .collect();

@@ -1,0 +1,1 @@
+//! TOML scenarios: a layer over the Rust API.
