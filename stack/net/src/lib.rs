@@ -36,12 +36,12 @@ pub mod runtime;
 
 #[cfg(feature = "tokio")]
 pub mod socket;
+#[cfg(all(feature = "tap", target_os = "linux"))]
+pub mod tap;
 #[cfg(feature = "tokio")]
 pub mod tokio_rt;
 #[cfg(feature = "turmoil")]
 pub mod turmoil_net;
-#[cfg(all(feature = "tap", target_os = "linux"))]
-pub mod tap;
 
 pub use runtime::Runtime;
 
@@ -92,7 +92,9 @@ pub trait UdpNet: Net {
         F: Future<Output = ()> + 'static,
     {
         async move {
-            let socket = self.bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).await?;
+            let socket = self
+                .bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+                .await?;
             let local = socket.local_addr();
             let mut handler = handler;
             self.spawn(async move {
@@ -121,8 +123,11 @@ pub trait UdpSocket: Clone + 'static {
 
     /// Sends one datagram to `to`. Larger than the MTU is fragmented (DF clear); waits while
     /// the transmit queue is full.
-    fn send_to(&self, payload: &[u8], to: SocketAddrV4)
-    -> impl Future<Output = Result<(), NetError>>;
+    fn send_to(
+        &self,
+        payload: &[u8],
+        to: SocketAddrV4,
+    ) -> impl Future<Output = Result<(), NetError>>;
 
     /// Receives one datagram into `buf`: its length and sender. A payload longer than `buf`
     /// is cut to fit (the rest is discarded, like `recvfrom`). An ICMP error that concerns a
@@ -163,7 +168,9 @@ pub trait TcpNet: Net {
         F: Future<Output = ()> + 'static,
     {
         async move {
-            let listener = self.bind_tcp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).await?;
+            let listener = self
+                .bind_tcp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+                .await?;
             let local = listener.local_addr();
             let net = self.clone();
             self.spawn(async move {
@@ -397,7 +404,10 @@ mod tests {
     fn io_errors_are_classified() {
         let to = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 7);
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        assert_eq!(ConnectError::from_io(to, &refused), ConnectError::Refused(to));
+        assert_eq!(
+            ConnectError::from_io(to, &refused),
+            ConnectError::Refused(to)
+        );
         assert_eq!(NetError::from_io(&refused), NetError::Refused);
         assert!(NetError::Refused.is_transient());
         assert!(!NetError::Closed.is_transient());
