@@ -1,4 +1,4 @@
-//! `cargo xtask …`: the project's own tasks (fuzzing, corpora, benchmarks).
+//! `cargo xtask …`: the project's own tasks (fuzzing, corpora, benchmarks, Linux interop).
 //!
 //! Runs in release (see `.cargo/config.toml`), so benchmarks are measured optimised.
 
@@ -10,6 +10,7 @@ mod bench;
 mod bench_udp;
 mod corpus;
 mod fuzz;
+mod interop;
 
 #[derive(Parser)]
 #[command(name = "xtask", about = "weft's project tasks")]
@@ -40,6 +41,12 @@ enum Cmd {
         /// Benchmark name, e.g. `wire_parse_vs_etherparse`.
         name: Option<String>,
     },
+    /// Run weft against the Linux kernel over TAP devices in network namespaces (as root);
+    /// prints one line per step and `N passed, M failed`.
+    Interop(interop::InteropArgs),
+    /// The weft side of `interop`, run by it inside a namespace.
+    #[command(hide = true)]
+    InteropHost(interop::host::HostArgs),
 }
 
 fn main() -> Result<()> {
@@ -49,6 +56,8 @@ fn main() -> Result<()> {
         Cmd::Fuzz { target, time, seed } => fuzz::run(&root, &target, time, seed),
         Cmd::Corpus => corpus::run(&root),
         Cmd::Bench { name } => bench::run(&root, name.as_deref()),
+        Cmd::Interop(args) => interop::run(&root, &args),
+        Cmd::InteropHost(args) => interop::host::run(args),
     }
 }
 
