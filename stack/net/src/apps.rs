@@ -107,6 +107,14 @@ pub enum AppError {
         /// The cargo feature it needs.
         feature: &'static str,
     },
+    /// The backend cannot run this service yet.
+    #[error("the {backend} backend cannot run {what} yet")]
+    Unsupported {
+        /// The backend.
+        backend: Backend,
+        /// What it cannot run.
+        what: &'static str,
+    },
     /// The client role needs a server address.
     #[error("the client needs a server address with a nonzero port (got {0})")]
     NoServer(SocketAddrV4),
@@ -757,17 +765,22 @@ pub enum Backend {
     /// turmoil's simulated network (`turmoil_net::TurmoilNet`, feature `turmoil`): a
     /// simulation with a server host and a client host.
     Turmoil,
+    /// weft's own stack (`direct::DirectNet`, feature `tokio`): a server stack and a client
+    /// stack over an in-memory Ethernet cable, on tokio's clock. UDP only until TCP lands in
+    /// the core.
+    Direct,
 }
 
 impl Backend {
     /// Every backend, by name.
-    pub const ALL: &'static [Backend] = &[Backend::Socket, Backend::Turmoil];
+    pub const ALL: &'static [Backend] = &[Backend::Socket, Backend::Turmoil, Backend::Direct];
 
     /// Its name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Socket => "socket",
             Backend::Turmoil => "turmoil",
+            Backend::Direct => "direct",
         }
     }
 }
@@ -964,6 +977,7 @@ pub fn run_example(
     match cfg.backend {
         Backend::Socket => run_on_socket(cfg, out),
         Backend::Turmoil => run_on_turmoil(cfg, out),
+        Backend::Direct => run_on_direct(cfg, out),
     }
 }
 
@@ -1163,6 +1177,93 @@ fn run_on_turmoil(
         transcript: Some(transcript),
         served: Some(stats.counts()),
         sim_elapsed: Some(elapsed),
+    })
+}
+
+/// Two weft stacks over an in-memory cable: the server on 10.7.0.1, the client on 10.7.0.2.
+#[cfg(feature = "tokio")]
+fn run_on_direct(
+    cfg: &ExampleConfig,
+    out: &mut dyn FnMut(&Event),
+) -> Result<ExampleReport, AppError> {
+    use crate::direct;
+    use crate::link::memory;
+    use crate::tokio_rt::TokioRuntime;
+    use weft_core::{InterfaceConfig, StackConfig};
+    use weft_wire::MacAddr;
+
+    if cfg.service != Service::UdpEcho {
+        return Err(AppError::Unsupported {
+            backend: Backend::Direct,
+            what: "TCP (it arrives with TCP in the core)",
+        });
+    }
+    if cfg.role != Role::Both {
+        return Err(AppError::Unsupported {
+            backend: Backend::Direct,
+            what: "one role alone (both stacks run in this process: use --role both)",
+        });
+    }
+    let server_ip = Ipv4Addr::new(10, 7, 0, 1);
+    let port = match cfg.addr.port() {
+        0 => cfg.service.well_known_port(),
+        p => p,
+    };
+    let run = async {
+        let rt = TokioRuntime::new();
+        let (ls, lc) = memory::pair(256, 1514);
+        let mut s = direct::builder(StackConfig::new(cfg.seed ^ 0x5e77_e700));
+        s.interface(
+            InterfaceConfig::ethernet(MacAddr([2, 0x77, 0, 0, 0, 1]), server_ip, 24),
+            ls,
+        );
+        let mut c = direct::builder(StackConfig::new(cfg.seed));
+        c.interface(
+            InterfaceConfig::ethernet(
+                MacAddr([2, 0x77, 0, 0, 0, 2]),
+                Ipv4Addr::new(10, 7, 0, 2),
+                24,
+            ),
+            lc,
+        );
+        let map = |e: direct::DirectError| AppError::Runtime(e.to_string());
+        let server = s.start(rt).map_err(map)?;
+        let client = c.start(rt).map_err(map)?;
+        let (addr, stats) =
+            udp_echo_server_at(server.clone(), SocketAddrV4::new(server_ip, port)).await?;
+        out(&Event::Listening {
+            service: cfg.service,
+            addr,
+        });
+        let t = run_client_udp(&client, cfg, addr).await?;
+        report_transcript(&t, out);
+        report_stats(cfg.service, &stats, out);
+        Ok(ExampleReport {
+            transcript: Some(t),
+            served: Some(stats.counts()),
+            sim_elapsed: None,
+        })
+    };
+    crate::tokio_rt::block_on_local(run).map_err(|e| AppError::Runtime(e.to_string()))?
+}
+
+#[cfg(feature = "tokio")]
+async fn run_client_udp<N: UdpNet>(
+    net: &N,
+    cfg: &ExampleConfig,
+    server: SocketAddrV4,
+) -> Result<Transcript, AppError> {
+    udp_request_response(net.clone(), server, cfg.count, cfg.size, cfg.timeout).await
+}
+
+#[cfg(not(feature = "tokio"))]
+fn run_on_direct(
+    _cfg: &ExampleConfig,
+    _out: &mut dyn FnMut(&Event),
+) -> Result<ExampleReport, AppError> {
+    Err(AppError::BackendUnavailable {
+        backend: Backend::Direct,
+        feature: "tokio",
     })
 }
 

@@ -16,11 +16,10 @@
 #![allow(unsafe_code)] // unshare(2) and capset(2) in the test harness
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::io;
 use std::net::{Ipv4Addr, UdpSocket};
 use std::path::Path;
-use std::process::Command;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use weft_core::link::{ChecksumState, Link, RxToken, TxMeta, TxToken};
@@ -38,92 +37,8 @@ const OUR_IP: Ipv4Addr = Ipv4Addr::new(10, 200, 0, 2);
 const OUR_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
 const OUR_MAC_TEXT: &str = "02:00:00:00:00:02";
 
-const CAP_NET_ADMIN: u32 = 12;
-const CAP_SYS_ADMIN: u32 = 21;
-
-// --- Gating and namespaces ------------------------------------------------------------------
-
-/// The thread's effective capabilities, from /proc.
-fn effective_caps() -> u64 {
-    let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .unwrap_or(0)
-}
-
-fn has_ip() -> bool {
-    Command::new("ip")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// True when the privileged tests can run; otherwise skips (prints why) or, under `CI=true`,
-/// fails.
-fn privileged() -> bool {
-    let caps = effective_caps();
-    let why = if caps & (1 << CAP_NET_ADMIN) == 0 || caps & (1 << CAP_SYS_ADMIN) == 0 {
-        "needs root (CAP_NET_ADMIN)"
-    } else if !has_ip() {
-        "needs `ip` (iproute2)"
-    } else {
-        return true;
-    };
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "TAP test {why}: CI must run `cargo test -p weft-net --features tap --test tap` as \
-             root (it creates its own network namespaces)"
-        );
-    }
-    println!("skipping: {why}");
-    false
-}
-
-/// Runs the future `make` builds on a new thread inside a new, empty network namespace (with
-/// `lo` up), on a current-thread tokio runtime. The namespace is the thread's alone and goes
-/// away with it.
-fn in_netns<F, Fut>(make: F)
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = ()>,
-{
-    let joined = std::thread::spawn(move || {
-        // SAFETY: unshare takes no pointers; CLONE_NEWNET moves only this thread (network
-        // namespaces are per thread) into a new namespace, which nothing else in the process
-        // shares.
-        let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-        assert_eq!(
-            rc,
-            0,
-            "unshare(CLONE_NEWNET): {}",
-            io::Error::last_os_error()
-        );
-        ip(&["link", "set", "lo", "up"]);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(make());
-    })
-    .join();
-    if let Err(panic) = joined {
-        std::panic::resume_unwind(panic);
-    }
-}
-
-/// Runs `ip` with `args` (in the calling thread's namespace) and returns its output.
-fn ip(args: &[&str]) -> String {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+mod common;
+use common::netns::{CAP_NET_ADMIN, CAP_SYS_ADMIN, effective_caps, in_netns, ip, privileged};
 
 /// Gives the kernel side of `dev` its address and our permanent neighbour entry, without
 /// IPv6, and brings it up.

@@ -132,13 +132,24 @@ fn udp_echo_transcripts_match_across_backends() {
         },
     );
     let turmoil = turmoil.unwrap();
+    // weft's own stack: a server stack and a client stack over an in-memory cable.
+    let mut cfg = ExampleConfig::new(Service::UdpEcho, Role::Both, Backend::Direct, seed);
+    cfg.count = requests;
+    cfg.size = size;
+    cfg.timeout = timeout;
+    let direct = run(&cfg).unwrap().transcript.unwrap();
     show("socket", &socket);
     show("turmoil", &turmoil);
+    show("direct", &direct);
     assert_eq!(socket.lines().len(), 1 + 2 * requests);
     assert_eq!(socket, turmoil);
+    assert_eq!(socket, direct);
     assert_eq!(socket.digest(), turmoil.digest());
-    // Neither network lost anything.
-    assert_eq!((socket.retries(), turmoil.retries()), (0, 0));
+    // No network lost anything.
+    assert_eq!(
+        (socket.retries(), turmoil.retries(), direct.retries()),
+        (0, 0, 0)
+    );
 }
 
 #[test]
@@ -453,6 +464,18 @@ fn example_udp_echo_and_udp_client() {
 }
 
 /// tcp_echo in its three modes on the socket backend, and on turmoil.
+#[test]
+fn example_direct_runs_udp_and_refuses_tcp_for_now() {
+    let seed = seed();
+    let cfg = ExampleConfig::new(Service::UdpEcho, Role::Both, Backend::Direct, seed);
+    let report = run(&cfg).unwrap();
+    assert_eq!(report.served.unwrap().served, cfg.count as u64);
+    let tcp = ExampleConfig::new(Service::TcpEcho, Role::Both, Backend::Direct, seed);
+    assert!(matches!(run(&tcp), Err(AppError::Unsupported { .. })));
+    let alone = ExampleConfig::new(Service::UdpEcho, Role::Server, Backend::Direct, seed);
+    assert!(matches!(run(&alone), Err(AppError::Unsupported { .. })));
+}
+
 #[test]
 fn example_tcp_echo() {
     let seed = seed();
