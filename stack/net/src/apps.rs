@@ -1314,10 +1314,11 @@ mod tests {
     fn apps_parse_choices() {
         assert_eq!("socket".parse::<Backend>(), Ok(Backend::Socket));
         assert_eq!("turmoil".parse::<Backend>(), Ok(Backend::Turmoil));
+        assert_eq!("direct".parse::<Backend>(), Ok(Backend::Direct));
         let err = "tap0".parse::<Backend>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown backend `tap0`: expected one of socket, turmoil"
+            "unknown backend `tap0`: expected one of socket, turmoil, direct"
         );
         assert_eq!("both".parse::<Role>(), Ok(Role::Both));
         assert!("serve".parse::<Role>().is_err());
