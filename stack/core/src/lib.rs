@@ -30,6 +30,7 @@ pub mod rng;
 pub mod route;
 mod stack;
 pub mod table;
+pub mod tcp;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod time;

@@ -1,0 +1,1608 @@
+//! One TCP connection: the RFC 9293 state machine as a plain `&mut self` value with explicit
+//! time. It knows nothing of IP, ports or the socket table: the stack hands it parsed
+//! segments ([`SegmentIn`]) and asks it for segments to send ([`Conn::poll_segment`]), for its
+//! next deadline ([`Conn::poll_timeout`]) and for what happened ([`Conn::take_events`]).
+//!
+//! Rules and where they come from:
+//! - states and segment processing: RFC 9293 §3.3.2, §3.10.7 (SEGMENT ARRIVES);
+//! - RST and SYN hardening, ACK validation: RFC 5961 §3, §4, §5;
+//! - retransmission timer: RFC 6298 (with Karn's algorithm, RFC 9293 §3.8.1);
+//! - congestion control: RFC 5681 (slow start, congestion avoidance, fast retransmit and
+//!   fast recovery);
+//! - MSS (RFC 9293 §3.7.1), window scaling (RFC 7323 §2), Nagle (§3.7.4), SWS avoidance on
+//!   both sides (§3.8.6.2), delayed ACKs (§3.8.6.3), zero-window probing (§3.8.6.1), keepalive
+//!   (§3.8.4), urgent data (§3.8.5), R1/R2 (§3.8.3).
+
+use super::buffer::{RecvBuffer, SendBuffer};
+use super::rtt::RttEstimator;
+use super::seq::Seq;
+use crate::time::{Duration, Instant};
+
+/// RFC 9293 §3.3.2: the connection states (LISTEN belongs to listening sockets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum State {
+    /// No connection.
+    Closed,
+    /// Waiting for a connection request (a listening socket).
+    Listen,
+    /// SYN sent, waiting for the peer's SYN.
+    SynSent,
+    /// SYN received and answered, waiting for the ACK of ours.
+    SynReceived,
+    /// Open: data flows both ways.
+    Established,
+    /// We closed; our FIN is not acknowledged yet.
+    FinWait1,
+    /// Our FIN is acknowledged; waiting for the peer's.
+    FinWait2,
+    /// The peer closed; we may still send.
+    CloseWait,
+    /// Both closed at once; waiting for the ACK of our FIN.
+    Closing,
+    /// The peer closed first, then we did; waiting for the ACK of our FIN.
+    LastAck,
+    /// Both closed; waiting 2·MSL for stray segments.
+    TimeWait,
+}
+
+impl State {
+    /// RFC 9293 §3.3.2: the states after the handshake.
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            State::Closed | State::Listen | State::SynSent | State::SynReceived
+        )
+    }
+}
+
+/// Window scaling in our SYN (RFC 7323 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowScale {
+    /// Do not offer it.
+    Off,
+    /// Offer the smallest shift that lets the receive buffer be advertised.
+    Auto,
+    /// Offer this shift (0..=14).
+    Shift(u8),
+}
+
+/// TCP settings: stack-wide defaults, overridable per connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpConfig {
+    /// Send buffer bytes per connection.
+    pub send_buffer: usize,
+    /// Receive buffer bytes per connection (the largest window we advertise).
+    pub recv_buffer: usize,
+    /// Out-of-order ranges kept per connection; a segment that would need more is dropped.
+    pub max_ooo_ranges: usize,
+    /// The MSS we announce; `None`: the interface MTU minus 40 (RFC 9293 §3.7.1).
+    pub mss: Option<u16>,
+    /// RFC 7323 window scaling.
+    pub window_scale: WindowScale,
+    /// Initial congestion window in segments; `None`: RFC 5681 §3.1's rule (2 to 4
+    /// segments by size).
+    pub initial_window: Option<u32>,
+    /// RFC 6298 §2.1: the RTO before any measurement (1 s).
+    pub initial_rto: Duration,
+    /// Lower bound of the RTO. RFC 6298 §2.4 says 1 s; the default here is 200 ms, as in
+    /// Linux and most deployed stacks, because a 1 s floor makes every loss on a LAN or a
+    /// simulated network cost a second; set it to 1 s for the RFC's conservative value.
+    pub min_rto: Duration,
+    /// Upper bound of the RTO (RFC 6298 §2.5: at least 60 s).
+    pub max_rto: Duration,
+    /// R1 (RFC 9293 §3.8.3): retransmissions of one segment after which the path is suspect
+    /// (counted; IP is advised to revalidate its route).
+    pub r1: u32,
+    /// R2: how long retransmissions of data go on before the connection is given up
+    /// (RFC 9293 §3.8.3, RFC 1122 §4.2.3.5: at least 100 s).
+    pub r2: Duration,
+    /// R2 for SYNs (MUST-23: at least 3 minutes).
+    pub r2_syn: Duration,
+    /// The application's user timeout (RFC 9293 §3.8.3 "ALP can set R2"; RFC 5482): when set,
+    /// replaces R2 for data.
+    pub user_timeout: Option<Duration>,
+    /// TIME-WAIT duration, 2·MSL (MUST-13). Default 60 s (MSL 30 s, as Linux); RFC 9293's
+    /// MSL of 2 minutes gives 240 s.
+    pub time_wait: Duration,
+    /// Longest delay of an ACK (RFC 9293 §3.8.6.3: less than 0.5 s).
+    pub delayed_ack: Duration,
+    /// Disable Nagle's algorithm (MUST-17: the application can).
+    pub nodelay: bool,
+    /// Keepalive idle interval; `None`: off (MUST-25: off by default). When on, MUST-28 asks
+    /// for a default of at least 2 hours: see [`TcpConfig::KEEPALIVE_DEFAULT`].
+    pub keepalive: Option<Duration>,
+    /// Unanswered keepalive probes before the connection is given up.
+    pub keepalive_probes: u32,
+}
+
+impl TcpConfig {
+    /// The keepalive interval to use when an application turns keepalive on without one
+    /// (RFC 9293 §3.8.4, MUST-28: at least two hours).
+    pub const KEEPALIVE_DEFAULT: Duration = Duration::from_secs(7200);
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            send_buffer: 64 * 1024,
+            recv_buffer: 64 * 1024,
+            max_ooo_ranges: 32,
+            mss: None,
+            window_scale: WindowScale::Auto,
+            initial_window: None,
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(200),
+            max_rto: Duration::from_secs(60),
+            r1: 3,
+            r2: Duration::from_secs(100),
+            r2_syn: Duration::from_secs(180),
+            user_timeout: None,
+            time_wait: Duration::from_secs(60),
+            delayed_ack: Duration::from_millis(40),
+            nodelay: false,
+            keepalive: None,
+            keepalive_probes: 9,
+        }
+    }
+}
+
+/// What the stack parsed out of a received segment.
+#[derive(Debug, Clone, Copy)]
+pub struct SegmentIn<'a> {
+    /// SEG.SEQ.
+    pub seq: Seq,
+    /// SEG.ACK when the ACK bit is set.
+    pub ack: Option<Seq>,
+    /// SYN bit.
+    pub syn: bool,
+    /// FIN bit.
+    pub fin: bool,
+    /// RST bit.
+    pub rst: bool,
+    /// PSH bit.
+    pub psh: bool,
+    /// The urgent pointer when the URG bit is set.
+    pub urgent: Option<u16>,
+    /// SEG.WND as sent (unscaled).
+    pub window: u16,
+    /// The MSS option (SYN segments).
+    pub mss: Option<u16>,
+    /// The window scale option (SYN segments).
+    pub window_scale: Option<u8>,
+    /// SEG.TEXT.
+    pub payload: &'a [u8],
+}
+
+impl SegmentIn<'_> {
+    /// SEG.LEN: data plus SYN and FIN, which take one sequence number each.
+    pub fn len(&self) -> usize {
+        self.payload.len() + usize::from(self.syn) + usize::from(self.fin)
+    }
+
+    /// True when the segment occupies no sequence space.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A segment to send. The payload is `payload_len` bytes of the send buffer from
+/// `payload_offset` (read with [`Conn::read_payload`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentOut {
+    /// SEG.SEQ.
+    pub seq: Seq,
+    /// SEG.ACK (with the ACK bit) or `None`.
+    pub ack: Option<Seq>,
+    /// SYN.
+    pub syn: bool,
+    /// FIN.
+    pub fin: bool,
+    /// RST.
+    pub rst: bool,
+    /// PSH.
+    pub psh: bool,
+    /// The urgent pointer when URG is set.
+    pub urgent: Option<u16>,
+    /// SEG.WND as it goes on the wire (already scaled down).
+    pub window: u16,
+    /// The MSS option (SYN segments).
+    pub mss: Option<u16>,
+    /// The window scale option (SYN segments).
+    pub window_scale: Option<u8>,
+    /// Where the payload starts in the send buffer.
+    pub payload_offset: usize,
+    /// Payload length.
+    pub payload_len: usize,
+}
+
+/// Why a connection failed, as the application sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnError {
+    /// The peer answered our SYN with RST: nothing listens there.
+    #[error("connection refused")]
+    Refused,
+    /// The peer reset the connection.
+    #[error("connection reset by peer")]
+    Reset,
+    /// Retransmissions went unanswered for R2 (or the user timeout, or the keepalive
+    /// probes).
+    #[error("connection timed out")]
+    TimedOut,
+    /// The application aborted it.
+    #[error("connection aborted")]
+    Aborted,
+}
+
+/// Events for the layer above, as bits.
+pub mod events {
+    /// The handshake completed.
+    pub const CONNECTED: u16 = 1;
+    /// Data can be read.
+    pub const READABLE: u16 = 1 << 1;
+    /// Send buffer space was freed.
+    pub const WRITABLE: u16 = 1 << 2;
+    /// The peer sent FIN (reads end after the buffered data).
+    pub const PEER_CLOSED: u16 = 1 << 3;
+    /// The connection failed (see [`super::Conn::error`]).
+    pub const FAILED: u16 = 1 << 4;
+    /// The connection is fully closed; its resources can be freed.
+    pub const CLOSED: u16 = 1 << 5;
+    /// Urgent data arrived (RFC 9293 §3.8.5).
+    pub const URGENT: u16 = 1 << 6;
+}
+
+/// What happened, for tests and tools.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnStats {
+    /// Segments handed to the connection.
+    pub segs_in: u64,
+    /// Segments it produced.
+    pub segs_out: u64,
+    /// Retransmission timeouts.
+    pub rto_expirations: u64,
+    /// Fast retransmits (third duplicate ACK).
+    pub fast_retransmits: u64,
+    /// Segments (re)sent that carried data already sent before.
+    pub retransmitted_segs: u64,
+    /// Segments outside the receive window.
+    pub unacceptable: u64,
+    /// Challenge ACKs wanted (RFC 5961).
+    pub challenge_acks: u64,
+    /// Duplicate ACKs received.
+    pub dup_acks: u64,
+    /// Out-of-order segments stored.
+    pub ooo_segments: u64,
+    /// Out-of-order data dropped (out-of-order ranges full).
+    pub ooo_dropped: u64,
+    /// Zero-window probes sent.
+    pub window_probes: u64,
+    /// Keepalive probes sent.
+    pub keepalives: u64,
+    /// Times R1 was reached.
+    pub r1_reached: u64,
+}
+
+/// Send-side variables (RFC 9293 §3.3.1), for introspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendVars {
+    /// SND.UNA.
+    pub una: Seq,
+    /// SND.NXT.
+    pub nxt: Seq,
+    /// The highest sequence number sent plus one.
+    pub max: Seq,
+    /// SND.WND (scaled).
+    pub wnd: u32,
+    /// ISS.
+    pub iss: Seq,
+    /// Shift applied to windows the peer sends.
+    pub wscale: u8,
+    /// Effective send MSS.
+    pub mss: usize,
+    /// Congestion window (bytes).
+    pub cwnd: usize,
+    /// Slow start threshold (bytes).
+    pub ssthresh: usize,
+    /// Current RTO.
+    pub rto: Duration,
+    /// Smoothed RTT, once measured.
+    pub srtt: Option<Duration>,
+}
+
+/// Receive-side variables, for introspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvVars {
+    /// RCV.NXT.
+    pub nxt: Seq,
+    /// RCV.WND (what we advertise).
+    pub wnd: u32,
+    /// IRS.
+    pub irs: Seq,
+    /// Shift we apply to the windows we advertise.
+    pub wscale: u8,
+    /// RCV.UP, when urgent data is pending.
+    pub up: Option<Seq>,
+}
+
+/// The connection.
+#[derive(Debug)]
+pub struct Conn {
+    state: State,
+    cfg: TcpConfig,
+    /// The MSS we announce.
+    our_mss: u16,
+    // --- send side
+    iss: Seq,
+    snd_una: Seq,
+    snd_nxt: Seq,
+    snd_max: Seq,
+    snd_wnd: u32,
+    snd_wl1: Seq,
+    snd_wl2: Seq,
+    max_snd_wnd: u32,
+    snd_wscale: u8,
+    /// Sequence number of the first byte in `sendbuf`.
+    buf_seq: Seq,
+    sendbuf: SendBuffer,
+    /// The application has no more to send: a FIN follows the data.
+    fin_queued: bool,
+    /// RFC 9293 §3.8.5: the end of urgent data we send (SND.UP).
+    snd_up: Option<Seq>,
+    peer_mss: u16,
+    // --- receive side
+    irs: Seq,
+    rcv_nxt: Seq,
+    rcv_wscale: u8,
+    /// The right edge of the window we last advertised (never moves left: §3.8.6.2.2).
+    rcv_adv: Seq,
+    recvbuf: RecvBuffer,
+    /// Sequence number of the peer's FIN, once seen (possibly ahead of RCV.NXT).
+    fin_rcvd_at: Option<Seq>,
+    fin_rcvd: bool,
+    rcv_up: Option<Seq>,
+    /// The application closed (it will not read): data arriving now resets.
+    app_closed: bool,
+    // --- timers
+    rto_at: Option<Instant>,
+    persist_at: Option<Instant>,
+    delack_at: Option<Instant>,
+    keepalive_at: Option<Instant>,
+    timewait_at: Option<Instant>,
+    rtt: RttEstimator,
+    /// Karn: the one segment being timed, and when it was sent.
+    rtt_probe: Option<(Seq, Instant)>,
+    /// Retransmissions of the oldest outstanding segment.
+    retries: u32,
+    /// When the oldest outstanding data was first retransmitted (R2 runs from there).
+    first_retx_at: Option<Instant>,
+    /// When the SYN was first sent.
+    syn_sent_at: Option<Instant>,
+    /// When a segment last arrived (keepalive idleness).
+    last_rx: Instant,
+    keepalive_probes_sent: u32,
+    persist_backoff: u32,
+    // --- congestion control (RFC 5681)
+    cwnd: usize,
+    ssthresh: usize,
+    dupacks: u32,
+    in_recovery: bool,
+    /// Bytes acknowledged in congestion avoidance since cwnd last grew.
+    ca_acked: usize,
+    // --- what to send next
+    ack_now: bool,
+    /// Full-sized segments received since our last ACK (ACK every second one).
+    unacked_segs: u32,
+    send_rst: bool,
+    /// An RST answering an unacceptable ACK: <SEQ=SEG.ACK><CTL=RST>.
+    pending_reset_seq: Option<Seq>,
+    fast_retx: bool,
+    probe_now: bool,
+    keepalive_now: bool,
+    // --- results
+    events: u16,
+    error: Option<ConnError>,
+    stats: ConnStats,
+}
+
+fn shift_for(buffer: usize) -> u8 {
+    let mut shift = 0u8;
+    while shift < 14 && (buffer >> shift) > 65_535 {
+        shift += 1;
+    }
+    shift
+}
+
+impl Conn {
+    fn new(cfg: TcpConfig, our_mss: u16, iss: Seq, now: Instant) -> Conn {
+        let our_mss = cfg.mss.unwrap_or(our_mss).max(64);
+        Conn {
+            state: State::Closed,
+            cfg,
+            our_mss,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            snd_wl1: Seq(0),
+            snd_wl2: iss,
+            max_snd_wnd: 0,
+            snd_wscale: 0,
+            buf_seq: iss + 1,
+            sendbuf: SendBuffer::new(cfg.send_buffer),
+            fin_queued: false,
+            snd_up: None,
+            // MUST-15: 536 until the peer says otherwise.
+            peer_mss: 536,
+            irs: Seq(0),
+            rcv_nxt: Seq(0),
+            rcv_wscale: 0,
+            rcv_adv: Seq(0),
+            recvbuf: RecvBuffer::new(cfg.recv_buffer, cfg.max_ooo_ranges),
+            fin_rcvd_at: None,
+            fin_rcvd: false,
+            rcv_up: None,
+            app_closed: false,
+            rto_at: None,
+            persist_at: None,
+            delack_at: None,
+            keepalive_at: None,
+            timewait_at: None,
+            rtt: RttEstimator::new(
+                cfg.initial_rto,
+                cfg.min_rto,
+                cfg.max_rto,
+                Duration::from_millis(1),
+            ),
+            rtt_probe: None,
+            retries: 0,
+            first_retx_at: None,
+            syn_sent_at: None,
+            last_rx: now,
+            keepalive_probes_sent: 0,
+            persist_backoff: 0,
+            cwnd: 0,
+            ssthresh: usize::MAX,
+            dupacks: 0,
+            in_recovery: false,
+            ca_acked: 0,
+            ack_now: false,
+            unacked_segs: 0,
+            send_rst: false,
+            pending_reset_seq: None,
+            fast_retx: false,
+            probe_now: false,
+            keepalive_now: false,
+            events: 0,
+            error: None,
+            stats: ConnStats::default(),
+        }
+    }
+
+    fn offered_wscale(&self) -> Option<u8> {
+        match self.cfg.window_scale {
+            WindowScale::Off => None,
+            WindowScale::Auto => Some(shift_for(self.cfg.recv_buffer)),
+            WindowScale::Shift(s) => Some(s.min(14)),
+        }
+    }
+
+    /// An active open (RFC 9293 §3.10.1): the connection sends its SYN on the next
+    /// [`Conn::poll_segment`].
+    pub fn connect(cfg: TcpConfig, our_mss: u16, iss: Seq, now: Instant) -> Conn {
+        let mut c = Conn::new(cfg, our_mss, iss, now);
+        c.state = State::SynSent;
+        c.rcv_wscale = c.offered_wscale().unwrap_or(0);
+        c
+    }
+
+    /// A passive open: a listening socket got `syn` (RFC 9293 §3.10.7.2); the connection
+    /// answers SYN-ACK on the next [`Conn::poll_segment`].
+    pub fn accept(
+        cfg: TcpConfig,
+        our_mss: u16,
+        iss: Seq,
+        now: Instant,
+        syn: &SegmentIn<'_>,
+    ) -> Conn {
+        let mut c = Conn::new(cfg, our_mss, iss, now);
+        c.state = State::SynReceived;
+        c.take_syn_options(syn);
+        c.irs = syn.seq;
+        c.rcv_nxt = syn.seq + 1;
+        c.rcv_adv = c.rcv_nxt + c.recvbuf.window().min(65_535);
+        // The SYN's window is never scaled (RFC 7323 §2.2).
+        c.snd_wnd = u32::from(syn.window);
+        c.max_snd_wnd = c.snd_wnd;
+        c.snd_wl1 = syn.seq;
+        c.stats.segs_in += 1;
+        c
+    }
+
+    fn take_syn_options(&mut self, syn: &SegmentIn<'_>) {
+        if let Some(m) = syn.mss {
+            // RFC 9293 §3.7.1: the peer's MSS bounds what we send; a silly value is raised
+            // to a floor that still makes progress.
+            self.peer_mss = m.max(64);
+        }
+        // RFC 7323 §2.2: scaling is on only when both SYNs carry the option.
+        match (syn.window_scale, self.offered_wscale()) {
+            (Some(theirs), Some(ours)) => {
+                // RFC 7323 §2.3: a shift above 14 is used as 14.
+                self.snd_wscale = theirs.min(14);
+                self.rcv_wscale = ours;
+            }
+            _ => {
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ introspection
+
+    /// The state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Send-side variables.
+    pub fn send_vars(&self) -> SendVars {
+        SendVars {
+            una: self.snd_una,
+            nxt: self.snd_nxt,
+            max: self.snd_max,
+            wnd: self.snd_wnd,
+            iss: self.iss,
+            wscale: self.snd_wscale,
+            mss: self.smss(),
+            cwnd: self.cwnd,
+            ssthresh: self.ssthresh,
+            rto: self.rtt.rto(),
+            srtt: self.rtt.srtt(),
+        }
+    }
+
+    /// Receive-side variables.
+    pub fn recv_vars(&self) -> RecvVars {
+        RecvVars {
+            nxt: self.rcv_nxt,
+            wnd: self.rcv_adv.since(self.rcv_nxt) as u32,
+            irs: self.irs,
+            wscale: self.rcv_wscale,
+            up: self.rcv_up,
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> ConnStats {
+        self.stats
+    }
+
+    /// Why the connection failed, if it did.
+    pub fn error(&self) -> Option<ConnError> {
+        self.error
+    }
+
+    /// Takes the events that happened since the last call (bits of [`events`]).
+    pub fn take_events(&mut self) -> u16 {
+        core::mem::take(&mut self.events)
+    }
+
+    /// Bytes the application can read now.
+    pub fn readable(&self) -> usize {
+        self.recvbuf.readable()
+    }
+
+    /// Bytes the application can write now.
+    pub fn writable(&self) -> usize {
+        if self.fin_queued || !self.can_send_state() {
+            0
+        } else {
+            self.sendbuf.free()
+        }
+    }
+
+    /// Bytes written and not yet acknowledged.
+    pub fn unacked(&self) -> usize {
+        self.sendbuf.len()
+    }
+
+    /// True when the peer's FIN arrived and every byte before it was read.
+    pub fn at_eof(&self) -> bool {
+        self.fin_rcvd && self.recvbuf.readable() == 0
+    }
+
+    /// The effective send MSS (RFC 9293 §3.7.1: the peer's MSS, bounded by ours; we send no
+    /// options on data segments, so nothing is subtracted).
+    pub fn smss(&self) -> usize {
+        usize::from(self.peer_mss.min(self.our_mss))
+    }
+
+    // ------------------------------------------------------------------ application calls
+
+    fn can_send_state(&self) -> bool {
+        matches!(
+            self.state,
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait
+        )
+    }
+
+    /// Queues `data` for sending (RFC 9293 §3.10.2: allowed before the handshake finishes);
+    /// returns how much fit.
+    pub fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
+        if let Some(e) = self.error {
+            return Err(SendError::Failed(e));
+        }
+        if self.fin_queued {
+            return Err(SendError::Closing);
+        }
+        if !self.can_send_state() {
+            return Err(SendError::NotConnected);
+        }
+        Ok(self.sendbuf.write(data))
+    }
+
+    /// Queues urgent data (RFC 9293 §3.8.5): like [`Conn::send`], and the urgent pointer
+    /// marks the end of it.
+    pub fn send_urgent(&mut self, data: &[u8]) -> Result<usize, SendError> {
+        let n = self.send(data)?;
+        if n > 0 {
+            self.snd_up = Some(self.buf_seq + self.sendbuf.len());
+        }
+        Ok(n)
+    }
+
+    /// Reads received data into `buf`. `Ok(0)` means nothing is there yet (or `buf` is
+    /// empty); the end of the stream is [`RecvError::Finished`].
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
+        let n = self.recvbuf.read(buf);
+        if n > 0 {
+            // RFC 9293 §3.8.6.2.2: reading opens the window; tell the peer once it has
+            // grown enough (receiver-side SWS avoidance decides in `window_to_advertise`).
+            let before = self.rcv_adv;
+            if self.advertise_edge().gt(before) && self.state.is_synchronized() {
+                let grown = self.advertise_edge().since(before);
+                // Window update when the window was (nearly) closed or grew by a lot.
+                if before.since(self.rcv_nxt) < self.smss() || grown >= self.cfg.recv_buffer / 2 {
+                    self.ack_now = true;
+                }
+            }
+            return Ok(n);
+        }
+        if self.fin_rcvd {
+            return Err(RecvError::Finished);
+        }
+        if let Some(e) = self.error {
+            return Err(RecvError::Failed(e));
+        }
+        Ok(0)
+    }
+
+    /// The end of the stream in our direction (a FIN after the queued data); reading goes
+    /// on. RFC 9293 §3.10.4.
+    pub fn shutdown(&mut self) {
+        if self.fin_queued {
+            return;
+        }
+        match self.state {
+            State::SynSent => {
+                // Nothing was said yet: forget the connection.
+                self.enter_closed(None);
+            }
+            // SYN-RECEIVED: the FIN waits for the handshake (RFC 9293 §3.10.4); the state
+            // moves to FIN-WAIT-1 when the ACK of our SYN arrives.
+            State::SynReceived => self.fin_queued = true,
+            State::Established => {
+                self.fin_queued = true;
+                self.state = State::FinWait1;
+            }
+            State::CloseWait => {
+                self.fin_queued = true;
+                self.state = State::LastAck;
+            }
+            _ => {}
+        }
+    }
+
+    /// Closes both directions: a FIN after the queued data, and the application reads no
+    /// more. Unread data, or data arriving later, resets the connection (RFC 9293 §3.10.4,
+    /// RFC 2525 §2.17).
+    pub fn close(&mut self) {
+        self.app_closed = true;
+        if self.recvbuf.readable() > 0 && self.state.is_synchronized() {
+            self.abort();
+            return;
+        }
+        self.shutdown();
+    }
+
+    /// Aborts: RST to the peer when synchronized, then closed (RFC 9293 §3.10.5).
+    pub fn abort(&mut self) {
+        if matches!(
+            self.state,
+            State::SynReceived
+                | State::Established
+                | State::FinWait1
+                | State::FinWait2
+                | State::CloseWait
+        ) {
+            self.send_rst = true;
+        }
+        self.enter_closed(Some(ConnError::Aborted));
+    }
+
+    fn enter_closed(&mut self, error: Option<ConnError>) {
+        if self.state != State::Closed {
+            self.state = State::Closed;
+            if error.is_some() {
+                self.error = error;
+                self.events |= events::FAILED;
+            }
+            self.events |= events::CLOSED;
+        }
+        self.rto_at = None;
+        self.persist_at = None;
+        self.delack_at = None;
+        self.keepalive_at = None;
+        self.timewait_at = None;
+    }
+
+    /// Copies `len` bytes of the send buffer from `offset` into `dst` (for a
+    /// [`SegmentOut`]'s payload).
+    pub fn read_payload(&self, offset: usize, dst: &mut [u8]) -> usize {
+        self.sendbuf.read_at(offset, dst)
+    }
+
+    // ------------------------------------------------------------------ timers
+
+    /// The earliest deadline of this connection.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.rto_at,
+            self.persist_at,
+            self.delack_at,
+            self.keepalive_at,
+            self.timewait_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Runs the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.timewait_at.is_some_and(|t| t <= now) {
+            self.timewait_at = None;
+            // RFC 9293 §3.10.8: TIME-WAIT timeout deletes the connection.
+            self.enter_closed(None);
+            return;
+        }
+        if self.delack_at.is_some_and(|t| t <= now) {
+            self.delack_at = None;
+            self.ack_now = true;
+        }
+        if self.rto_at.is_some_and(|t| t <= now) {
+            self.rto_at = None;
+            self.on_rto(now);
+        }
+        if self.persist_at.is_some_and(|t| t <= now) {
+            self.persist_at = None;
+            self.probe_now = true;
+            self.stats.window_probes += 1;
+        }
+        if self.keepalive_at.is_some_and(|t| t <= now) {
+            self.keepalive_at = None;
+            self.on_keepalive(now);
+        }
+    }
+
+    fn on_rto(&mut self, now: Instant) {
+        if self.state == State::Closed || self.state == State::TimeWait {
+            return;
+        }
+        self.stats.rto_expirations += 1;
+        self.retries += 1;
+        if self.retries == self.cfg.r1 {
+            // RFC 9293 §3.8.3 (MUST-20): past R1, IP should revalidate the path.
+            self.stats.r1_reached += 1;
+        }
+        let handshake = matches!(self.state, State::SynSent | State::SynReceived);
+        let start = if handshake {
+            self.syn_sent_at
+        } else {
+            Some(*self.first_retx_at.get_or_insert(now))
+        };
+        let limit = if handshake {
+            self.cfg.r2_syn
+        } else {
+            self.cfg.user_timeout.unwrap_or(self.cfg.r2)
+        };
+        // MUST-20/22: past R2, give up and tell the application.
+        if start.is_some_and(|s| now.saturating_since(s) >= limit) {
+            self.enter_closed(Some(ConnError::TimedOut));
+            return;
+        }
+        // RFC 6298 §5.5-5.6: back off and retransmit the earliest unacknowledged segment.
+        self.rtt.backoff();
+        // Karn (RFC 9293 §3.8.1, MUST-18): no sample from a retransmitted segment.
+        self.rtt_probe = None;
+        if !handshake {
+            // RFC 5681 §3.1 equations 4 and 5.
+            let flight = self.snd_max.since(self.snd_una);
+            self.ssthresh = (flight / 2).max(2 * self.smss());
+            self.cwnd = self.smss();
+            self.ca_acked = 0;
+            self.dupacks = 0;
+            self.in_recovery = false;
+        }
+        // Go back to the oldest unacknowledged byte (or the SYN).
+        self.snd_nxt = self.snd_una;
+        self.arm_rto(now);
+    }
+
+    fn on_keepalive(&mut self, now: Instant) {
+        let Some(interval) = self.cfg.keepalive else {
+            return;
+        };
+        if !matches!(self.state, State::Established | State::CloseWait) {
+            return;
+        }
+        // MUST-26: only when idle for the interval.
+        let idle = now.saturating_since(self.last_rx);
+        if self.keepalive_probes_sent == 0 && idle < interval {
+            self.keepalive_at = Some(self.last_rx + interval);
+            return;
+        }
+        if self.keepalive_probes_sent >= self.cfg.keepalive_probes {
+            self.enter_closed(Some(ConnError::TimedOut));
+            return;
+        }
+        self.keepalive_probes_sent += 1;
+        self.keepalive_now = true;
+        self.stats.keepalives += 1;
+        // Probes follow each other at the RTO's pace (at least a second), tolerant of lost
+        // ACKs (MUST-29): only the whole series unanswered gives up.
+        let gap = self.rtt.rto().max(Duration::from_secs(1));
+        self.keepalive_at = Some(now + gap);
+    }
+
+    fn arm_rto(&mut self, now: Instant) {
+        self.rto_at = Some(now + self.rtt.rto());
+    }
+
+    fn arm_keepalive(&mut self, now: Instant) {
+        if let Some(interval) = self.cfg.keepalive
+            && matches!(self.state, State::Established | State::CloseWait)
+        {
+            self.keepalive_probes_sent = 0;
+            self.keepalive_at = Some(now + interval);
+        }
+    }
+
+    // ------------------------------------------------------------------ segment arrival
+
+    /// A segment for this connection arrived (RFC 9293 §3.10.7). `challenge_ok` is asked
+    /// before each RFC 5961 challenge ACK (the stack's rate limit, §7).
+    pub fn handle_segment(
+        &mut self,
+        now: Instant,
+        seg: &SegmentIn<'_>,
+        challenge_ok: &mut dyn FnMut() -> bool,
+    ) {
+        self.stats.segs_in += 1;
+        match self.state {
+            State::Closed | State::Listen => {}
+            State::SynSent => self.segment_syn_sent(now, seg),
+            _ => self.segment_synchronized(now, seg, challenge_ok),
+        }
+    }
+
+    /// RFC 9293 §3.10.7.3.
+    fn segment_syn_sent(&mut self, now: Instant, seg: &SegmentIn<'_>) {
+        // First: the ACK.
+        let ack_ok = match seg.ack {
+            Some(a) => {
+                // SEG.ACK =< ISS or SEG.ACK > SND.NXT: unacceptable.
+                if a.le(self.iss) || a.gt(self.snd_max) {
+                    if !seg.rst {
+                        self.reset_reply(a);
+                    }
+                    return;
+                }
+                true
+            }
+            None => false,
+        };
+        // Second: RST. RFC 5961 §3.2 leaves SYN-SENT to the ACK check above.
+        if seg.rst {
+            if ack_ok {
+                self.enter_closed(Some(ConnError::Refused));
+            }
+            return;
+        }
+        // Fourth: SYN.
+        if !seg.syn {
+            return;
+        }
+        self.take_syn_options(seg);
+        self.irs = seg.seq;
+        self.rcv_nxt = seg.seq + 1;
+        self.snd_wl1 = seg.seq;
+        if let Some(a) = seg.ack.filter(|_| ack_ok) {
+            self.snd_una = a;
+            self.snd_wl2 = a;
+            // The SYN-ACK's window is not scaled (RFC 7323 §2.2).
+            self.snd_wnd = u32::from(seg.window);
+            self.max_snd_wnd = self.snd_wnd;
+            self.sample_rtt(now, a);
+            self.established(now);
+            self.ack_now = true;
+            self.rcv_adv = self.rcv_nxt;
+            self.rcv_adv = self.advertise_edge();
+        } else {
+            // Simultaneous open (MUST-10): SYN-RECEIVED, answer with SYN-ACK (same ISS).
+            self.state = State::SynReceived;
+            self.snd_wnd = u32::from(seg.window);
+            self.max_snd_wnd = self.snd_wnd;
+            self.snd_nxt = self.iss;
+            self.rcv_adv = self.rcv_nxt;
+            self.rcv_adv = self.advertise_edge();
+            return;
+        }
+        // Data or FIN on the SYN-ACK: go on as in ESTABLISHED.
+        if !seg.payload.is_empty() || seg.fin {
+            let rest = SegmentIn {
+                seq: seg.seq + 1,
+                syn: false,
+                ack: seg.ack,
+                ..*seg
+            };
+            self.process_text_and_fin(now, &rest);
+        }
+    }
+
+    fn established(&mut self, now: Instant) {
+        self.state = State::Established;
+        self.events |= events::CONNECTED | events::WRITABLE;
+        self.retries = 0;
+        self.rtt.reset_backoff();
+        self.rto_at = None;
+        // RFC 5681 §3.1: the initial window.
+        let smss = self.smss();
+        self.cwnd = match self.cfg.initial_window {
+            Some(n) => smss.saturating_mul(n.max(1) as usize),
+            None if smss > 2190 => 2 * smss,
+            None if smss > 1095 => 3 * smss,
+            None => 4 * smss,
+        };
+        self.arm_keepalive(now);
+        if self.snd_max.gt(self.snd_una) {
+            self.arm_rto(now);
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4: the receive window test.
+    fn acceptable(&self, seg: &SegmentIn<'_>) -> bool {
+        let wnd = self.rcv_adv.since(self.rcv_nxt);
+        let len = seg.len();
+        let end = self.rcv_nxt + wnd;
+        match (len, wnd) {
+            (0, 0) => seg.seq == self.rcv_nxt,
+            (0, _) => seg.seq.in_range(self.rcv_nxt, end),
+            (_, 0) => false,
+            (_, _) => {
+                seg.seq.in_range(self.rcv_nxt, end)
+                    || (seg.seq + (len - 1)).in_range(self.rcv_nxt, end)
+            }
+        }
+    }
+
+    fn segment_synchronized(
+        &mut self,
+        now: Instant,
+        seg: &SegmentIn<'_>,
+        challenge_ok: &mut dyn FnMut() -> bool,
+    ) {
+        self.last_rx = now;
+        if self.keepalive_probes_sent > 0 {
+            // An answer: the peer is alive (MUST-29: one answered probe is enough).
+            self.keepalive_probes_sent = 0;
+            self.keepalive_at = None;
+            self.arm_keepalive(now);
+        }
+        if self.state == State::SynReceived && seg.syn && !seg.rst && seg.seq == self.irs {
+            match seg.ack {
+                // Simultaneous open (MUST-10): the peer's SYN-ACK acknowledges our SYN.
+                Some(a) if a.gt(self.snd_una) && a.le(self.snd_max) => {
+                    self.snd_wnd = u32::from(seg.window);
+                    self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+                    self.snd_wl1 = seg.seq;
+                    self.snd_wl2 = a;
+                    self.snd_una = a;
+                    self.sample_rtt(now, a);
+                    let fin_was_queued = self.fin_queued;
+                    self.established(now);
+                    if fin_was_queued {
+                        self.state = State::FinWait1;
+                    }
+                    self.ack_now = true;
+                }
+                // A retransmitted SYN: our SYN-ACK was lost; send it again.
+                _ => self.snd_nxt = self.iss,
+            }
+            return;
+        }
+        // First: sequence number (window) check.
+        if !self.acceptable(seg) {
+            self.stats.unacceptable += 1;
+            // TIME-WAIT: a retransmitted FIN restarts the 2·MSL timer below; other
+            // unacceptable segments are answered with an ACK (unless RST).
+            if !seg.rst {
+                self.ack_now = true;
+            }
+            return;
+        }
+        // Second: RST (RFC 5961 §3.2).
+        if seg.rst {
+            if seg.seq == self.rcv_nxt {
+                match self.state {
+                    // RFC 9293 §3.10.7.4: a passive open's SYN-RECEIVED just goes away (the
+                    // listener stays); an active one's (simultaneous open) is refused.
+                    State::SynReceived => self.enter_closed(Some(ConnError::Refused)),
+                    State::Closing | State::LastAck | State::TimeWait => self.enter_closed(None),
+                    _ => self.enter_closed(Some(ConnError::Reset)),
+                }
+            } else if challenge_ok() {
+                self.stats.challenge_acks += 1;
+                self.ack_now = true;
+            }
+            return;
+        }
+        // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK, drop.
+        if seg.syn {
+            if challenge_ok() {
+                self.stats.challenge_acks += 1;
+                self.ack_now = true;
+            }
+            return;
+        }
+        // Fifth: ACK.
+        let Some(ack) = seg.ack else {
+            return;
+        };
+        if self.state == State::SynReceived {
+            if ack.gt(self.snd_una) && ack.le(self.snd_max) {
+                self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+                self.snd_wl1 = seg.seq;
+                self.snd_wl2 = ack;
+                self.snd_una = ack;
+                self.sample_rtt(now, ack);
+                let fin_was_queued = self.fin_queued;
+                self.established(now);
+                if fin_was_queued {
+                    self.state = State::FinWait1;
+                }
+            } else {
+                self.reset_reply(ack);
+                return;
+            }
+        } else {
+            // RFC 5961 §5.2: SND.UNA − MAX.SND.WND =< SEG.ACK =< SND.NXT, else ACK and drop.
+            let floor = self.snd_una - self.max_snd_wnd as usize;
+            if ack.gt(self.snd_max) || ack.lt(floor) {
+                if challenge_ok() {
+                    self.stats.challenge_acks += 1;
+                    self.ack_now = true;
+                }
+                return;
+            }
+            self.process_ack(now, seg, ack);
+            if self.state == State::Closed {
+                return;
+            }
+        }
+        // Sixth: URG (RFC 9293 §3.8.5; MUST-31: tell the application).
+        if let Some(up) = seg.urgent
+            && matches!(
+                self.state,
+                State::Established | State::FinWait1 | State::FinWait2
+            )
+        {
+            let end = seg.seq + usize::from(up);
+            if self.rcv_up.is_none_or(|u| end.gt(u)) {
+                self.rcv_up = Some(end);
+                self.events |= events::URGENT;
+            }
+        }
+        // Seventh and eighth: text and FIN.
+        self.process_text_and_fin(now, seg);
+    }
+
+    fn process_ack(&mut self, now: Instant, seg: &SegmentIn<'_>, ack: Seq) {
+        let smss = self.smss();
+        if ack.gt(self.snd_una) {
+            let acked = ack.since(self.snd_una);
+            // Data bytes acknowledged (the SYN and FIN take sequence space but no buffer).
+            let data_acked = ack.since(self.buf_seq).min(self.sendbuf.len());
+            self.sendbuf.consume(data_acked);
+            self.buf_seq = self.buf_seq + data_acked;
+            self.snd_una = ack;
+            if self.snd_nxt.lt(ack) {
+                self.snd_nxt = ack;
+            }
+            if data_acked > 0 {
+                self.events |= events::WRITABLE;
+            }
+            self.sample_rtt(now, ack);
+            self.retries = 0;
+            self.first_retx_at = None;
+            self.rtt.reset_backoff();
+            self.persist_backoff = 0;
+            // RFC 5681 §3.2 step 6: a new ACK ends fast recovery (deflate the window).
+            if self.in_recovery {
+                self.in_recovery = false;
+                self.cwnd = self.ssthresh;
+            } else if self.cwnd < self.ssthresh {
+                // §3.1 slow start: cwnd += min(N, SMSS).
+                self.cwnd += acked.min(smss);
+            } else {
+                // §3.1 congestion avoidance: about one SMSS per RTT (byte counting).
+                self.ca_acked += acked;
+                if self.ca_acked >= self.cwnd {
+                    self.ca_acked -= self.cwnd;
+                    self.cwnd += smss;
+                }
+            }
+            self.dupacks = 0;
+            // RFC 6298 §5.2-5.3: all acknowledged → stop the timer, else restart it.
+            if self.snd_una == self.snd_max {
+                self.rto_at = None;
+            } else {
+                self.arm_rto(now);
+            }
+        } else if ack == self.snd_una
+            && seg.payload.is_empty()
+            && !seg.fin
+            && !seg.syn
+            && self.snd_max.gt(self.snd_una)
+            && (u32::from(seg.window) << self.snd_wscale) == self.snd_wnd
+        {
+            // RFC 5681 §2: a duplicate ACK.
+            self.stats.dup_acks += 1;
+            self.dupacks += 1;
+            if self.dupacks == 3 {
+                // §3.2 steps 2-3: fast retransmit, then fast recovery.
+                let flight = self.snd_max.since(self.snd_una);
+                self.ssthresh = (flight / 2).max(2 * smss);
+                self.fast_retx = true;
+                self.stats.fast_retransmits += 1;
+                self.rtt_probe = None;
+                self.cwnd = self.ssthresh + 3 * smss;
+                self.in_recovery = true;
+            } else if self.dupacks > 3 && self.in_recovery {
+                // §3.2 step 4: inflate for each segment that left the network.
+                self.cwnd += smss;
+            }
+        }
+        // Window update (RFC 9293 §3.10.7.4): from the newest segment only.
+        if self.snd_wl1.lt(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.le(ack)) {
+            // MUST-1: the window is unsigned.
+            self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = ack;
+            if self.snd_wnd > 0 {
+                self.persist_at = None;
+            }
+        }
+        // Our FIN acknowledged?
+        let fin_acked = self.fin_queued && self.snd_una == self.fin_seq() + 1;
+        match self.state {
+            State::FinWait1 if fin_acked => self.state = State::FinWait2,
+            State::Closing if fin_acked => self.enter_time_wait(now),
+            State::LastAck if fin_acked => self.enter_closed(None),
+            _ => {}
+        }
+    }
+
+    fn sample_rtt(&mut self, now: Instant, ack: Seq) {
+        if let Some((seq, sent)) = self.rtt_probe
+            && ack.gt(seq)
+        {
+            self.rtt.sample(now.saturating_since(sent));
+            self.rtt_probe = None;
+        }
+    }
+
+    fn enter_time_wait(&mut self, now: Instant) {
+        self.state = State::TimeWait;
+        self.rto_at = None;
+        self.persist_at = None;
+        self.keepalive_at = None;
+        self.delack_at = None;
+        // MUST-13: 2·MSL.
+        self.timewait_at = Some(now + self.cfg.time_wait);
+    }
+
+    /// The sequence number of our FIN (after all queued data).
+    fn fin_seq(&self) -> Seq {
+        self.buf_seq + self.sendbuf.len()
+    }
+
+    fn process_text_and_fin(&mut self, now: Instant, seg: &SegmentIn<'_>) {
+        let smss = self.smss();
+        if !seg.payload.is_empty() {
+            match self.state {
+                State::Established | State::FinWait1 | State::FinWait2 => {
+                    if self.app_closed {
+                        // RFC 9293 §3.10.4 / RFC 1122 §4.2.2.13: data after the application
+                        // closed: reset.
+                        self.abort();
+                        return;
+                    }
+                    // Trim what we already have.
+                    let skip = self.rcv_nxt.since(seg.seq).min(seg.payload.len());
+                    let data = seg.payload.get(skip..).unwrap_or_default();
+                    let start = seg.seq + skip;
+                    let offset = start.since(self.rcv_nxt);
+                    let had_gaps = self.recvbuf.ooo_bytes() > 0;
+                    let r = self.recvbuf.insert(offset, data);
+                    self.stats.ooo_dropped += r.dropped_ooo as u64;
+                    if r.advanced > 0 {
+                        self.rcv_nxt = self.rcv_nxt + r.advanced;
+                        self.events |= events::READABLE;
+                    }
+                    if offset > 0 {
+                        self.stats.ooo_segments += 1;
+                    }
+                    // RFC 5681 §4.2: ACK out-of-order segments and gap fills at once; in
+                    // order, every second full-sized segment (RFC 9293 §3.8.6.3), else
+                    // delayed at most `delayed_ack`.
+                    if offset > 0 || had_gaps || r.advanced < data.len() {
+                        self.ack_now = true;
+                    } else {
+                        if data.len() >= smss {
+                            self.unacked_segs += 1;
+                        }
+                        if self.unacked_segs >= 2 || seg.psh && self.cfg.delayed_ack.is_zero() {
+                            self.ack_now = true;
+                        } else if self.delack_at.is_none() {
+                            self.delack_at = Some(now + self.cfg.delayed_ack);
+                        }
+                    }
+                }
+                // CLOSE-WAIT and later: the peer already sent FIN; ignore the text.
+                _ => {}
+            }
+        }
+        if seg.fin {
+            let at = seg.seq + seg.payload.len();
+            if self.fin_rcvd_at.is_none() {
+                self.fin_rcvd_at = Some(at);
+            }
+        }
+        // The FIN counts once every byte before it arrived.
+        if let Some(at) = self.fin_rcvd_at
+            && !self.fin_rcvd
+            && at == self.rcv_nxt
+            && matches!(
+                self.state,
+                State::SynReceived | State::Established | State::FinWait1 | State::FinWait2
+            )
+        {
+            self.fin_rcvd = true;
+            self.rcv_nxt = self.rcv_nxt + 1;
+            self.ack_now = true;
+            self.events |= events::PEER_CLOSED | events::READABLE;
+            match self.state {
+                State::SynReceived | State::Established => self.state = State::CloseWait,
+                State::FinWait1 => {
+                    let fin_acked = self.snd_una == self.fin_seq() + 1;
+                    if fin_acked {
+                        self.enter_time_wait(now);
+                    } else {
+                        self.state = State::Closing;
+                    }
+                }
+                State::FinWait2 => self.enter_time_wait(now),
+                _ => {}
+            }
+        } else if seg.fin && self.state == State::TimeWait {
+            // A retransmitted FIN: ACK it and restart 2·MSL.
+            self.ack_now = true;
+            self.timewait_at = Some(now + self.cfg.time_wait);
+        }
+    }
+
+    /// RST in reply to an unacceptable ACK (RFC 9293 §3.10.7.3 / .4: <SEQ=SEG.ACK><CTL=RST>).
+    fn reset_reply(&mut self, ack: Seq) {
+        self.pending_reset_seq = Some(ack);
+    }
+
+    // ------------------------------------------------------------------ output
+
+    /// The right edge of the window to advertise: receiver-side SWS avoidance (RFC 9293
+    /// §3.8.6.2.2) moves it right only by at least min(buffer/2, MSS), and never left.
+    fn advertise_edge(&self) -> Seq {
+        let free = self.recvbuf.window();
+        // The largest window the field and scale can carry.
+        let max = 65_535usize << self.rcv_wscale;
+        let edge = self.rcv_nxt + free.min(max);
+        let step = (self.cfg.recv_buffer / 2)
+            .min(usize::from(self.our_mss))
+            .max(1);
+        if edge.gt(self.rcv_adv) && edge.since(self.rcv_adv) >= step {
+            edge
+        } else if self.rcv_adv.lt(self.rcv_nxt) {
+            self.rcv_nxt
+        } else {
+            self.rcv_adv
+        }
+    }
+
+    fn window_field(&mut self, syn: bool) -> u16 {
+        self.rcv_adv = self.advertise_edge();
+        let wnd = self.rcv_adv.since(self.rcv_nxt);
+        let shifted = if syn { wnd } else { wnd >> self.rcv_wscale };
+        u16::try_from(shifted).unwrap_or(u16::MAX)
+    }
+
+    /// The next segment to send, if any. Call until `None` after every other call.
+    pub fn poll_segment(&mut self, now: Instant) -> Option<SegmentOut> {
+        let seg = self.next_segment(now)?;
+        self.stats.segs_out += 1;
+        if seg.ack.is_some() {
+            // Any segment carrying an ACK acknowledges what we have.
+            self.ack_now = false;
+            self.unacked_segs = 0;
+            self.delack_at = None;
+        }
+        Some(seg)
+    }
+
+    fn blank(&self, seq: Seq) -> SegmentOut {
+        SegmentOut {
+            seq,
+            ack: None,
+            syn: false,
+            fin: false,
+            rst: false,
+            psh: false,
+            urgent: None,
+            window: 0,
+            mss: None,
+            window_scale: None,
+            payload_offset: 0,
+            payload_len: 0,
+        }
+    }
+
+    fn next_segment(&mut self, now: Instant) -> Option<SegmentOut> {
+        if let Some(seq) = self.pending_reset_seq.take() {
+            return Some(SegmentOut {
+                rst: true,
+                ..self.blank(seq)
+            });
+        }
+        if self.send_rst {
+            self.send_rst = false;
+            // RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>.
+            return Some(SegmentOut {
+                rst: true,
+                ack: Some(self.rcv_nxt),
+                ..self.blank(self.snd_nxt)
+            });
+        }
+        match self.state {
+            State::Closed | State::Listen => None,
+            State::SynSent | State::SynReceived if self.snd_nxt == self.iss => {
+                // The SYN (or SYN-ACK), first or again.
+                let syn_ack = self.state == State::SynReceived;
+                if self.syn_sent_at.is_none() {
+                    self.syn_sent_at = Some(now);
+                }
+                if self.retries == 0 && self.rtt_probe.is_none() {
+                    self.rtt_probe = Some((self.iss, now));
+                }
+                self.snd_nxt = self.iss + 1;
+                self.snd_max = self.snd_max.max(self.snd_nxt);
+                if self.rto_at.is_none() {
+                    self.arm_rto(now);
+                }
+                let window = self.window_field(true);
+                let ws = match self.state {
+                    State::SynSent => self.offered_wscale(),
+                    // Answer with ours only when theirs came (RFC 7323 §2.2).
+                    _ if self.snd_wscale > 0 || self.rcv_wscale > 0 => Some(self.rcv_wscale),
+                    _ => None,
+                };
+                Some(SegmentOut {
+                    syn: true,
+                    ack: syn_ack.then_some(self.rcv_nxt),
+                    window,
+                    mss: Some(self.our_mss),
+                    window_scale: ws,
+                    ..self.blank(self.iss)
+                })
+            }
+            State::SynSent | State::SynReceived => None,
+            _ => self.next_data_segment(now),
+        }
+    }
+
+    fn next_data_segment(&mut self, now: Instant) -> Option<SegmentOut> {
+        let smss = self.smss();
+        let fin_seq = self.fin_seq();
+        // Fast retransmit: the oldest unacknowledged segment, once.
+        if self.fast_retx {
+            self.fast_retx = false;
+            let offset = self.snd_una.since(self.buf_seq);
+            let len = self.sendbuf.len().saturating_sub(offset).min(smss);
+            if len > 0 {
+                self.stats.retransmitted_segs += 1;
+                return Some(self.data_segment(self.snd_una, offset, len, false));
+            }
+        }
+        // Keepalive probe: SEG.SEQ = SND.NXT − 1, no data (RFC 9293 §3.8.4).
+        if self.keepalive_now {
+            self.keepalive_now = false;
+            let mut s = self.blank(self.snd_nxt - 1);
+            s.ack = Some(self.rcv_nxt);
+            s.window = self.window_field(false);
+            return Some(s);
+        }
+        let offset = self.snd_nxt.since(self.buf_seq);
+        let queued = self.sendbuf.len().saturating_sub(offset);
+        // The usable window: the offered window and the congestion window (RFC 5681 §2).
+        let wnd = (self.snd_wnd as usize).min(self.cwnd.max(smss));
+        let in_flight = self.snd_nxt.since(self.snd_una);
+        let usable = wnd.saturating_sub(in_flight);
+        // The persist timer fired with a small window open: the sender-side SWS override
+        // (RFC 9293 §3.8.6.2.1): send what the window takes.
+        if self.probe_now && usable > 0 && queued > 0 {
+            self.probe_now = false;
+            let len = queued.min(usable).min(smss);
+            let seq = self.snd_nxt;
+            let mut s = self.data_segment(seq, offset, len, false);
+            s.psh = true;
+            self.snd_nxt = seq + len;
+            self.snd_max = self.snd_max.max(self.snd_nxt);
+            if self.rto_at.is_none() {
+                self.arm_rto(now);
+            }
+            return Some(s);
+        }
+        // Zero-window probe: one byte past the window (RFC 9293 §3.8.6.1).
+        if self.probe_now {
+            self.probe_now = false;
+            let probe_off = self.snd_una.since(self.buf_seq);
+            if self.sendbuf.len() > probe_off {
+                let seq = self.snd_una;
+                if self.snd_nxt == self.snd_una {
+                    self.snd_nxt = self.snd_nxt + 1;
+                    self.snd_max = self.snd_max.max(self.snd_nxt);
+                }
+                self.arm_persist(now);
+                return Some(self.data_segment(seq, probe_off, 1, false));
+            }
+        }
+        if queued > 0 {
+            let len = queued.min(usable).min(smss);
+            // Sender SWS avoidance and Nagle (RFC 9293 §3.7.4, §3.8.6.2.1): send a full
+            // segment, or everything queued when nothing is in flight (or no-delay), or at
+            // least half the largest window the peer offered.
+            let all = len == queued;
+            let ok = len > 0
+                && (len >= smss
+                    || (all && (in_flight == 0 || self.cfg.nodelay))
+                    || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd as usize / 2));
+            if ok {
+                let seq = self.snd_nxt;
+                let retransmission = seq.lt(self.snd_max);
+                // FIN rides on the last data segment when it fits.
+                let fin = self.fin_queued && all && (seq + len) == fin_seq && len < usable;
+                let mut s = self.data_segment(seq, offset, len, fin);
+                s.psh = all;
+                self.snd_nxt = seq + len + usize::from(fin);
+                self.snd_max = self.snd_max.max(self.snd_nxt);
+                if retransmission {
+                    self.stats.retransmitted_segs += 1;
+                } else if self.rtt_probe.is_none() && self.retries == 0 {
+                    self.rtt_probe = Some((seq, now));
+                }
+                if self.rto_at.is_none() {
+                    self.arm_rto(now);
+                }
+                return Some(s);
+            }
+            // Data waits with nothing in flight — on a zero window (probe it, §3.8.6.1) or
+            // on a window too small to fill a segment (the SWS override timeout,
+            // §3.8.6.2.1): the persist timer covers both.
+            if in_flight == 0 && self.persist_at.is_none() {
+                self.arm_persist(now);
+            }
+        }
+        // FIN alone, once the data before it is sent.
+        if self.fin_queued && queued == 0 && self.snd_nxt == fin_seq {
+            let mut s = self.data_segment(fin_seq, 0, 0, true);
+            s.payload_offset = 0;
+            if fin_seq.lt(self.snd_max) {
+                self.stats.retransmitted_segs += 1;
+            }
+            self.snd_nxt = fin_seq + 1;
+            self.snd_max = self.snd_max.max(self.snd_nxt);
+            if self.rto_at.is_none() {
+                self.arm_rto(now);
+            }
+            return Some(s);
+        }
+        if self.ack_now {
+            let mut s = self.blank(self.snd_nxt);
+            s.ack = Some(self.rcv_nxt);
+            s.window = self.window_field(false);
+            return Some(s);
+        }
+        None
+    }
+
+    fn arm_persist(&mut self, now: Instant) {
+        // The persist timer backs off like the RTO (RFC 9293 §3.8.6.1), capped at max_rto.
+        let base = self.rtt.rto();
+        let factor = 1u32 << self.persist_backoff.min(10);
+        let d = base.saturating_mul(factor).min(self.cfg.max_rto);
+        self.persist_backoff += 1;
+        self.persist_at = Some(now + d);
+    }
+
+    fn data_segment(&mut self, seq: Seq, offset: usize, len: usize, fin: bool) -> SegmentOut {
+        let window = self.window_field(false);
+        // RFC 9293 §3.8.5: the urgent pointer is the offset from SEG.SEQ to the end of the
+        // urgent data, while urgent data is ahead.
+        let urgent = self.snd_up.and_then(|up| {
+            if up.gt(seq) {
+                u16::try_from(up.since(seq)).ok()
+            } else {
+                None
+            }
+        });
+        SegmentOut {
+            ack: Some(self.rcv_nxt),
+            fin,
+            window,
+            urgent,
+            payload_offset: offset,
+            payload_len: len,
+            ..self.blank(seq)
+        }
+    }
+}
+
+/// Why [`Conn::send`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The connection is not open for sending (closed, or in TIME-WAIT).
+    #[error("the connection is not open for sending")]
+    NotConnected,
+    /// The application already shut down its direction.
+    #[error("the sending direction is shut down")]
+    Closing,
+    /// The connection failed.
+    #[error("{0}")]
+    Failed(ConnError),
+}
+
+/// Why [`Conn::recv`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecvError {
+    /// The peer closed its direction and every byte was read.
+    #[error("end of stream")]
+    Finished,
+    /// The connection failed.
+    #[error("{0}")]
+    Failed(ConnError),
+}
