@@ -108,6 +108,14 @@ pub struct Limits {
     pub icmp_errors_per_sec: u32,
     /// Burst of ICMP errors allowed.
     pub icmp_error_burst: u32,
+    /// TCP connections at once (every state, TIME-WAIT included); a SYN or connect beyond
+    /// is refused (counted).
+    pub tcp_connections: usize,
+    /// The largest listen backlog (handshaking plus not yet accepted connections per
+    /// listener); SYNs beyond a listener's backlog are dropped (counted).
+    pub tcp_backlog: usize,
+    /// Challenge ACKs sent per second, stack-wide (RFC 5961 §7).
+    pub tcp_challenge_acks_per_sec: u32,
 }
 
 impl Default for Limits {
@@ -129,6 +137,9 @@ impl Default for Limits {
             event_queue: 4096,
             icmp_errors_per_sec: 100,
             icmp_error_burst: 10,
+            tcp_connections: 65_536,
+            tcp_backlog: 1024,
+            tcp_challenge_acks_per_sec: 1000,
         }
     }
 }
@@ -146,6 +157,8 @@ pub struct StackConfig {
     pub limits: Limits,
     /// TTL of datagrams we originate (RFC 1122 §3.2.1.7: 64 is common practice).
     pub ttl: u8,
+    /// TCP defaults for every connection (each can be changed per connection).
+    pub tcp: crate::tcp::conn::TcpConfig,
 }
 
 impl StackConfig {
@@ -157,6 +170,7 @@ impl StackConfig {
             routes: Vec::new(),
             limits: Limits::default(),
             ttl: 64,
+            tcp: crate::tcp::conn::TcpConfig::default(),
         }
     }
     /// Adds an interface; returns its id.

@@ -163,6 +163,8 @@ pub struct Counters {
     pub udp: UdpCounters,
     /// DHCP.
     pub dhcp: DhcpCounters,
+    /// TCP.
+    pub tcp: crate::tcp::sockets::TcpCounters,
     /// Queues.
     pub queues: QueueCounters,
 }

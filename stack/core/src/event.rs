@@ -77,6 +77,48 @@ pub enum Event {
         /// The address lost.
         addr: Ipv4Addr,
     },
+    /// A TCP connection we opened is established.
+    TcpConnected {
+        /// The connection.
+        socket: crate::tcp::TcpSocketId,
+    },
+    /// A listener has an established connection to accept.
+    TcpAcceptable {
+        /// The listener.
+        listener: crate::tcp::TcpListenerId,
+    },
+    /// Data (or the end of the stream) can be read.
+    TcpReadable {
+        /// The connection.
+        socket: crate::tcp::TcpSocketId,
+    },
+    /// Send buffer space was freed.
+    TcpWritable {
+        /// The connection.
+        socket: crate::tcp::TcpSocketId,
+    },
+    /// The peer closed its direction (FIN): reads end after the buffered data.
+    TcpPeerClosed {
+        /// The connection.
+        socket: crate::tcp::TcpSocketId,
+    },
+    /// Urgent data arrived (RFC 9293 §3.8.5).
+    TcpUrgent {
+        /// The connection.
+        socket: crate::tcp::TcpSocketId,
+    },
+    /// The connection failed: refused, reset, timed out.
+    TcpFailed {
+        /// The connection.
+        socket: crate::tcp::TcpSocketId,
+        /// Why.
+        error: crate::tcp::ConnError,
+    },
+    /// The connection is fully closed (after TIME-WAIT or LAST-ACK, or a failure).
+    TcpClosed {
+        /// The connection.
+        socket: crate::tcp::TcpSocketId,
+    },
     /// Another host claims one of our addresses (RFC 5227 §2.4).
     AddressConflict {
         /// The interface.

@@ -437,6 +437,9 @@ impl Harness {
                 event_queue: u.int_in_range(1..=8)?,
                 icmp_errors_per_sec: u.int_in_range(0..=20)?,
                 icmp_error_burst: u.int_in_range(0..=5)?,
+                tcp_connections: u.int_in_range(1..=4)?,
+                tcp_backlog: u.int_in_range(1..=4)?,
+                tcp_challenge_acks_per_sec: u.int_in_range(0..=4)?,
             }
         };
         config.limits = limits;
@@ -1535,6 +1538,16 @@ impl Harness {
             Event::AddressDown { iface, .. } | Event::AddressConflict { iface, .. } => {
                 assert!(usize::from(iface.0) < n, "{e:?}");
             }
+            // This harness opens no TCP connection and no listener: segments it sends are
+            // answered with RST by the stack, never turned into connections.
+            Event::TcpConnected { .. }
+            | Event::TcpAcceptable { .. }
+            | Event::TcpReadable { .. }
+            | Event::TcpWritable { .. }
+            | Event::TcpPeerClosed { .. }
+            | Event::TcpUrgent { .. }
+            | Event::TcpFailed { .. }
+            | Event::TcpClosed { .. } => panic!("TCP event without TCP sockets: {e:?}"),
         }
     }
 

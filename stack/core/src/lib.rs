@@ -41,5 +41,5 @@ pub use config::{ConfigError, IfaceId, InterfaceConfig, Ipv4Config, Limits, Rout
 pub use counters::Counters;
 pub use event::{Event, IcmpErrorKind, UdpSocketId};
 pub use link::{ChecksumState, Link, RxMeta, RxToken, TxMeta, TxToken};
-pub use stack::{Stack, Transmit};
+pub use stack::{Stack, TcpError, TcpInfo, Transmit};
 pub use time::{Duration, Instant};

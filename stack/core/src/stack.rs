@@ -23,6 +23,9 @@ mod dhcp;
 mod icmp;
 mod input;
 mod output;
+mod tcp;
+
+pub use tcp::{TcpError, TcpInfo};
 
 use crate::arp::ArpCache;
 use crate::config::{ConfigError, IfaceId, InterfaceConfig, Ipv4Config, Limits, StackConfig};
@@ -82,6 +85,8 @@ pub struct Stack {
     pub(crate) routes: RouteTable,
     pub(crate) reassembly: Reassembler,
     pub(crate) udp: UdpSockets,
+    pub(crate) tcp: crate::tcp::sockets::TcpSockets,
+    pub(crate) tcp_challenge: crate::tcp::sockets::ChallengeLimiter,
     #[cfg(feature = "icmp")]
     pub(crate) icmp_limiter: RateLimiter,
     #[cfg(feature = "dhcp")]
@@ -225,6 +230,18 @@ impl Stack {
             });
         }
         let udp = UdpSockets::new(&limits, &mut rngs);
+        let tcp = {
+            use rand_core::RngCore;
+            // Their own streams: drawing them shifts no other key.
+            let mut k = crate::rng::stream_for(config.seed, crate::rng::Purpose::TcpIsn, 0);
+            let keys = core::array::from_fn(|_| k.next_u64());
+            crate::tcp::sockets::TcpSockets::new(
+                keys,
+                config.tcp,
+                limits.tcp_connections,
+                limits.tcp_backlog,
+            )
+        };
         let mut stack = Stack {
             limits,
             // RFC 1122 §3.2.1.7: a host MUST NOT send a datagram with TTL 0.
@@ -233,6 +250,10 @@ impl Stack {
             routes,
             reassembly: Reassembler::new(&limits),
             udp,
+            tcp,
+            tcp_challenge: crate::tcp::sockets::ChallengeLimiter::new(
+                limits.tcp_challenge_acks_per_sec,
+            ),
             #[cfg(feature = "icmp")]
             icmp_limiter: RateLimiter::new(limits.icmp_errors_per_sec, limits.icmp_error_burst),
             #[cfg(feature = "dhcp")]
@@ -335,6 +356,7 @@ impl Stack {
                 #[cfg(not(feature = "dhcp"))]
                 TimerOwner::Dhcp(_) => {}
                 TimerOwner::IcmpRate => {}
+                TimerOwner::Tcp(i) => self.tcp_timeout(now, i),
             }
         }
         self.refresh_all_timers();
@@ -349,6 +371,8 @@ impl Stack {
     pub fn counters(&self) -> Counters {
         let mut c = self.counters;
         c.udp = *self.udp.counters();
+        c.tcp = self.tcp.counters;
+        c.tcp.challenge_acks_limited = self.tcp_challenge.limited;
         let mut arp = crate::counters::ArpCounters::default();
         for i in &self.ifaces {
             let a = i.arp.counters();

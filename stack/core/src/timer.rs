@@ -17,6 +17,8 @@ pub enum TimerOwner {
     Dhcp(u8),
     /// The ICMP error rate limiter's refill.
     IcmpRate,
+    /// A TCP connection (its slab index).
+    Tcp(u32),
 }
 
 /// Earliest deadline per owner, and the same set ordered by time.

@@ -181,6 +181,10 @@ impl Stack {
                 self.counters.ipv4.rx_delivered += 1;
                 self.input_udp(now, link, payload, src, dst, dst_broadcast, offending);
             }
+            IpProtocol::TCP => {
+                self.counters.ipv4.rx_delivered += 1;
+                self.input_tcp(now, link, payload, src, dst, dst_broadcast);
+            }
             #[cfg(feature = "icmp")]
             IpProtocol::ICMP => {
                 self.counters.ipv4.rx_delivered += 1;

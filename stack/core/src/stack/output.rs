@@ -79,6 +79,7 @@ impl Stack {
     /// Work that becomes frames only when the caller is ready to send: ARP requests and DHCP
     /// client messages.
     pub(super) fn generate_pending(&mut self, now: Instant) {
+        self.flush_tcp(now);
         for i in 0..self.ifaces.len() {
             let id = IfaceId(u8::try_from(i).unwrap_or(u8::MAX));
             self.drain_arp(now, id);

@@ -749,6 +749,21 @@ impl Conn {
         self.timewait_at = None;
     }
 
+    /// Changes settings from now on (no-delay, keepalive, user timeout, R2, delayed ACK).
+    /// Buffer sizes and the SYN profile apply to new connections only.
+    pub fn configure(&mut self, now: Instant, f: impl FnOnce(&mut TcpConfig)) {
+        let before = self.cfg;
+        f(&mut self.cfg);
+        // Buffers are sized at creation.
+        self.cfg.send_buffer = before.send_buffer;
+        self.cfg.recv_buffer = before.recv_buffer;
+        self.cfg.max_ooo_ranges = before.max_ooo_ranges;
+        if self.cfg.keepalive != before.keepalive {
+            self.keepalive_at = None;
+            self.arm_keepalive(now);
+        }
+    }
+
     /// Copies `len` bytes of the send buffer from `offset` into `dst` (for a
     /// [`SegmentOut`]'s payload).
     pub fn read_payload(&self, offset: usize, dst: &mut [u8]) -> usize {

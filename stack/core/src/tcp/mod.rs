@@ -4,6 +4,10 @@ pub mod buffer;
 pub mod conn;
 pub mod rtt;
 pub mod seq;
+pub mod sockets;
+
+pub use conn::{ConnError, RecvError, SendError, State, TcpConfig, WindowScale};
+pub use sockets::{TcpCounters, TcpListenerId, TcpSocketId};
 
 #[cfg(test)]
 mod tests;

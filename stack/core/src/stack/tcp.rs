@@ -1,0 +1,630 @@
+//! TCP in the stack: segments in (checksum, demultiplexing, listeners, RST for closed
+//! ports), segments out (IPv4 over the route), per-connection timers in the global deadline
+//! set, events, and the socket calls applications make.
+
+use super::Stack;
+use super::input::LinkInfo;
+use crate::event::Event;
+use crate::link::ChecksumState;
+use crate::tcp::conn::{Conn, RecvError, SegmentIn, SegmentOut, SendError, TcpConfig, events};
+use crate::tcp::seq::Seq;
+use crate::tcp::sockets::{FourTuple, Owner};
+use crate::tcp::{ConnError, State, TcpListenerId, TcpSocketId};
+use crate::time::Instant;
+use crate::timer::TimerOwner;
+use alloc::vec;
+use alloc::vec::Vec;
+use weft_wire::ipv4::IpProtocol;
+use weft_wire::tcp::{TcpFlags, TcpOption, TcpPacket, TcpRepr};
+use weft_wire::{ChecksumMode, Ipv4Addr};
+
+/// Why a TCP call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TcpError {
+    /// No route to the destination.
+    #[error("no route to {0}")]
+    NoRoute(Ipv4Addr),
+    /// The address is not one of this host's.
+    #[error("{0} is not an address of this host")]
+    AddrNotAvailable(Ipv4Addr),
+    /// Something already listens on the address and port.
+    #[error("{addr}:{port} already has a listener")]
+    AddrInUse {
+        /// The address (0.0.0.0 = any).
+        addr: Ipv4Addr,
+        /// The port.
+        port: u16,
+    },
+    /// Every ephemeral port to that destination is in use.
+    #[error("no free ephemeral port in 49152-65535 towards {0}")]
+    NoFreePort(Ipv4Addr),
+    /// The connection limit (`Limits::tcp_connections`) is reached.
+    #[error("TCP connection limit of {0} reached")]
+    TooManyConnections(usize),
+    /// The handle does not name a live connection or listener.
+    #[error("no such TCP socket")]
+    NoSuchSocket,
+    /// Sending or receiving on a connection that is not open for it.
+    #[error("{0}")]
+    Send(SendError),
+    /// The end of the stream, or a failure, when receiving.
+    #[error("{0}")]
+    Recv(RecvError),
+}
+
+/// What tools and tests can see of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// State.
+    pub state: State,
+    /// Local address and port.
+    pub local: (Ipv4Addr, u16),
+    /// Remote address and port.
+    pub remote: (Ipv4Addr, u16),
+    /// Send-side variables, cwnd, ssthresh, RTO.
+    pub send: crate::tcp::conn::SendVars,
+    /// Receive-side variables.
+    pub recv: crate::tcp::conn::RecvVars,
+    /// Counters.
+    pub stats: crate::tcp::conn::ConnStats,
+    /// Bytes readable now.
+    pub readable: usize,
+    /// Bytes writable now.
+    pub writable: usize,
+    /// Bytes sent and not yet acknowledged, plus queued.
+    pub unacked: usize,
+}
+
+fn seg_in<'a>(repr: &TcpRepr<'a>) -> SegmentIn<'a> {
+    let f = repr.flags;
+    let syn = f.contains(TcpFlags::SYN);
+    let mut mss = None;
+    let mut window_scale = None;
+    // MUST-5/6: options in any segment are read; unknown ones ignored. MSS and window scale
+    // count only on SYNs (RFC 9293 §3.7.1, RFC 7323 §2.2).
+    if syn {
+        for o in &repr.options {
+            match o {
+                TcpOption::Mss(m) => mss = Some(*m),
+                TcpOption::WindowScale(s) => window_scale = Some(*s),
+                _ => {}
+            }
+        }
+    }
+    SegmentIn {
+        seq: Seq(repr.seq_number),
+        ack: f.contains(TcpFlags::ACK).then_some(Seq(repr.ack_number)),
+        syn,
+        fin: f.contains(TcpFlags::FIN),
+        rst: f.contains(TcpFlags::RST),
+        psh: f.contains(TcpFlags::PSH),
+        urgent: f.contains(TcpFlags::URG).then_some(repr.urgent_pointer),
+        window: repr.window_len,
+        mss,
+        window_scale,
+        payload: repr.payload,
+    }
+}
+
+impl Stack {
+    /// RFC 9293 §3.10.7: a segment arrives.
+    pub(super) fn input_tcp(
+        &mut self,
+        now: Instant,
+        link: LinkInfo,
+        payload: &[u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        dst_broadcast: bool,
+    ) {
+        let Ok(p) = TcpPacket::new_checked(payload) else {
+            self.tcp.counters.rx_malformed += 1;
+            return;
+        };
+        // MUST-3: the receiver checks the checksum.
+        let mode = if link.checksum == ChecksumState::Unknown {
+            ChecksumMode::Verify
+        } else {
+            ChecksumMode::Trust
+        };
+        let repr = match TcpRepr::parse(&p, src, dst, mode) {
+            Ok(r) => r,
+            Err(weft_wire::TcpError::ChecksumMismatch { .. }) => {
+                self.tcp.counters.rx_bad_checksum += 1;
+                return;
+            }
+            // MUST-7: an illegal option length is a malformed segment, never a crash.
+            Err(_) => {
+                self.tcp.counters.rx_malformed += 1;
+                return;
+            }
+        };
+        // RFC 1122 §4.2.3.10: segments to broadcast or multicast addresses are discarded.
+        if dst_broadcast || dst.is_multicast() || src.is_multicast() || src.is_broadcast() {
+            self.tcp.counters.rx_broadcast += 1;
+            return;
+        }
+        self.tcp.counters.rx_segments += 1;
+        let seg = seg_in(&repr);
+        let tuple: FourTuple = (dst, repr.dst_port, src, repr.src_port);
+        if let Some(index) = self.tcp.lookup(tuple) {
+            let limiter = &mut self.tcp_challenge;
+            if let Some(slot) = self.tcp.slot_at(index) {
+                slot.conn
+                    .handle_segment(now, &seg, &mut || limiter.allow(now));
+            }
+            self.tcp_touch(now, index);
+            return;
+        }
+        // LISTEN (RFC 9293 §3.10.7.2).
+        if let Some(l) = self.tcp.listener_for(dst, repr.dst_port) {
+            if seg.rst {
+                return;
+            }
+            if let Some(ack) = seg.ack {
+                self.send_rst(now, tuple, ack, None);
+                return;
+            }
+            if !seg.syn {
+                return;
+            }
+            let Some((backlog, pending, config)) = self
+                .tcp
+                .listener(TcpListenerId(l))
+                .map(|ls| (ls.backlog, ls.pending, ls.config))
+            else {
+                return;
+            };
+            if pending >= backlog {
+                self.tcp.counters.backlog_drops += 1;
+                return;
+            }
+            let mtu = self
+                .ifaces
+                .get(usize::from(link.iface.0))
+                .map_or(576, |i| i.mtu);
+            let iss = self.tcp.isn(now, tuple);
+            let conn = Conn::accept(config, mtu.saturating_sub(40), iss, now, &seg);
+            if let Some(index) = self.tcp.insert(conn, tuple, Owner::Listener(l)) {
+                if let Some(ls) = self.tcp.listener(TcpListenerId(l)) {
+                    ls.pending += 1;
+                }
+                self.tcp.counters.passive_opens += 1;
+                self.tcp_touch(now, index);
+            }
+            return;
+        }
+        // CLOSED (RFC 9293 §3.10.7.1): answer everything but a RST with a RST.
+        self.tcp.counters.rx_no_socket += 1;
+        if seg.rst {
+            return;
+        }
+        match seg.ack {
+            Some(ack) => self.send_rst(now, tuple, ack, None),
+            None => self.send_rst(now, tuple, Seq(0), Some(seg.seq + seg.len())),
+        }
+    }
+
+    /// A RST for a segment that matched no connection: <SEQ=seq>[<ACK=ack>]<CTL=RST[,ACK]>.
+    fn send_rst(&mut self, now: Instant, tuple: FourTuple, seq: Seq, ack: Option<Seq>) {
+        let mut out = SegmentOut {
+            seq,
+            ack,
+            syn: false,
+            fin: false,
+            rst: true,
+            psh: false,
+            urgent: None,
+            window: 0,
+            mss: None,
+            window_scale: None,
+            payload_offset: 0,
+            payload_len: 0,
+        };
+        out.ack = ack;
+        self.tcp.counters.rst_sent += 1;
+        self.output_tcp(now, tuple, &out, &[]);
+    }
+
+    /// Builds and sends one segment from `tuple.0:tuple.1` to `tuple.2:tuple.3`.
+    fn output_tcp(&mut self, now: Instant, tuple: FourTuple, seg: &SegmentOut, payload: &[u8]) {
+        let (local, lport, remote, rport) = tuple;
+        let Some((iface, next_hop, src)) = self.route(remote) else {
+            self.counters.ipv4.tx_no_route += 1;
+            return;
+        };
+        let src = if local.is_unspecified() { src } else { local };
+        let mut flags = TcpFlags::EMPTY;
+        for (on, f) in [
+            (seg.syn, TcpFlags::SYN),
+            (seg.fin, TcpFlags::FIN),
+            (seg.rst, TcpFlags::RST),
+            (seg.psh, TcpFlags::PSH),
+            (seg.ack.is_some(), TcpFlags::ACK),
+            (seg.urgent.is_some(), TcpFlags::URG),
+        ] {
+            if on {
+                flags |= f;
+            }
+        }
+        let mut options = weft_wire::tcp::TcpOptionList::new();
+        if let Some(m) = seg.mss {
+            // MUST-14: the MSS option on SYNs.
+            let _ = options.try_push(TcpOption::Mss(m));
+        }
+        if let Some(s) = seg.window_scale {
+            let _ = options.try_push(TcpOption::Nop);
+            let _ = options.try_push(TcpOption::WindowScale(s));
+        }
+        let repr = TcpRepr {
+            src_port: lport,
+            dst_port: rport,
+            seq_number: seg.seq.0,
+            ack_number: seg.ack.map_or(0, |a| a.0),
+            flags,
+            window_len: seg.window,
+            urgent_pointer: seg.urgent.unwrap_or(0),
+            options,
+            options_trailer: &[],
+            payload,
+        };
+        let mut buf = vec![0u8; repr.buffer_len()];
+        // MUST-2: the sender computes the checksum (in emit).
+        if repr.emit(src, remote, &mut buf).is_err() {
+            return;
+        }
+        self.tcp.counters.tx_segments += 1;
+        // TCP sizes its segments to the MSS; no DF without path MTU discovery.
+        let _ = self.output_ipv4(
+            now,
+            iface,
+            next_hop,
+            src,
+            remote,
+            IpProtocol::TCP,
+            &buf,
+            false,
+        );
+    }
+
+    /// A connection changed: its output and events are handled at the next flush, and its
+    /// deadline is updated now.
+    fn tcp_touch(&mut self, now: Instant, index: u32) {
+        self.tcp.mark_dirty(index);
+        let _ = now;
+        let t = self.tcp.slot_at(index).and_then(|s| s.conn.poll_timeout());
+        self.deadlines.set(TimerOwner::Tcp(index), t);
+    }
+
+    pub(super) fn tcp_timeout(&mut self, now: Instant, index: u32) {
+        if let Some(slot) = self.tcp.slot_at(index) {
+            slot.conn.handle_timeout(now);
+        }
+        self.tcp_touch(now, index);
+    }
+
+    /// Turns every changed connection's segments into frames and its events into stack
+    /// events; frees connections nobody holds once closed. Stops while the transmit queue is
+    /// full (the connections stay marked).
+    pub(super) fn flush_tcp(&mut self, now: Instant) {
+        let mut payload = Vec::new();
+        while let Some(index) = self.tcp.dirty.pop_front() {
+            if let Some(slot) = self.tcp.slot_at(index) {
+                slot.dirty = false;
+            } else {
+                continue;
+            }
+            loop {
+                if self.tx.len() >= self.limits.tx_queue_frames {
+                    self.tcp.counters.tx_deferred += 1;
+                    self.tcp.mark_dirty(index);
+                    break;
+                }
+                let Some(slot) = self.tcp.slot_at(index) else {
+                    break;
+                };
+                let Some(seg) = slot.conn.poll_segment(now) else {
+                    break;
+                };
+                payload.clear();
+                payload.resize(seg.payload_len, 0);
+                let n = slot.conn.read_payload(seg.payload_offset, &mut payload);
+                payload.truncate(n);
+                let tuple = slot.tuple;
+                self.output_tcp(now, tuple, &seg, &payload);
+            }
+            self.tcp_events(index);
+            let Some(slot) = self.tcp.slot_at(index) else {
+                continue;
+            };
+            let closed = slot.conn.state() == State::Closed;
+            let t = slot.conn.poll_timeout();
+            let free = closed && !slot.dirty && slot.owner != Owner::App;
+            if free {
+                self.tcp.remove(index);
+                self.deadlines.set(TimerOwner::Tcp(index), None);
+            } else {
+                self.deadlines.set(TimerOwner::Tcp(index), t);
+            }
+        }
+    }
+
+    fn tcp_events(&mut self, index: u32) {
+        let Some(id) = self.tcp.id_of(index) else {
+            return;
+        };
+        let Some(slot) = self.tcp.slot_at(index) else {
+            return;
+        };
+        let ev = slot.conn.take_events();
+        let owner = slot.owner;
+        let error = slot.conn.error();
+        if ev == 0 {
+            return;
+        }
+        if let Owner::Listener(l) = owner {
+            if ev & events::CONNECTED != 0 {
+                if let Some(slot) = self.tcp.slot_at(index) {
+                    slot.queued = true;
+                }
+                if let Some(ls) = self.tcp.listener(TcpListenerId(l)) {
+                    ls.accept_queue.push_back(index);
+                }
+                self.push_event(Event::TcpAcceptable {
+                    listener: TcpListenerId(l),
+                });
+            }
+            return;
+        }
+        if owner != Owner::App {
+            return;
+        }
+        let socket = id;
+        if ev & events::CONNECTED != 0 {
+            self.push_event(Event::TcpConnected { socket });
+        }
+        if ev & events::READABLE != 0 {
+            self.push_event(Event::TcpReadable { socket });
+        }
+        if ev & events::URGENT != 0 {
+            self.push_event(Event::TcpUrgent { socket });
+        }
+        if ev & events::PEER_CLOSED != 0 {
+            self.push_event(Event::TcpPeerClosed { socket });
+        }
+        if ev & events::WRITABLE != 0 {
+            self.push_event(Event::TcpWritable { socket });
+        }
+        if ev & events::FAILED != 0 {
+            self.push_event(Event::TcpFailed {
+                socket,
+                error: error.unwrap_or(ConnError::Reset),
+            });
+        }
+        if ev & events::CLOSED != 0 {
+            self.push_event(Event::TcpClosed { socket });
+        }
+    }
+
+    // ------------------------------------------------------------------ socket calls
+
+    /// Listens on `addr:port` (0.0.0.0 = every local address) with room for `backlog`
+    /// connections handshaking or waiting for [`Stack::tcp_accept`] (capped at
+    /// `Limits::tcp_backlog`).
+    pub fn tcp_listen(
+        &mut self,
+        addr: Ipv4Addr,
+        port: u16,
+        backlog: usize,
+    ) -> Result<TcpListenerId, TcpError> {
+        if !addr.is_unspecified() && self.routes.is_local(addr).is_none() {
+            return Err(TcpError::AddrNotAvailable(addr));
+        }
+        let config = self.tcp.config;
+        self.tcp
+            .listen((addr, port), backlog, config)
+            .ok_or(TcpError::AddrInUse { addr, port })
+    }
+
+    /// The listener's connection settings (inherited by the connections it accepts).
+    pub fn tcp_listener_config(&mut self, listener: TcpListenerId) -> Option<&mut TcpConfig> {
+        self.tcp.listener(listener).map(|l| &mut l.config)
+    }
+
+    /// Stops listening. Connections it held that were not accepted are reset.
+    pub fn tcp_unlisten(&mut self, now: Instant, listener: TcpListenerId) {
+        for index in self.tcp.unlisten(listener) {
+            if let Some(slot) = self.tcp.slot_at(index) {
+                slot.conn.abort();
+            }
+            self.tcp_touch(now, index);
+        }
+    }
+
+    /// The next established connection of `listener`, if one is waiting.
+    pub fn tcp_accept(&mut self, listener: TcpListenerId) -> Result<Option<TcpSocketId>, TcpError> {
+        let Some(ls) = self.tcp.listener(listener) else {
+            return Err(TcpError::NoSuchSocket);
+        };
+        let Some(index) = ls.accept_queue.pop_front() else {
+            return Ok(None);
+        };
+        ls.pending = ls.pending.saturating_sub(1);
+        let Some(slot) = self.tcp.slot_at(index) else {
+            return Ok(None);
+        };
+        slot.owner = Owner::App;
+        slot.queued = false;
+        let state = slot.conn.state();
+        let readable = slot.conn.readable() > 0 || slot.conn.at_eof();
+        let id = self.tcp.id_of(index);
+        if let Some(socket) = id {
+            // What happened before the accept is told now.
+            if readable {
+                self.push_event(Event::TcpReadable { socket });
+            }
+            if state == State::Closed {
+                self.push_event(Event::TcpClosed { socket });
+            }
+        }
+        Ok(id)
+    }
+
+    /// Opens a connection to `remote` from `local` (address 0.0.0.0: the route's source;
+    /// port 0: an RFC 6056 ephemeral port) with the stack's TCP settings.
+    pub fn tcp_connect(
+        &mut self,
+        now: Instant,
+        remote: (Ipv4Addr, u16),
+        local: (Ipv4Addr, u16),
+    ) -> Result<TcpSocketId, TcpError> {
+        let config = self.tcp.config;
+        self.tcp_connect_with(now, remote, local, config)
+    }
+
+    /// [`Stack::tcp_connect`] with settings for this connection (SYN option profile, no-delay,
+    /// keepalive, user timeout, buffers).
+    pub fn tcp_connect_with(
+        &mut self,
+        now: Instant,
+        remote: (Ipv4Addr, u16),
+        local: (Ipv4Addr, u16),
+        config: TcpConfig,
+    ) -> Result<TcpSocketId, TcpError> {
+        let Some((iface, _, src)) = self.route(remote.0) else {
+            self.counters.ipv4.tx_no_route += 1;
+            return Err(TcpError::NoRoute(remote.0));
+        };
+        let src = if local.0.is_unspecified() {
+            src
+        } else if self.routes.is_local(local.0).is_some() {
+            local.0
+        } else {
+            return Err(TcpError::AddrNotAvailable(local.0));
+        };
+        let port = match local.1 {
+            0 => self
+                .tcp
+                .ephemeral_port(src, remote)
+                .ok_or(TcpError::NoFreePort(remote.0))?,
+            p => p,
+        };
+        let tuple = (src, port, remote.0, remote.1);
+        if self.tcp.lookup(tuple).is_some() {
+            return Err(TcpError::AddrInUse { addr: src, port });
+        }
+        let mtu = self.ifaces.get(usize::from(iface.0)).map_or(576, |i| i.mtu);
+        let iss = self.tcp.isn(now, tuple);
+        let conn = Conn::connect(config, mtu.saturating_sub(40), iss, now);
+        let limit = self.tcp.max_connections;
+        let index = self
+            .tcp
+            .insert(conn, tuple, Owner::App)
+            .ok_or(TcpError::TooManyConnections(limit))?;
+        self.tcp.counters.connects += 1;
+        self.tcp_touch(now, index);
+        self.tcp.id_of(index).ok_or(TcpError::NoSuchSocket)
+    }
+
+    fn conn_mut(&mut self, id: TcpSocketId) -> Result<&mut Conn, TcpError> {
+        self.tcp
+            .slot_mut(id)
+            .filter(|s| s.owner == Owner::App)
+            .map(|s| &mut s.conn)
+            .ok_or(TcpError::NoSuchSocket)
+    }
+
+    /// Queues `data`; returns how much fit in the send buffer (0 when full: wait for
+    /// `TcpWritable`).
+    pub fn tcp_send(
+        &mut self,
+        now: Instant,
+        id: TcpSocketId,
+        data: &[u8],
+    ) -> Result<usize, TcpError> {
+        let n = self.conn_mut(id)?.send(data).map_err(TcpError::Send)?;
+        if n > 0 {
+            self.tcp_touch(now, id.index);
+        }
+        Ok(n)
+    }
+
+    /// Reads into `buf`: `Ok(0)` when nothing is there yet (wait for `TcpReadable`), the end
+    /// of the stream as `Err(TcpError::Recv(RecvError::Finished))`.
+    pub fn tcp_recv(
+        &mut self,
+        now: Instant,
+        id: TcpSocketId,
+        buf: &mut [u8],
+    ) -> Result<usize, TcpError> {
+        let n = self.conn_mut(id)?.recv(buf).map_err(TcpError::Recv)?;
+        if n > 0 {
+            // A window update may be due.
+            self.tcp_touch(now, id.index);
+        }
+        Ok(n)
+    }
+
+    /// Ends our direction (FIN after the queued data); receiving goes on.
+    pub fn tcp_shutdown(&mut self, now: Instant, id: TcpSocketId) -> Result<(), TcpError> {
+        self.conn_mut(id)?.shutdown();
+        self.tcp_touch(now, id.index);
+        Ok(())
+    }
+
+    /// Closes the connection and gives up the handle: a graceful FIN, continued by the stack
+    /// (the handle is invalid afterwards). Unread data makes it an abort (RST).
+    pub fn tcp_close(&mut self, now: Instant, id: TcpSocketId) -> Result<(), TcpError> {
+        self.conn_mut(id)?.close();
+        if let Some(s) = self.tcp.slot_mut(id) {
+            s.owner = Owner::Released;
+        }
+        self.tcp_touch(now, id.index);
+        Ok(())
+    }
+
+    /// Aborts (RST when synchronized) and gives up the handle.
+    pub fn tcp_abort(&mut self, now: Instant, id: TcpSocketId) -> Result<(), TcpError> {
+        self.conn_mut(id)?.abort();
+        if let Some(s) = self.tcp.slot_mut(id) {
+            s.owner = Owner::Released;
+        }
+        self.tcp_touch(now, id.index);
+        Ok(())
+    }
+
+    /// Changes a connection's settings (no-delay, keepalive, user timeout) from now on.
+    pub fn tcp_configure(
+        &mut self,
+        now: Instant,
+        id: TcpSocketId,
+        f: impl FnOnce(&mut TcpConfig),
+    ) -> Result<(), TcpError> {
+        self.conn_mut(id)?.configure(now, f);
+        self.tcp_touch(now, id.index);
+        Ok(())
+    }
+
+    /// Introspection: state, sequence variables, congestion state, RTO, counters.
+    pub fn tcp_info(&self, id: TcpSocketId) -> Option<TcpInfo> {
+        let s = self.tcp.slot(id)?;
+        let (l, lp, r, rp) = s.tuple;
+        Some(TcpInfo {
+            state: s.conn.state(),
+            local: (l, lp),
+            remote: (r, rp),
+            send: s.conn.send_vars(),
+            recv: s.conn.recv_vars(),
+            stats: s.conn.stats(),
+            readable: s.conn.readable(),
+            writable: s.conn.writable(),
+            unacked: s.conn.unacked(),
+        })
+    }
+
+    /// Live TCP connections (every state).
+    pub fn tcp_connections(&self) -> usize {
+        self.tcp.live
+    }
+}

@@ -1,0 +1,248 @@
+//! TCP through the whole stack (Ethernet, ARP, IPv4, checksums) via the testkit: two hosts
+//! back to back on virtual time.
+
+#![cfg(feature = "testkit")]
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use weft_core::tcp::{ConnError, RecvError, State, TcpSocketId};
+use weft_core::testkit::{DropRule, TestNet};
+use weft_core::time::{Duration, Instant};
+use weft_core::{Event, IfaceId, InterfaceConfig, StackConfig, TcpError};
+use weft_wire::{Ipv4Addr, MacAddr};
+
+const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const LAN: Duration = Duration::from_micros(50);
+
+fn host(seed: u64, n: u8, addr: Ipv4Addr) -> StackConfig {
+    let mut c = StackConfig::new(seed);
+    c.add_interface(InterfaceConfig::ethernet(
+        MacAddr([2, 0, 0, 0, 0, n]),
+        addr,
+        24,
+    ));
+    c
+}
+
+fn pair() -> (TestNet, usize, usize) {
+    let mut net = TestNet::new();
+    let a = net.add_host("a", host(1, 1, A));
+    let b = net.add_host("b", host(2, 2, B));
+    net.add_segment(&[(a, IfaceId(0)), (b, IfaceId(0))], LAN);
+    (net, a, b)
+}
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+fn is_tcp(f: &[u8]) -> bool {
+    f.get(12..14) == Some(&[0x08, 0x00]) && f.get(23) == Some(&6)
+}
+
+/// b listens on 80; a connects, sends `data`, closes; b echoes back everything and closes.
+/// Returns (what a got back, b's received bytes).
+fn echo_transfer(net: &mut TestNet, a: usize, b: usize, data: Vec<u8>) -> (Vec<u8>, usize) {
+    let listener = net
+        .stack(b)
+        .tcp_listen(Ipv4Addr::UNSPECIFIED, 80, 16)
+        .unwrap();
+    let now = net.now();
+    let sock = net
+        .stack(a)
+        .tcp_connect(now, (B, 80), (Ipv4Addr::UNSPECIFIED, 0))
+        .unwrap();
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let served = Rc::new(RefCell::new(0usize));
+    {
+        let got = got.clone();
+        let mut off = 0usize;
+        let mut closed = false;
+        net.set_app(
+            a,
+            Box::new(move |s, now| {
+                if off < data.len() {
+                    off += s.tcp_send(now, sock, &data[off..]).unwrap_or(0);
+                } else if !closed {
+                    s.tcp_shutdown(now, sock).unwrap();
+                    closed = true;
+                }
+                let mut buf = [0u8; 4096];
+                loop {
+                    match s.tcp_recv(now, sock, &mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => got.borrow_mut().extend_from_slice(&buf[..n]),
+                        Err(TcpError::Recv(RecvError::Finished)) => break,
+                        Err(e) => panic!("a recv: {e}"),
+                    }
+                }
+            }),
+        );
+    }
+    {
+        let served = served.clone();
+        let mut conn: Option<TcpSocketId> = None;
+        let mut pending: Vec<u8> = Vec::new();
+        let mut done = false;
+        net.set_app(
+            b,
+            Box::new(move |s, now| {
+                if conn.is_none() {
+                    conn = s.tcp_accept(listener).unwrap();
+                }
+                let Some(c) = conn else { return };
+                if done {
+                    return;
+                }
+                let mut buf = [0u8; 4096];
+                loop {
+                    match s.tcp_recv(now, c, &mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            *served.borrow_mut() += n;
+                            pending.extend_from_slice(&buf[..n]);
+                        }
+                        Err(TcpError::Recv(RecvError::Finished)) => {
+                            if pending.is_empty() && !done {
+                                s.tcp_close(now, c).unwrap();
+                                done = true;
+                            }
+                            break;
+                        }
+                        Err(e) => panic!("b recv: {e}"),
+                    }
+                }
+                if !pending.is_empty() && !done {
+                    let n = s.tcp_send(now, c, &pending).unwrap_or(0);
+                    pending.drain(..n);
+                }
+            }),
+        );
+    }
+    for _ in 0..2000 {
+        net.run_for(Duration::from_millis(50));
+        if net
+            .stack_ref(a)
+            .tcp_info(sock)
+            .is_some_and(|i| i.state == State::TimeWait)
+        {
+            break;
+        }
+    }
+    let r = got.borrow().clone();
+    let n = *served.borrow();
+    (r, n)
+}
+
+#[test]
+fn tcp_stack_echo_one_mebibyte_and_close() {
+    let (mut net, a, b) = pair();
+    let data = pattern(1 << 20);
+    let (back, served) = echo_transfer(&mut net, a, b, data.clone());
+    assert_eq!(served, data.len());
+    assert_eq!(back, data);
+    let ca = net.stack_ref(a).counters().tcp;
+    let cb = net.stack_ref(b).counters().tcp;
+    assert_eq!(ca.connects, 1);
+    assert_eq!(cb.passive_opens, 1);
+    assert_eq!(ca.rx_bad_checksum + cb.rx_bad_checksum, 0);
+    assert!(
+        ca.tx_segments > 700 && cb.tx_segments > 700,
+        "{ca:?} {cb:?}"
+    );
+    // a closed first: TIME-WAIT; b's connection was released and freed.
+    assert_eq!(net.stack_ref(b).tcp_connections(), 0);
+    net.run_for(Duration::from_secs(61));
+    let evs: Vec<_> = net.events(a).iter().map(|(_, e)| e.clone()).collect();
+    assert!(evs.iter().any(|e| matches!(e, Event::TcpConnected { .. })));
+    assert!(evs.iter().any(|e| matches!(e, Event::TcpPeerClosed { .. })));
+    assert!(evs.iter().any(|e| matches!(e, Event::TcpClosed { .. })));
+}
+
+#[test]
+fn tcp_stack_recovers_from_lost_segments() {
+    let (mut net, a, b) = pair();
+    // Lose the 10th, 11th and 40th TCP frames a sends.
+    for nth in [10, 11, 40] {
+        net.drop_frame(DropRule::new(a, nth, is_tcp));
+    }
+    let data = pattern(300_000);
+    let (back, _) = echo_transfer(&mut net, a, b, data.clone());
+    assert_eq!(back, data);
+}
+
+#[test]
+fn tcp_stack_syn_to_closed_port_gets_rst_and_refused() {
+    let (mut net, a, b) = pair();
+    let now = net.now();
+    let sock = net.stack(a).tcp_connect(now, (B, 81), (A, 0)).unwrap();
+    net.run_for(Duration::from_millis(100));
+    assert!(net.stack_ref(b).counters().tcp.rst_sent >= 1);
+    let evs: Vec<_> = net.events(a).iter().map(|(_, e)| e.clone()).collect();
+    assert!(
+        evs.contains(&Event::TcpFailed {
+            socket: sock,
+            error: ConnError::Refused
+        }),
+        "{evs:?}"
+    );
+    assert_eq!(
+        net.stack_ref(a).tcp_info(sock).unwrap().state,
+        State::Closed
+    );
+}
+
+#[test]
+fn tcp_stack_errors_are_typed() {
+    let (mut net, a, _b) = pair();
+    let now = net.now();
+    let s = net.stack(a);
+    assert_eq!(
+        s.tcp_connect(
+            now,
+            (Ipv4Addr::new(192, 0, 2, 1), 80),
+            (Ipv4Addr::UNSPECIFIED, 0)
+        ),
+        Err(TcpError::NoRoute(Ipv4Addr::new(192, 0, 2, 1)))
+    );
+    assert_eq!(
+        s.tcp_listen(Ipv4Addr::new(10, 0, 0, 77), 80, 4),
+        Err(TcpError::AddrNotAvailable(Ipv4Addr::new(10, 0, 0, 77)))
+    );
+    s.tcp_listen(A, 80, 4).unwrap();
+    assert_eq!(
+        s.tcp_listen(A, 80, 4),
+        Err(TcpError::AddrInUse { addr: A, port: 80 })
+    );
+    let stale = s.tcp_connect(now, (B, 9), (A, 0)).unwrap();
+    s.tcp_abort(now, stale).unwrap();
+    assert_eq!(s.tcp_send(now, stale, b"x"), Err(TcpError::NoSuchSocket));
+}
+
+#[test]
+fn tcp_stack_ports_are_ephemeral_and_isns_keyed() {
+    let (mut net, a, _b) = pair();
+    let now = net.now();
+    let mut ports = Vec::new();
+    let mut isns = Vec::new();
+    for _ in 0..20 {
+        let s = net.stack(a).tcp_connect(now, (B, 80), (A, 0)).unwrap();
+        let info = net.stack_ref(a).tcp_info(s).unwrap();
+        assert!(info.local.1 >= 49152);
+        ports.push(info.local.1);
+        isns.push(info.send.iss.0);
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), 20, "distinct ports");
+    isns.sort_unstable();
+    isns.dedup();
+    assert_eq!(
+        isns.len(),
+        20,
+        "distinct ISNs (keyed per 4-tuple, RFC 6528)"
+    );
+    let _ = Instant::ZERO;
+}
