@@ -1,7 +1,8 @@
-//! The `weft` command's library: capture decoding (`weft decode`), shared by the binary and
-//! the integration tests.
+//! The `weft` command's library: capture decoding (`weft decode`) and scenario runs and sweeps
+//! (`weft run`, `weft sweep`), shared by the binary and the integration tests.
 
 pub mod decode;
 pub mod dissect;
 pub mod model;
 pub mod render;
+pub mod simulate;

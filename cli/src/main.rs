@@ -1,4 +1,4 @@
-//! `weft`: decode captures (simulation commands arrive with the simulator).
+//! `weft`: decode captures; run and sweep simulation scenarios.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use weft_cli::decode::{decode_bytes, print};
 use weft_cli::render::RenderOptions;
+use weft_cli::simulate::{self, RunArgs, SweepArgs};
 
 #[derive(Parser)]
 #[command(
@@ -35,11 +36,136 @@ enum Cmd {
         #[arg(long)]
         nano: bool,
     },
+    /// Run a TOML scenario with one seed: a summary table, one pcap per link, the fault tape.
+    /// Exits 1 (and prints the command that replays the run) when an expectation or an oracle
+    /// fails.
+    Run {
+        /// The scenario file (see scenarios/).
+        scenario: PathBuf,
+        /// The seed (default: the scenario's `seeds.default`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Replay this fault tape: exactly its faults fire, none drawn from the seed.
+        #[arg(long, value_name = "FILE")]
+        tape: Option<PathBuf>,
+        /// Write the run's fault tape (every fault that fired, keyed by the frame it hit).
+        #[arg(long, value_name = "FILE")]
+        record_tape: Option<PathBuf>,
+        /// Write one pcap per link (both directions, frames as delivered, simulated
+        /// timestamps) into this directory.
+        #[arg(long, value_name = "DIR")]
+        pcap_dir: Option<PathBuf>,
+        /// Print every delivered frame in time order, decoded, and every fault that fired.
+        #[arg(long)]
+        trace: bool,
+    },
+    /// Run a scenario over a range of seeds on worker threads: a results table with the
+    /// faults that fired by kind, and each failing seed with the command that replays it.
+    /// Exits 1 when any seed fails.
+    ///
+    /// Splitting a sweep over machines: `--shard I/N` runs every N-th seed starting at the
+    /// I-th; or give `--shard-count N` and the index comes from the environment variable
+    /// JOB_COMPLETION_INDEX (Kubernetes indexed jobs; a CI matrix can set it too).
+    Sweep {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Seeds A..B, end exclusive (default: the scenario's `seeds.sweep`).
+        #[arg(long, value_name = "A..B", value_parser = parse_seeds)]
+        seeds: Option<std::ops::Range<u64>>,
+        /// Worker threads (default: the machine's parallelism).
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
+        /// Run only shard I of N.
+        #[arg(long, value_name = "I/N", conflicts_with = "shard_count")]
+        shard: Option<String>,
+        /// Run shard $JOB_COMPLETION_INDEX of N.
+        #[arg(long, value_name = "N")]
+        shard_count: Option<u64>,
+        /// Fail unless every fault kind fired at least once across the sweep.
+        #[arg(long)]
+        require_all_faults: bool,
+    },
+}
+
+fn parse_seeds(s: &str) -> Result<std::ops::Range<u64>, String> {
+    weft_sim::scenario::parse_seed_range(s)
+        .ok_or_else(|| format!("`{s}`: expected A..B with A < B, like 0..1000"))
+}
+
+fn exit(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn main() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.cmd {
+        Cmd::Run {
+            scenario,
+            seed,
+            tape,
+            record_tape,
+            pcap_dir,
+            trace,
+        } => {
+            let args = RunArgs {
+                scenario,
+                seed,
+                tape,
+                record_tape,
+                pcap_dir,
+                trace,
+            };
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let ran = simulate::run(&args, &mut out).and_then(|ok| {
+                out.flush()?;
+                Ok(ok)
+            });
+            match ran {
+                // `weft run --trace | head` closes the pipe early: not an error.
+                Err(e)
+                    if e.downcast_ref::<std::io::Error>()
+                        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+                {
+                    Ok(ExitCode::SUCCESS)
+                }
+                other => Ok(exit(other?)),
+            }
+        }
+        Cmd::Sweep {
+            scenario,
+            seeds,
+            jobs,
+            shard,
+            shard_count,
+            require_all_faults,
+        } => {
+            let shard = match (shard, shard_count) {
+                (Some(s), _) => Some(simulate::parse_shard(&s)?),
+                (None, Some(n)) => {
+                    let i = std::env::var("JOB_COMPLETION_INDEX").context(
+                        "--shard-count takes the shard index from JOB_COMPLETION_INDEX, which is not set",
+                    )?;
+                    Some(simulate::parse_shard(&format!("{i}/{n}"))?)
+                }
+                (None, None) => None,
+            };
+            let args = SweepArgs {
+                scenario,
+                seeds,
+                jobs,
+                shard,
+                require_all_faults,
+                progress: true,
+            };
+            let mut out = std::io::stdout();
+            let summary = simulate::sweep(&args, &mut out)?;
+            Ok(exit(summary.ok(require_all_faults)))
+        }
         Cmd::Decode {
             file,
             json,

@@ -1,0 +1,473 @@
+//! `weft run` and `weft sweep`: run a TOML scenario with one seed (summary, pcaps, tapes,
+//! trace), or with many seeds on worker threads (progress, fault totals, failing seeds with
+//! the command that replays each).
+
+use crate::decode::decode_bytes;
+use crate::render::{RenderOptions, SeqTracker, render_line};
+use anyhow::{Context, Result, bail};
+use std::io::{IsTerminal, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use weft_sim::scenario::{FaultCounts, FaultKind, Outcome, RunOptions, Scenario};
+use weft_sim::{FaultSource, Tape};
+
+/// What `weft run` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct RunArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// The seed (the scenario's default without it).
+    pub seed: Option<u64>,
+    /// Replay this fault tape instead of drawing faults from the seed.
+    pub tape: Option<PathBuf>,
+    /// Write the run's fault tape here.
+    pub record_tape: Option<PathBuf>,
+    /// Write one pcap per link here.
+    pub pcap_dir: Option<PathBuf>,
+    /// Print every delivered frame in time order, then the faults that fired.
+    pub trace: bool,
+}
+
+/// Loads a scenario, with the file, line and column of what is wrong.
+pub fn load(path: &Path) -> Result<Scenario> {
+    Scenario::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The command that replays one run.
+pub fn repro_command(scenario: &Path, seed: u64, tape: Option<&Path>) -> String {
+    let mut s = format!("weft run {} --seed {seed}", shell_word(scenario));
+    if let Some(t) = tape {
+        s.push_str(&format!(" --tape {}", shell_word(t)));
+    }
+    s
+}
+
+fn shell_word(p: &Path) -> String {
+    let s = p.display().to_string();
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:=".contains(c))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// `weft run`: prints the summary (and the trace), writes pcaps and the tape; returns whether
+/// every expectation held.
+pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<bool> {
+    let scenario = load(&args.scenario)?;
+    let seed = args.seed.unwrap_or(scenario.default_seed);
+    let faults = match &args.tape {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading the tape {}", p.display()))?;
+            let tape =
+                Tape::from_text(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            FaultSource::Tape(tape)
+        }
+        None => FaultSource::Random,
+    };
+    let opts = RunOptions {
+        faults,
+        pcap: args.pcap_dir.is_some() || args.trace,
+    };
+    let outcome = scenario
+        .run(seed, &opts)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.scenario.display()))?;
+    if args.trace {
+        print_trace(&outcome, out)?;
+    }
+    write!(out, "{}", outcome.summary())?;
+    if let Some(dir) = &args.pcap_dir {
+        let written = outcome
+            .report
+            .write_pcaps(dir)
+            .with_context(|| format!("writing pcaps to {}", dir.display()))?;
+        writeln!(
+            out,
+            "pcaps: {} files in {} (one per link, both directions, frames as delivered, simulated time)",
+            written.len(),
+            dir.display()
+        )?;
+        for p in &written {
+            writeln!(out, "  {}", p.display())?;
+        }
+    }
+    if let Some(p) = &args.record_tape {
+        std::fs::write(p, outcome.report.tape.to_text())
+            .with_context(|| format!("writing the tape {}", p.display()))?;
+        writeln!(
+            out,
+            "tape: {} ({} entries; replay with --tape)",
+            p.display(),
+            outcome.report.tape.len()
+        )?;
+    }
+    if !outcome.ok() {
+        writeln!(
+            out,
+            "FAILED; replay: {}",
+            repro_command(&args.scenario, seed, args.tape.as_deref())
+        )?;
+    }
+    Ok(outcome.ok())
+}
+
+/// Every delivered frame of every link in time order, one decoded line each, then the tape.
+fn print_trace(o: &Outcome, out: &mut impl Write) -> Result<()> {
+    let mut lines = Vec::new();
+    for (li, l) in o.report.links.iter().enumerate() {
+        let Some(bytes) = &l.pcap else { continue };
+        let decoded =
+            decode_bytes(bytes).with_context(|| format!("reading {}'s capture", l.name))?;
+        let mut seq = SeqTracker::default();
+        for (fi, f) in decoded.frames.iter().enumerate() {
+            let text = render_line(
+                f,
+                &mut seq,
+                RenderOptions {
+                    absolute: false,
+                    nano: true,
+                },
+            );
+            // Drop the frame number and the calendar date and time: the trace prints virtual
+            // seconds instead.
+            let rest = text
+                .split_whitespace()
+                .skip(3)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let ns = f.timestamp_ns.unwrap_or(0);
+            lines.push((
+                ns,
+                li,
+                fi,
+                format!("{:>14.9} {:<16} {rest}", ns as f64 / 1e9, l.name),
+            ));
+        }
+    }
+    lines.sort_by_key(|(t, l, f, _)| (*t, *l, *f));
+    writeln!(out, "trace: {} frames delivered", lines.len())?;
+    for (_, _, _, line) in &lines {
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out, "faults fired: {}", o.report.tape.len())?;
+    for e in &o.report.tape.entries {
+        let link = o
+            .report
+            .links
+            .get(e.key.link as usize)
+            .map_or("?", |l| l.name.as_str());
+        let dir = if e.key.dir == 0 { "up" } else { "down" };
+        let faults: Vec<String> = e.faults.iter().map(|f| format!("{f:?}")).collect();
+        writeln!(
+            out,
+            "  {link} {dir}: {}  # {}",
+            faults.join(", "),
+            e.describe
+        )?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Sweeps
+
+/// What `weft sweep` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct SweepArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Seeds (the scenario's `seeds.sweep` without it).
+    pub seeds: Option<Range<u64>>,
+    /// Worker threads (the machine's parallelism without it).
+    pub jobs: Option<usize>,
+    /// This machine's share: (index, count).
+    pub shard: Option<(u64, u64)>,
+    /// Fail unless every fault kind fired at least once across the sweep.
+    pub require_all_faults: bool,
+    /// Show a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+/// Parses `I/N` (0 <= I < N).
+pub fn parse_shard(s: &str) -> Result<(u64, u64)> {
+    let Some((i, n)) = s.split_once('/') else {
+        bail!("shard `{s}`: expected INDEX/COUNT, like 0/4");
+    };
+    let (Ok(i), Ok(n)) = (i.trim().parse::<u64>(), n.trim().parse::<u64>()) else {
+        bail!("shard `{s}`: expected INDEX/COUNT with numbers, like 0/4");
+    };
+    if n == 0 || i >= n {
+        bail!("shard `{s}`: expected 0 <= INDEX < COUNT");
+    }
+    Ok((i, n))
+}
+
+/// The seeds of `range` that belong to shard `(i, n)`: every n-th, starting at the i-th.
+pub fn shard_seeds(range: Range<u64>, shard: Option<(u64, u64)>) -> Vec<u64> {
+    let (i, n) = shard.unwrap_or((0, 1));
+    let start = range.start;
+    range.filter(|s| (s - start) % n == i).collect()
+}
+
+/// One seed's result.
+#[derive(Debug, Clone)]
+struct SeedResult {
+    seed: u64,
+    /// Why it failed (empty: it passed).
+    failures: Vec<String>,
+    faults: FaultCounts,
+    datagrams: u64,
+    events: u64,
+    frames: u64,
+}
+
+fn run_seed(scenario: &Scenario, seed: u64) -> SeedResult {
+    // A panicking simulation fails its seed, not the sweep: each seed runs on its own thread.
+    let r = std::thread::scope(|s| {
+        s.spawn(|| scenario.run(seed, &RunOptions::default()))
+            .join()
+    });
+    match r {
+        Ok(Ok(o)) => SeedResult {
+            seed,
+            failures: o.failures.clone(),
+            faults: o.faults,
+            datagrams: o.datagrams(),
+            events: o.report.events,
+            frames: o.report.frames_sent,
+        },
+        Ok(Err(e)) => SeedResult {
+            seed,
+            failures: vec![format!("the simulation could not be built: {e}")],
+            faults: FaultCounts::default(),
+            datagrams: 0,
+            events: 0,
+            frames: 0,
+        },
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic".to_string());
+            SeedResult {
+                seed,
+                failures: vec![format!("panicked: {msg}")],
+                faults: FaultCounts::default(),
+                datagrams: 0,
+                events: 0,
+                frames: 0,
+            }
+        }
+    }
+}
+
+/// The totals of a sweep.
+#[derive(Debug, Clone, Default)]
+pub struct SweepSummary {
+    /// Seeds run.
+    pub seeds: usize,
+    /// Failing seeds and the first reason for each, in seed order.
+    pub failed: Vec<(u64, String)>,
+    /// Faults by kind over every seed.
+    pub faults: FaultCounts,
+    /// Datagrams sent by workloads over every seed.
+    pub datagrams: u64,
+    /// Events over every seed.
+    pub events: u64,
+    /// Frames hosts sent over every seed.
+    pub frames: u64,
+    /// Fault kinds that never fired.
+    pub missing_faults: Vec<FaultKind>,
+}
+
+impl SweepSummary {
+    /// True when no seed failed (and, if asked, every fault kind fired).
+    pub fn ok(&self, require_all_faults: bool) -> bool {
+        self.failed.is_empty() && (!require_all_faults || self.missing_faults.is_empty())
+    }
+}
+
+/// `weft sweep`: runs the seeds on `jobs` threads, prints the table, failing seeds with
+/// their repro commands; returns the totals.
+pub fn sweep(args: &SweepArgs, out: &mut impl Write) -> Result<SweepSummary> {
+    let scenario = load(&args.scenario)?;
+    let Some(range) = args.seeds.clone().or_else(|| scenario.sweep.clone()) else {
+        bail!(
+            "{}: no seeds: pass --seeds A..B or set `sweep = \"A..B\"` under [seeds]",
+            args.scenario.display()
+        );
+    };
+    let seeds = shard_seeds(range.clone(), args.shard);
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, seeds.len().max(1));
+    let shard_text = args
+        .shard
+        .map(|(i, n)| format!(", shard {i}/{n}"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "sweep {}: {} seeds of {}..{}{shard_text} on {jobs} threads",
+        scenario.name,
+        seeds.len(),
+        range.start,
+        range.end
+    )?;
+    out.flush()?;
+    let bar = if args.progress && std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(seeds.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}  {msg}",
+        ) {
+            b.set_style(style);
+        }
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<SeedResult>();
+    let mut results = Vec::with_capacity(seeds.len());
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (next, seeds, scenario) = (&next, &seeds, &scenario);
+            s.spawn(move || {
+                // Each simulation is single-threaded and not Send: it is built and run here.
+                while let Some(seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if tx.send(run_seed(scenario, *seed)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut failed = 0usize;
+        for r in rx {
+            if !r.failures.is_empty() {
+                failed += 1;
+                bar.set_message(format!("{failed} failed"));
+            }
+            bar.inc(1);
+            results.push(r);
+        }
+    });
+    bar.finish_and_clear();
+    results.sort_by_key(|r| r.seed);
+    let mut sum = SweepSummary {
+        seeds: results.len(),
+        ..SweepSummary::default()
+    };
+    for r in &results {
+        sum.faults.merge(&r.faults);
+        sum.datagrams += r.datagrams;
+        sum.events += r.events;
+        sum.frames += r.frames;
+        if let Some(f) = r.failures.first() {
+            let more = match r.failures.len() {
+                1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            };
+            sum.failed.push((r.seed, format!("{f}{more}")));
+        }
+    }
+    sum.missing_faults = sum.faults.missing();
+    writeln!(
+        out,
+        "{:<12} {:>8} {:>8} {:>14} {:>14} {:>14}",
+        "seeds", "passed", "failed", "datagrams", "frames", "events"
+    )?;
+    writeln!(
+        out,
+        "{:<12} {:>8} {:>8} {:>14} {:>14} {:>14}",
+        sum.seeds,
+        sum.seeds - sum.failed.len(),
+        sum.failed.len(),
+        sum.datagrams,
+        sum.frames,
+        sum.events
+    )?;
+    writeln!(out, "{:<12} {:>12}", "fault", "fired")?;
+    for k in FaultKind::ALL {
+        writeln!(
+            out,
+            "{:<12} {:>12}{}",
+            k.name(),
+            sum.faults.get(k),
+            if sum.faults.get(k) == 0 {
+                "  never"
+            } else {
+                ""
+            }
+        )?;
+    }
+    const SHOWN: usize = 20;
+    if !sum.failed.is_empty() {
+        writeln!(out, "failing seeds ({}):", sum.failed.len())?;
+        for (seed, why) in sum.failed.iter().take(SHOWN) {
+            writeln!(out, "  seed {seed}: {why}")?;
+            writeln!(out, "    {}", repro_command(&args.scenario, *seed, None))?;
+        }
+        if sum.failed.len() > SHOWN {
+            writeln!(out, "  ... and {} more", sum.failed.len() - SHOWN)?;
+        }
+    }
+    if args.require_all_faults && !sum.missing_faults.is_empty() {
+        let names: Vec<&str> = sum.missing_faults.iter().map(|k| k.name()).collect();
+        writeln!(
+            out,
+            "fault kinds that never fired (--require-all-faults): {}",
+            names.join(", ")
+        )?;
+    }
+    writeln!(
+        out,
+        "{}",
+        if sum.ok(args.require_all_faults) {
+            "sweep passed"
+        } else {
+            "sweep FAILED"
+        }
+    )?;
+    Ok(sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_shards_split_the_seeds_without_overlap() {
+        let all: Vec<u64> = (0..4)
+            .flat_map(|i| shard_seeds(10..30, Some((i, 4))))
+            .collect();
+        let mut sorted = all.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (10..30).collect::<Vec<_>>());
+        assert_eq!(shard_seeds(10..30, Some((1, 4))), vec![11, 15, 19, 23, 27]);
+        assert_eq!(shard_seeds(0..3, None), vec![0, 1, 2]);
+        assert_eq!(parse_shard("2/5").unwrap(), (2, 5));
+        assert!(parse_shard("5/5").is_err());
+        assert!(parse_shard("1-5").is_err());
+        assert!(parse_shard("a/5").is_err());
+    }
+
+    #[test]
+    fn run_repro_commands_quote_what_a_shell_would_split() {
+        assert_eq!(
+            repro_command(Path::new("scenarios/x.toml"), 7, None),
+            "weft run scenarios/x.toml --seed 7"
+        );
+        assert_eq!(
+            repro_command(Path::new("my dir/x.toml"), 7, Some(Path::new("t.tape"))),
+            "weft run 'my dir/x.toml' --seed 7 --tape t.tape"
+        );
+    }
+}

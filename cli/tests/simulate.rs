@@ -1,0 +1,403 @@
+//! `weft run` and `weft sweep` as a user runs them: the binary, the repository's scenarios,
+//! tshark over the pcaps, tapes, failing expectations, bad files, shards.
+
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(name)
+}
+
+/// A fresh directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("simulate-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn weft_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let r = (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    println!("weft {}: exit {}\n{}{}", args.join(" "), r.0, r.1, r.2);
+    r
+}
+
+fn weft(args: &[&str]) -> (i32, String, String) {
+    weft_env(args, &[])
+}
+
+fn tshark(args: &[&str]) -> String {
+    let out = Command::new("tshark")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("tshark could not run ({e}): `bash .ci/install` installs it"));
+    assert!(out.status.success(), "tshark {args:?}: {:?}", out);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The first summary line's trace digest.
+fn trace_digest(out: &str) -> String {
+    let line = out.lines().find(|l| l.contains(" trace ")).unwrap();
+    line.rsplit(' ').next().unwrap().to_string()
+}
+
+/// Distinct echo-request payloads (UDP to port 7) from each client address, and how many
+/// frames carried them, in one capture.
+fn requests(pcap: &Path) -> BTreeMap<String, (usize, std::collections::BTreeSet<String>)> {
+    let text = tshark(&[
+        "-r",
+        pcap.to_str().unwrap(),
+        "-Y",
+        "udp.dstport == 7",
+        "-T",
+        "fields",
+        "-e",
+        "ip.src",
+        "-e",
+        "udp.payload",
+    ]);
+    let mut m: BTreeMap<String, (usize, std::collections::BTreeSet<String>)> = BTreeMap::new();
+    for line in text.lines() {
+        let (src, payload) = line.split_once('\t').unwrap();
+        let e = m.entry(src.to_string()).or_default();
+        e.0 += 1;
+        e.1.insert(payload.to_string());
+    }
+    m
+}
+
+#[test]
+fn run_writes_pcaps_tshark_reads_cleanly_with_the_injected_loss_visible() {
+    // lossy-echo has loss, duplication, reordering and jitter but no corruption: the pcaps
+    // hold frames as delivered, so every one of them must decode without complaint.
+    let dir = scratch("pcaps");
+    let (code, out, _) = weft(&[
+        "run",
+        scenario("lossy-echo.toml").to_str().unwrap(),
+        "--pcap-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("expectations: all met"), "{out}");
+    assert!(out.contains("pcaps: 4 files in"), "{out}");
+    let links = ["server-lan", "client0-lan", "client1-lan", "client2-lan"];
+    for l in links {
+        let p = dir.join(format!("{l}.pcap"));
+        assert!(p.exists(), "{}", p.display());
+        let malformed = tshark(&["-r", p.to_str().unwrap(), "-Y", "_ws.malformed"]);
+        assert!(malformed.is_empty(), "{l}: malformed frames:\n{malformed}");
+        // Simulated timestamps: the run starts at the epoch and lasts seconds.
+        let times = tshark(&[
+            "-r",
+            p.to_str().unwrap(),
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+        ]);
+        let last: f64 = times.lines().last().unwrap().trim().parse().unwrap();
+        assert!(last > 0.0 && last < 30.0, "{l}: last frame at {last}");
+    }
+    // Each client's requests as they reached the switch (its own link's capture) against the
+    // same requests as they reached the server (the server link's capture): the loss on the
+    // way shows as requests missing at the server, duplication as more frames than requests.
+    let at_server = requests(&dir.join("server-lan.pcap"));
+    let mut lost = 0;
+    let mut duplicated = 0;
+    for (i, l) in links.iter().skip(1).enumerate() {
+        let ip = format!("10.0.0.{}", 10 + i);
+        let at_switch = requests(&dir.join(format!("{l}.pcap")));
+        let (frames, sent) = &at_switch[&ip];
+        let (server_frames, got) = &at_server[&ip];
+        assert!(
+            got.is_subset(sent),
+            "{l}: the server got requests never sent"
+        );
+        lost += sent.len() - got.len();
+        duplicated += frames - sent.len() + server_frames - got.len();
+        println!(
+            "{l}: {} requests reached the switch in {frames} frames, {} reached the server in {server_frames}",
+            sent.len(),
+            got.len()
+        );
+    }
+    assert!(lost > 0, "no loss visible between the captures");
+    assert!(duplicated > 0, "no duplicate visible in the captures");
+}
+
+#[test]
+fn run_records_a_tape_and_replays_it_to_the_same_pcaps() {
+    let dir = scratch("tape");
+    let tape = dir.join("run.tape");
+    let file = scenario("lossy-echo.toml");
+    let (code, first, _) = weft(&[
+        "run",
+        file.to_str().unwrap(),
+        "--seed",
+        "4",
+        "--record-tape",
+        tape.to_str().unwrap(),
+        "--pcap-dir",
+        dir.join("a").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(first.contains("tape: "), "{first}");
+    let text = std::fs::read_to_string(&tape).unwrap();
+    assert!(
+        text.starts_with("weft-tape 1\n") && text.lines().count() > 10,
+        "{text}"
+    );
+    // Replayed with another seed: the tape decides every fault, and host seeds come from
+    // --seed, so the same seed gives the same run.
+    let (code, replay, _) = weft(&[
+        "run",
+        file.to_str().unwrap(),
+        "--seed",
+        "4",
+        "--tape",
+        tape.to_str().unwrap(),
+        "--pcap-dir",
+        dir.join("b").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(trace_digest(&first), trace_digest(&replay));
+    for l in ["server-lan", "client0-lan"] {
+        let a = std::fs::read(dir.join("a").join(format!("{l}.pcap"))).unwrap();
+        let b = std::fs::read(dir.join("b").join(format!("{l}.pcap"))).unwrap();
+        assert!(a == b, "{l}: the replay's pcap differs");
+    }
+    // An empty tape: no faults at all, a different run (which fails the scenario's
+    // expectation that loss, duplication and reordering fire).
+    std::fs::write(dir.join("empty.tape"), "weft-tape 1\n").unwrap();
+    let (code, clean, _) = weft(&[
+        "run",
+        file.to_str().unwrap(),
+        "--seed",
+        "4",
+        "--tape",
+        dir.join("empty.tape").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(clean.contains("faults: loss 0 "), "{clean}");
+    assert!(
+        clean.contains("fault loss was expected to fire and did not"),
+        "{clean}"
+    );
+    assert_ne!(trace_digest(&first), trace_digest(&clean));
+    // A broken tape names its line.
+    std::fs::write(dir.join("bad.tape"), "weft-tape 1\n0 0 00 0 explode\n").unwrap();
+    let (code, _, err) = weft(&[
+        "run",
+        file.to_str().unwrap(),
+        "--tape",
+        dir.join("bad.tape").to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("tape line 2"), "{err}");
+}
+
+#[test]
+fn run_traces_every_delivery_in_time_order() {
+    let (code, out, _) = weft(&[
+        "run",
+        scenario("arp-churn.toml").to_str().unwrap(),
+        "--trace",
+    ]);
+    assert_eq!(code, 0);
+    let n: usize = out
+        .lines()
+        .find_map(|l| l.strip_prefix("trace: "))
+        .and_then(|l| l.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let frames: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("trace: "))
+        .skip(1)
+        .take(n)
+        .collect();
+    assert_eq!(frames.len(), n);
+    let times: Vec<f64> = frames
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "time order");
+    assert!(frames.iter().any(|l| l.contains("ARP, Request who-has")));
+    assert!(
+        frames.iter().any(|l| l.contains("ICMP echo request")),
+        "{}",
+        frames[100]
+    );
+    assert!(out.contains("faults fired: "), "{out}");
+}
+
+/// A scenario whose expectation cannot hold: every echo crosses four lossy link directions.
+const DEMANDING: &str = r#"
+name = "demanding"
+until = "10s"
+[seeds]
+default = 2
+[[switches]]
+name = "lan"
+[links.default]
+loss = { bernoulli = 0.2 }
+[[hosts]]
+name = "server"
+switch = "lan"
+address = "10.0.0.1/24"
+[[hosts]]
+name = "client"
+switch = "lan"
+address = "10.0.0.2/24"
+[[workloads]]
+kind = "udp_echo"
+server = "server"
+clients = ["client"]
+datagrams = 50
+[expect]
+min_delivered = 0.99
+"#;
+
+#[test]
+fn run_fails_with_a_replay_command_when_an_expectation_fails() {
+    let dir = scratch("failing");
+    let file = dir.join("demanding.toml");
+    std::fs::write(&file, DEMANDING).unwrap();
+    let (code, out, _) = weft(&["run", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.contains("expectations: FAILED"), "{out}");
+    assert!(out.contains("< 99.0% expected"), "{out}");
+    let repro = out.lines().last().unwrap();
+    assert_eq!(
+        repro,
+        format!("FAILED; replay: weft run {} --seed 2", file.display())
+    );
+    // The printed command replays the same run.
+    let (code, again, _) = weft(&["run", file.to_str().unwrap(), "--seed", "2"]);
+    assert_eq!(code, 1);
+    assert_eq!(trace_digest(&out), trace_digest(&again));
+}
+
+#[test]
+fn run_rejects_a_bad_scenario_naming_file_line_and_column() {
+    let dir = scratch("bad");
+    let file = dir.join("bad.toml");
+    std::fs::write(
+        &file,
+        "name = \"x\"\n[[switches]]\nname = \"lan\"\nlatency = \"1ms\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = weft(&["run", file.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains(&format!(
+            "{}:4:1: unknown field `latency`, expected `name`",
+            file.display()
+        )),
+        "{err}"
+    );
+    let (code, _, err) = weft(&["run", "no-such-scenario.toml"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no-such-scenario.toml"), "{err}");
+}
+
+#[test]
+fn sweep_runs_seeds_in_parallel_and_totals_faults() {
+    let file = scenario("lossy-echo.toml");
+    let (code, out, _) = weft(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--seeds",
+        "0..8",
+        "--jobs",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("sweep lossy-echo: 8 seeds of 0..8 on 2 threads"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()[..3] == ["8", "8", "0"]),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("loss ") && !l.ends_with("never")),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("sweep passed"), "{out}");
+    // lossy-echo has no corruption, crashes or partitions.
+    let (code, out, _) = weft(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--seeds",
+        "0..4",
+        "--require-all-faults",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("fault kinds that never fired (--require-all-faults): burst-loss, corrupt"),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("sweep FAILED"), "{out}");
+}
+
+#[test]
+fn sweep_lists_failing_seeds_with_their_replay_commands() {
+    let dir = scratch("sweep-failing");
+    let file = dir.join("demanding.toml");
+    std::fs::write(&file, DEMANDING).unwrap();
+    let (code, out, _) = weft(&["sweep", file.to_str().unwrap(), "--seeds", "10..13"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("failing seeds (3):"), "{out}");
+    for seed in 10..13 {
+        assert!(
+            out.contains(&format!("  seed {seed}: workload udp_echo#0: delivered")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("    weft run {} --seed {seed}\n", file.display())),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn sweep_shards_by_flag_or_job_completion_index() {
+    let file = scenario("arp-churn.toml");
+    let f = file.to_str().unwrap();
+    let (code, out, _) = weft(&["sweep", f, "--seeds", "0..10", "--shard", "1/3"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("3 seeds of 0..10, shard 1/3"), "{out}");
+    let (code, out, _) = weft_env(
+        &["sweep", f, "--seeds", "0..10", "--shard-count", "3"],
+        &[("JOB_COMPLETION_INDEX", "0")],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("4 seeds of 0..10, shard 0/3"), "{out}");
+    let (code, _, err) = weft(&["sweep", f, "--shard", "3/3"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("expected 0 <= INDEX < COUNT"), "{err}");
+    // Without --seeds, the scenario's own range.
+    let (code, out, _) = weft(&["sweep", f, "--shard", "0/50"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("4 seeds of 0..200, shard 0/50"), "{out}");
+}

@@ -1,0 +1,346 @@
+//! Every scenario in scenarios/ runs with its default seed, its expectations hold, and its
+//! summary matches the snapshot; bad files are rejected with their line, column and what was
+//! expected.
+#![allow(clippy::indexing_slicing, clippy::panic)] // test code: a bad index or an unexpected error is a failure
+
+use std::path::{Path, PathBuf};
+use weft_sim::scenario::{RunOptions, Scenario, ScenarioError};
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+fn run_file(name: &str) -> String {
+    let s = Scenario::load(&scenarios_dir().join(name)).unwrap_or_else(|e| panic!("{e}"));
+    println!("scenario {name} seed {}", s.default_seed);
+    let o = s
+        .run(s.default_seed, &RunOptions::default())
+        .expect("valid simulation");
+    let summary = o.summary();
+    println!("{summary}");
+    assert!(o.ok(), "{name}: {:?}", o.failures);
+    summary
+}
+
+#[test]
+fn scenario_lossy_echo() {
+    insta::assert_snapshot!(run_file("lossy-echo.toml"));
+}
+
+#[test]
+fn scenario_fault_matrix() {
+    insta::assert_snapshot!(run_file("fault-matrix.toml"));
+}
+
+#[test]
+fn scenario_dhcp() {
+    insta::assert_snapshot!(run_file("dhcp.toml"));
+}
+
+#[test]
+fn scenario_arp_churn() {
+    insta::assert_snapshot!(run_file("arp-churn.toml"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Bad files
+
+/// A small valid scenario; tests append or replace lines to break it.
+const BASE: &str = r#"name = "t"
+
+[[switches]]
+name = "lan"
+
+[links.default]
+latency = "1ms"
+
+[[hosts]]
+name = "server"
+switch = "lan"
+address = "10.0.0.1/24"
+
+[[hosts]]
+name = "client"
+switch = "lan"
+address = "10.0.0.2/24"
+
+[[workloads]]
+kind = "udp_echo"
+server = "server"
+clients = ["client"]
+"#;
+
+/// Parses `text`, which must fail: (line, column, message), printed.
+fn reject(text: &str) -> (usize, usize, String) {
+    let e = Scenario::parse(text, "bad.toml", "bad").expect_err("the file is rejected");
+    println!("{e}\n");
+    let shown = e.to_string();
+    let (line, column) = e.position().expect("a position");
+    assert!(
+        shown.starts_with(&format!("bad.toml:{line}:{column}: ")),
+        "{shown}"
+    );
+    (line, column, e.message().to_string())
+}
+
+/// The 1-based line of `text` that contains `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("`{needle}` not in the text"))
+}
+
+#[test]
+fn scenario_base_is_valid() {
+    let s = Scenario::parse(BASE, "base.toml", "base").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.host_names(), ["server", "client"]);
+    assert_eq!(s.default_seed, 1);
+    let o = s.run(1, &RunOptions::default()).expect("runs");
+    assert!(o.ok(), "{}", o.summary());
+    assert_eq!(o.workloads[0].delivered, 100);
+}
+
+#[test]
+fn scenario_rejects_toml_syntax_errors() {
+    let text = BASE.replace("latency = \"1ms\"", "latency = \"1ms");
+    let (line, col, msg) = reject(&text);
+    assert_eq!(line, line_of(&text, "latency"));
+    assert!(col > 1, "{col}");
+    assert!(msg.contains("string"), "{msg}");
+}
+
+#[test]
+fn scenario_rejects_unknown_keys_everywhere() {
+    for (find, replace, key) in [
+        ("name = \"t\"", "name = \"t\"\nuntill = \"5s\"", "untill"),
+        ("latency = \"1ms\"", "latncy = \"1ms\"", "latncy"),
+        (
+            "switch = \"lan\"\naddress = \"10.0.0.2/24\"",
+            "switch = \"lan\"\naddress = \"10.0.0.2/24\"\ngateway = \"10.0.0.254\"",
+            "gateway",
+        ),
+        (
+            "kind = \"udp_echo\"",
+            "kind = \"udp_echo\"\nrate = 5",
+            "rate",
+        ),
+        (
+            "latency = \"1ms\"",
+            "latency = \"1ms\"\nup = { latency = \"1ms\", colour = \"red\" }",
+            "colour",
+        ),
+        (
+            "latency = \"1ms\"",
+            "loss = { gilbert_elliott = { p_good_to_bad = 0.1, p_bad_to_good = 0.5, p_ugly = 1 } }",
+            "p_ugly",
+        ),
+    ] {
+        let text = BASE.replacen(find, replace, 1);
+        assert_ne!(text, BASE, "{find}");
+        let (line, _, msg) = reject(&text);
+        assert_eq!(line, line_of(&text, key), "{msg}");
+        // serde says "unknown field `k`, expected one of ..."; toml, inside an enum's
+        // table, "unexpected keys in table: k, available keys: ...".
+        assert!(
+            msg.contains(&format!("unknown field `{key}`"))
+                || msg.contains(&format!("unexpected keys in table: {key}")),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("expected") || msg.contains("available keys"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn scenario_rejects_wrong_types_and_values() {
+    for (find, replace, needle, says) in [
+        (
+            "kind = \"udp_echo\"",
+            "kind = \"udp_echo\"\ndatagrams = \"ten\"",
+            "datagrams",
+            "expected u32",
+        ),
+        (
+            "latency = \"1ms\"",
+            "latency = \"5 parsecs\"",
+            "latency",
+            "expected a number and a unit",
+        ),
+        (
+            "latency = \"1ms\"",
+            "latency = 5",
+            "latency",
+            "a duration with a unit",
+        ),
+        (
+            "latency = \"1ms\"",
+            "duplicate = 1.5",
+            "duplicate",
+            "between 0 and 1",
+        ),
+        (
+            "latency = \"1ms\"",
+            "bandwidth = \"fast\"",
+            "bandwidth",
+            "like \"10Mbit\"",
+        ),
+        ("latency = \"1ms\"", "mtu = 20", "mtu", "below 68"),
+        (
+            "latency = \"1ms\"",
+            "loss = { sometimes = 0.1 }",
+            "loss",
+            "unknown variant `sometimes`",
+        ),
+        (
+            "address = \"10.0.0.2/24\"",
+            "address = \"10.0.0.300/24\"",
+            "10.0.0.300",
+            "is not an address",
+        ),
+        (
+            "address = \"10.0.0.2/24\"",
+            "address = \"10.0.0.2/31\"",
+            "10.0.0.2/31",
+            "expected 1 to 30",
+        ),
+        (
+            "kind = \"udp_echo\"",
+            "kind = \"tcp_bulk\"",
+            "tcp_bulk",
+            "unknown variant `tcp_bulk`",
+        ),
+        (
+            "kind = \"udp_echo\"",
+            "kind = \"udp_echo\"\ndatagrams = 0",
+            "datagrams",
+            "at least 1",
+        ),
+        (
+            "kind = \"udp_echo\"",
+            "kind = \"udp_echo\"\nsize = 4",
+            "size",
+            "expected 12 to 65507",
+        ),
+    ] {
+        let text = BASE.replacen(find, replace, 1);
+        assert_ne!(text, BASE, "{find}");
+        let (line, _, msg) = reject(&text);
+        assert_eq!(line, line_of(&text, needle), "{msg}");
+        assert!(msg.contains(says), "{msg} should say {says}");
+    }
+}
+
+#[test]
+fn scenario_rejects_bad_references_and_combinations() {
+    let cases = [
+        (
+            "switch = \"lan\"\naddress = \"10.0.0.2/24\"",
+            "switch = \"wan\"\naddress = \"10.0.0.2/24\"",
+            "\"wan\"",
+            "switch `wan`, which is not defined",
+        ),
+        (
+            "switch = \"lan\"\naddress = \"10.0.0.2/24\"",
+            "switch = \"lan\"\naddress = \"10.0.0.2/24\"\nlink = \"fibre\"",
+            "fibre",
+            "link profile `fibre` is not defined",
+        ),
+        (
+            "switch = \"lan\"\naddress = \"10.0.0.2/24\"",
+            "switch = \"lan\"\naddress = \"10.0.0.2/24\"\ndhcp = true",
+            "10.0.0.2/24",
+            "not both",
+        ),
+        (
+            "name = \"client\"\nswitch = \"lan\"\naddress = \"10.0.0.2/24\"",
+            "name = \"client\"\nswitch = \"lan\"",
+            "\"client\"",
+            "has no address",
+        ),
+        (
+            "name = \"client\"",
+            "name = \"server\"",
+            "name = \"server\"\nswitch = \"lan\"\n\n[[work",
+            "used twice",
+        ),
+        (
+            "server = \"server\"",
+            "server = \"sever\"",
+            "sever",
+            "`sever` is not a host",
+        ),
+        (
+            "clients = [\"client\"]",
+            "clients = [\"laptop*\"]",
+            "laptop",
+            "names no host",
+        ),
+        (
+            "kind = \"udp_echo\"",
+            "kind = \"request_response\"\nburst = 4",
+            "burst",
+            "`burst` does not apply to a request_response workload",
+        ),
+        (
+            "kind = \"udp_echo\"",
+            "kind = \"dhcp\"\npool = \"10.0.0.100-10.0.0.110\"",
+            "clients = [",
+            "needs `dhcp = true`",
+        ),
+        (
+            "name = \"t\"",
+            "name = \"t\"\n[seeds]\nsweep = \"9..3\"",
+            "9..3",
+            "not a seed range",
+        ),
+        (
+            "name = \"t\"",
+            "name = \"t\"\n[expect]\nfaults = [\"gremlins\"]",
+            "gremlins",
+            "unknown fault kind `gremlins`",
+        ),
+    ];
+    for (find, replace, needle, says) in cases {
+        let text = BASE.replacen(find, replace, 1);
+        assert_ne!(text, BASE, "{find}");
+        let (line, _, msg) = reject(&text);
+        let want = if needle.contains('\n') {
+            line_of(&text, needle.lines().next().unwrap_or_default()) + 1
+        } else {
+            line_of(&text, needle)
+        };
+        assert!(msg.contains(says), "{msg} should say {says}");
+        assert!(
+            line == want
+                || (says == "used twice"
+                    && text
+                        .lines()
+                        .nth(line - 1)
+                        .is_some_and(|l| l.contains("server"))),
+            "line {line}, expected {want}: {msg}"
+        );
+    }
+    // A schedule that names no host.
+    let text = format!("{BASE}\n[[schedule]]\nat = \"1s\"\naction = \"crash\"\nhost = \"ghost\"\n");
+    let (line, _, msg) = reject(&text);
+    assert_eq!(line, line_of(&text, "ghost"));
+    assert!(msg.contains("`ghost` is not a host"), "{msg}");
+    let text =
+        format!("{BASE}\n[[schedule]]\nat = \"1s\"\naction = \"explode\"\nhost = \"server\"\n");
+    let (line, _, msg) = reject(&text);
+    assert_eq!(line, line_of(&text, "explode"));
+    assert!(
+        msg.contains("unknown variant `explode`, expected one of"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn scenario_missing_file_is_an_io_error() {
+    let e = Scenario::load(Path::new("no/such/scenario.toml")).expect_err("missing");
+    assert!(matches!(e, ScenarioError::Io { .. }), "{e}");
+    assert!(e.to_string().starts_with("no/such/scenario.toml: "), "{e}");
+}
