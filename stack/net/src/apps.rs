@@ -766,8 +766,7 @@ pub enum Backend {
     /// simulation with a server host and a client host.
     Turmoil,
     /// weft's own stack (`direct::DirectNet`, feature `tokio`): a server stack and a client
-    /// stack over an in-memory Ethernet cable, on tokio's clock. UDP only until TCP lands in
-    /// the core.
+    /// stack over an in-memory Ethernet cable, on tokio's clock.
     Direct,
 }
 
@@ -1192,12 +1191,6 @@ fn run_on_direct(
     use weft_core::{InterfaceConfig, StackConfig};
     use weft_wire::MacAddr;
 
-    if cfg.service != Service::UdpEcho {
-        return Err(AppError::Unsupported {
-            backend: Backend::Direct,
-            what: "TCP (it arrives with TCP in the core)",
-        });
-    }
     if cfg.role != Role::Both {
         return Err(AppError::Unsupported {
             backend: Backend::Direct,
@@ -1230,12 +1223,16 @@ fn run_on_direct(
         let server = s.start(rt).map_err(map)?;
         let client = c.start(rt).map_err(map)?;
         let (addr, stats) =
-            udp_echo_server_at(server.clone(), SocketAddrV4::new(server_ip, port)).await?;
+            start_server(&server, cfg.service, SocketAddrV4::new(server_ip, port)).await?;
         out(&Event::Listening {
             service: cfg.service,
             addr,
         });
-        let t = run_client_udp(&client, cfg, addr).await?;
+        let t = run_client(&client, cfg, addr).await?;
+        if cfg.service != Service::UdpEcho {
+            // The server counts a connection once it has seen the client's FIN.
+            stats.served_at_least(1).await;
+        }
         report_transcript(&t, out);
         report_stats(cfg.service, &stats, out);
         Ok(ExampleReport {
@@ -1245,15 +1242,6 @@ fn run_on_direct(
         })
     };
     crate::tokio_rt::block_on_local(run).map_err(|e| AppError::Runtime(e.to_string()))?
-}
-
-#[cfg(feature = "tokio")]
-async fn run_client_udp<N: UdpNet>(
-    net: &N,
-    cfg: &ExampleConfig,
-    server: SocketAddrV4,
-) -> Result<Transcript, AppError> {
-    udp_request_response(net.clone(), server, cfg.count, cfg.size, cfg.timeout).await
 }
 
 #[cfg(not(feature = "tokio"))]

@@ -14,8 +14,11 @@
 //! `.await`. Wakers are woken while the stack is borrowed, so a [`Runtime`]'s wakers must only
 //! schedule (tokio's and the simulator's do).
 //!
-//! `TcpNet` arrives with TCP in the core; until then this backend implements [`Net`] and
-//! [`UdpNet`].
+//! It implements [`Net`], [`UdpNet`] and [`crate::TcpNet`] (in `direct/tcp.rs`).
+
+mod tcp;
+
+pub use tcp::{DirectFlow, DirectListener};
 
 use crate::link::{AsyncLink, ErasedLink};
 use crate::runtime::Runtime;
@@ -125,6 +128,8 @@ impl DirectBuilder {
             links: self.links,
             driver: None,
             sockets: BTreeMap::new(),
+            tcp: BTreeMap::new(),
+            listeners: BTreeMap::new(),
             pings: BTreeMap::new(),
             next_ping_seq: 0,
             ping_ident: {
@@ -195,6 +200,10 @@ struct Inner {
     links: Vec<Box<dyn ErasedLink>>,
     driver: Option<Waker>,
     sockets: BTreeMap<u32, SocketState>,
+    /// TCP connections the application holds.
+    tcp: BTreeMap<weft_core::tcp::TcpSocketId, tcp::FlowState>,
+    /// Tasks waiting in `accept`, per listener.
+    listeners: BTreeMap<u32, Vec<Waker>>,
     pings: BTreeMap<u16, PingState>,
     next_ping_seq: u16,
     /// The ICMP identifier of this stack's echo requests.
@@ -319,7 +328,7 @@ impl Inner {
             Event::AddressUp { .. } | Event::AddressDown { .. } | Event::AddressConflict { .. } => {
                 wake_all(&mut self.addr_waiters);
             }
-            _ => {}
+            other => self.dispatch_tcp(other),
         }
     }
 
@@ -572,6 +581,12 @@ impl<R: Runtime> DirectNet<R> {
         for s in g.sockets.values_mut() {
             wake_all(&mut s.readers);
             wake_all(&mut s.writers);
+        }
+        for s in g.tcp.values_mut() {
+            s.wake_all();
+        }
+        for l in g.listeners.values_mut() {
+            wake_all(l);
         }
         for p in g.pings.values_mut() {
             if let PingState::Waiting { waker: Some(w), .. } = p {

@@ -105,3 +105,58 @@ fn tap_udp_transcripts_equal_the_socket_backend_both_ways() {
         assert_eq!(weft.address(IfaceId(0)), Some((WEFT, 24)));
     });
 }
+
+/// TCP: RFC 862 echo and RFC 863 discard with the Linux kernel's TCP on the other side, both
+/// directions; the transcripts equal the socket backend's on loopback.
+#[test]
+fn tap_tcp_transcripts_equal_the_socket_backend_both_ways() {
+    if !privileged() {
+        return;
+    }
+    const MESSAGES: usize = 10;
+    const MSG: usize = 5000;
+    println!("seed {SEED}");
+    let want = weft_net::tokio_rt::block_on_local(async {
+        let net = SocketNet::new(SEED);
+        let (addr, _) = apps::tcp_echo_server_at(net, SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("server");
+        apps::tcp_echo_client(net, addr, MESSAGES, MSG)
+            .await
+            .expect("client")
+    })
+    .expect("runtime");
+    show("socket", &want);
+    in_netns(move || async move {
+        let weft = weft_on_tap("wtapapp1");
+        // weft client → Linux echo server.
+        let linux = SocketNet::new(SEED ^ 1);
+        let (server, _) = apps::tcp_echo_server_at(linux, SocketAddrV4::new(KERNEL, 7007))
+            .await
+            .expect("kernel-side server");
+        let got = apps::tcp_echo_client(weft.clone(), server, MESSAGES, MSG)
+            .await
+            .expect("weft client");
+        show("direct-over-TAP client", &got);
+        assert_eq!(got, want);
+        // Linux client → weft echo server.
+        let (addr, stats) = apps::tcp_echo_server_at(weft.clone(), SocketAddrV4::new(WEFT, 7))
+            .await
+            .expect("weft server");
+        let got = apps::tcp_echo_client(SocketNet::new(SEED), addr, MESSAGES, MSG)
+            .await
+            .expect("kernel-side client");
+        show("direct-over-TAP server", &got);
+        assert_eq!(got, want);
+        stats.served_at_least(1).await;
+        // A SYN to a closed Linux port is answered with RST: refused.
+        let refused = weft_net::TcpNet::connect(&weft, SocketAddrV4::new(KERNEL, 9)).await;
+        assert!(
+            matches!(refused, Err(weft_net::ConnectError::Refused(_))),
+            "{refused:?}"
+        );
+        let c = weft.counters().tcp;
+        assert!(c.connects >= 2 && c.passive_opens >= 1, "{c:?}");
+        assert_eq!(c.rx_bad_checksum, 0);
+    });
+}

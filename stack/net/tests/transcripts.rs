@@ -169,10 +169,16 @@ fn tcp_echo_transcripts_match_across_backends() {
         },
     );
     let turmoil = turmoil.unwrap();
+    let mut cfg = ExampleConfig::new(Service::TcpEcho, Role::Both, Backend::Direct, seed);
+    cfg.count = messages;
+    cfg.size = size;
+    let direct = run(&cfg).unwrap().transcript.unwrap();
     show("socket", &socket);
     show("turmoil", &turmoil);
+    show("direct", &direct);
     assert_eq!(socket.lines().len(), 2 + 2 * messages + 3);
     assert_eq!(socket, turmoil);
+    assert_eq!(socket, direct);
 }
 
 #[test]
@@ -203,9 +209,16 @@ fn discard_transcripts_and_counts_match_across_backends() {
     );
     let turmoil = turmoil.unwrap();
     let stats = stats_slot.borrow_mut().take().unwrap();
+    let mut cfg = ExampleConfig::new(Service::Discard, Role::Both, Backend::Direct, seed);
+    cfg.size = bytes as usize;
+    let report = run(&cfg).unwrap();
+    let direct = report.transcript.unwrap();
     show("socket", &socket);
     show("turmoil", &turmoil);
+    show("direct", &direct);
     assert_eq!(socket, turmoil);
+    assert_eq!(socket, direct);
+    assert_eq!(report.served.unwrap(), counts(1, bytes));
     // The server counted every byte, on both, by the time the client saw its end of stream.
     assert_eq!(socket_count, counts(1, bytes));
     assert_eq!(
@@ -465,13 +478,13 @@ fn example_udp_echo_and_udp_client() {
 
 /// tcp_echo in its three modes on the socket backend, and on turmoil.
 #[test]
-fn example_direct_runs_udp_and_refuses_tcp_for_now() {
+fn example_direct_runs_every_service_in_both_roles_only() {
     let seed = seed();
     let cfg = ExampleConfig::new(Service::UdpEcho, Role::Both, Backend::Direct, seed);
     let report = run(&cfg).unwrap();
     assert_eq!(report.served.unwrap().served, cfg.count as u64);
     let tcp = ExampleConfig::new(Service::TcpEcho, Role::Both, Backend::Direct, seed);
-    assert!(matches!(run(&tcp), Err(AppError::Unsupported { .. })));
+    assert_eq!(run(&tcp).unwrap().served.unwrap().served, 1);
     let alone = ExampleConfig::new(Service::UdpEcho, Role::Server, Backend::Direct, seed);
     assert!(matches!(run(&alone), Err(AppError::Unsupported { .. })));
 }

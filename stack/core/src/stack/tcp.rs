@@ -623,6 +623,15 @@ impl Stack {
         })
     }
 
+    /// A listener's address and port.
+    pub fn tcp_listener_local(&self, id: TcpListenerId) -> Option<(Ipv4Addr, u16)> {
+        self.tcp
+            .listeners
+            .get(id.0 as usize)
+            .and_then(|s| s.as_ref())
+            .map(|l| l.local)
+    }
+
     /// Live TCP connections (every state).
     pub fn tcp_connections(&self) -> usize {
         self.tcp.live
