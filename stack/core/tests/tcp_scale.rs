@@ -47,7 +47,7 @@ impl Host {
             .emit(&mut h.frame[n..])
             .unwrap();
         h.stack
-            .handle_frame(h.now, IFACE, &h.frame[..n].to_vec(), RxMeta::default());
+            .handle_frame(h.now, IFACE, &h.frame[..n], RxMeta::default());
         h.drain();
         h
     }
