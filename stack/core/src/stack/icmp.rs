@@ -105,6 +105,26 @@ impl Stack {
                     None
                 }
             }
+            (IpProtocol::TCP, Some((sport, dport))) => {
+                if self.routes.is_local(src).is_some() {
+                    let seq = q
+                        .leading
+                        .get(4..8)
+                        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                        .map(u32::from_be_bytes);
+                    if let (Some(index), Some(seq)) =
+                        (self.tcp.lookup((src, sport, dst, dport)), seq)
+                    {
+                        self.counters.icmp.errors_delivered += 1;
+                        self.tcp_icmp_error(index, kind, seq);
+                    } else {
+                        self.counters.icmp.errors_unmatched += 1;
+                    }
+                } else {
+                    self.counters.icmp.errors_unmatched += 1;
+                }
+                return;
+            }
             _ => None,
         };
         match socket {

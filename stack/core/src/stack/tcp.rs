@@ -297,6 +297,25 @@ impl Stack {
         self.deadlines.set(TimerOwner::Tcp(index), t);
     }
 
+    /// An ICMP error about a segment of connection `index` whose quoted sequence number is
+    /// `seq` (RFC 9293 §3.9.2.2, RFC 5927 §4.1).
+    pub(super) fn tcp_icmp_error(
+        &mut self,
+        index: u32,
+        kind: crate::event::IcmpErrorKind,
+        seq: u32,
+    ) {
+        use crate::event::IcmpErrorKind as K;
+        // RFC 1122 §4.2.3.9: destination unreachable codes 2 (protocol), 3 (port) and 4
+        // (fragmentation needed) are hard errors; 0, 1 and 5 (network, host, source route)
+        // soft (MUST NOT abort, MUST-56), as are time exceeded and parameter problem.
+        let hard = matches!(kind, K::Unreachable { code: 2 | 3 });
+        if let Some(slot) = self.tcp.slot_at(index) {
+            slot.conn.icmp_error(hard, Seq(seq));
+        }
+        self.tcp.mark_dirty(index);
+    }
+
     pub(super) fn tcp_timeout(&mut self, now: Instant, index: u32) {
         if let Some(slot) = self.tcp.slot_at(index) {
             slot.conn.handle_timeout(now);

@@ -232,6 +232,10 @@ pub enum ConnError {
     /// The application aborted it.
     #[error("connection aborted")]
     Aborted,
+    /// The network reported the destination unreachable (an ICMP error) and the handshake
+    /// could not complete.
+    #[error("destination unreachable")]
+    Unreachable,
 }
 
 /// Events for the layer above, as bits.
@@ -281,6 +285,10 @@ pub struct ConnStats {
     pub keepalives: u64,
     /// Times R1 was reached.
     pub r1_reached: u64,
+    /// ICMP errors that concerned outstanding data.
+    pub icmp_errors: u64,
+    /// ICMP errors ignored (their quote matched nothing outstanding).
+    pub icmp_ignored: u64,
 }
 
 /// Send-side variables (RFC 9293 §3.3.1), for introspection.
@@ -394,6 +402,8 @@ pub struct Conn {
     /// Full-sized segments received since our last ACK (ACK every second one).
     unacked_segs: u32,
     send_rst: bool,
+    /// A soft ICMP error arrived (reported as `Unreachable` if the handshake times out).
+    soft_error: bool,
     /// An RST answering an unacceptable ACK: <SEQ=SEG.ACK><CTL=RST>.
     pending_reset_seq: Option<Seq>,
     fast_retx: bool,
@@ -470,6 +480,7 @@ impl Conn {
             ack_now: false,
             unacked_segs: 0,
             send_rst: false,
+            soft_error: false,
             pending_reset_seq: None,
             fast_retx: false,
             probe_now: false,
@@ -764,6 +775,25 @@ impl Conn {
         }
     }
 
+    /// An ICMP error about one of our segments (RFC 9293 §3.9.2.2, MUST-54..56). `seq` is the
+    /// quoted segment's sequence number: a quote of nothing we have outstanding is ignored
+    /// (RFC 5927 §4.1, against forged errors). A hard error aborts a connection that is
+    /// still opening; everything else is a soft error, remembered and reported only if the
+    /// connection later times out (RFC 1122 §4.2.3.9; RFC 5461 for established ones).
+    pub fn icmp_error(&mut self, hard: bool, seq: Seq) {
+        if !(seq.ge(self.snd_una) && seq.lt(self.snd_max.max(self.snd_una + 1))) {
+            self.stats.icmp_ignored += 1;
+            return;
+        }
+        self.stats.icmp_errors += 1;
+        match self.state {
+            State::SynSent | State::SynReceived if hard => {
+                self.enter_closed(Some(ConnError::Unreachable));
+            }
+            _ => self.soft_error = true,
+        }
+    }
+
     /// Copies `len` bytes of the send buffer from `offset` into `dst` (for a
     /// [`SegmentOut`]'s payload).
     pub fn read_payload(&self, offset: usize, dst: &mut [u8]) -> usize {
@@ -834,9 +864,15 @@ impl Conn {
         } else {
             self.cfg.user_timeout.unwrap_or(self.cfg.r2)
         };
-        // MUST-20/22: past R2, give up and tell the application.
+        // MUST-20/22: past R2, give up and tell the application (with the soft error that
+        // explains it, if one came: RFC 1122 §4.2.3.9).
         if start.is_some_and(|s| now.saturating_since(s) >= limit) {
-            self.enter_closed(Some(ConnError::TimedOut));
+            let e = if handshake && self.soft_error {
+                ConnError::Unreachable
+            } else {
+                ConnError::TimedOut
+            };
+            self.enter_closed(Some(e));
             return;
         }
         // RFC 6298 §5.5-5.6: back off and retransmit the earliest unacknowledged segment.

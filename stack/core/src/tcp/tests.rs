@@ -721,3 +721,44 @@ fn tcp_urgent_pointer_is_signalled_must_30_31() {
     assert!(p.b.take_events() & events::URGENT != 0);
     assert_eq!(p.b.recv_vars().up, Some(p.b.recv_vars().nxt));
 }
+
+#[test]
+fn tcp_icmp_errors_hard_abort_opening_soft_do_not_must_54_56() {
+    let now = Instant::from_secs(1);
+    // Hard (port unreachable) while opening: the connect fails as unreachable.
+    let mut a = Conn::connect(cfg(), MSS, Seq(500), now);
+    drain(&mut a, now);
+    a.icmp_error(true, Seq(9999));
+    assert_eq!(
+        a.state(),
+        State::SynSent,
+        "a quote of nothing outstanding is ignored"
+    );
+    assert_eq!(a.stats().icmp_ignored, 1);
+    a.icmp_error(true, Seq(500));
+    assert_eq!(a.state(), State::Closed);
+    assert_eq!(a.error(), Some(ConnError::Unreachable));
+    // Soft while opening: the handshake goes on; if it times out, the error says why.
+    let mut a = Conn::connect(cfg(), MSS, Seq(500), now);
+    drain(&mut a, now);
+    a.icmp_error(false, Seq(500));
+    assert_eq!(
+        a.state(),
+        State::SynSent,
+        "MUST-56: soft errors do not abort"
+    );
+    while a.state() != State::Closed {
+        let t = a.poll_timeout().unwrap();
+        a.handle_timeout(t);
+        drain(&mut a, t);
+    }
+    assert_eq!(a.error(), Some(ConnError::Unreachable));
+    // Established: even a hard error does not abort (RFC 5461).
+    let mut p = Pair::open(cfg(), cfg());
+    p.a.send(b"data").unwrap();
+    drain(&mut p.a, p.now);
+    let una = p.a.send_vars().una;
+    p.a.icmp_error(true, una);
+    assert_eq!(p.a.state(), State::Established);
+    assert_eq!(p.a.stats().icmp_errors, 1);
+}

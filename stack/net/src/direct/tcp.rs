@@ -402,6 +402,9 @@ impl<R: Runtime> TcpNet for DirectNet<R> {
                     return Poll::Ready(Err(ConnectError::Refused(to)));
                 }
                 Some(ConnError::TimedOut) => return Poll::Ready(Err(ConnectError::Timeout(to))),
+                Some(ConnError::Unreachable) => {
+                    return Poll::Ready(Err(ConnectError::Unreachable(to)));
+                }
                 Some(e) => {
                     return Poll::Ready(Err(ConnectError::Other {
                         to,
