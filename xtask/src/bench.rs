@@ -2,6 +2,9 @@
 //! process, alternate A/B runs, check that both sides did the same work (equal digests) and
 //! print `RATIO name x` (x > 1: weft is faster).
 //!
+//! `sim_udp_scale` (bench_sim.rs) has no peer: it prints the simulator's events and frames per
+//! wall second at 100, 1,000 and 10,000 hosts.
+//!
 //! `wire_parse_vs_etherparse`: the checked parse of Ethernet → IPv4 → TCP (with options) by
 //! weft-wire's views against etherparse's slices, over a fixed mix of frames: every
 //! Ethernet/IPv4/TCP frame of the real captures in ../shared/captures/tcpdump plus frames
@@ -31,6 +34,7 @@ type Bench = (&'static str, fn(&Path) -> Result<()>);
 const BENCHES: &[Bench] = &[
     ("wire_parse_vs_etherparse", wire_parse_vs_etherparse),
     ("udp_rx_vs_smoltcp", crate::bench_udp::udp_rx_vs_smoltcp),
+    ("sim_udp_scale", crate::bench_sim::sim_udp_scale),
 ];
 
 /// Runs the named benchmark, or every one when `name` is `None`.

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
 mod bench;
+mod bench_sim;
 mod bench_udp;
 mod corpus;
 mod fuzz;
