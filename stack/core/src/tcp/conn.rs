@@ -14,6 +14,7 @@
 //!   (§3.8.4), urgent data (§3.8.5), R1/R2 (§3.8.3).
 
 use super::buffer::{RecvBuffer, SendBuffer};
+use super::cc::{CongestionControl, NewReno};
 use super::rtt::RttEstimator;
 use super::seq::Seq;
 use crate::time::{Duration, Instant};
@@ -285,6 +286,8 @@ pub struct ConnStats {
     pub keepalives: u64,
     /// Times R1 was reached.
     pub r1_reached: u64,
+    /// Partial ACKs in NewReno recovery (RFC 6582), each retransmitting one segment.
+    pub partial_acks: u64,
     /// ICMP errors that concerned outstanding data.
     pub icmp_errors: u64,
     /// ICMP errors ignored (their quote matched nothing outstanding).
@@ -390,18 +393,17 @@ pub struct Conn {
     last_rx: Instant,
     keepalive_probes_sent: u32,
     persist_backoff: u32,
-    // --- congestion control (RFC 5681)
-    cwnd: usize,
-    ssthresh: usize,
+    // --- congestion control: duplicate ACKs are counted here (RFC 5681 §2), the rest is the
+    // controller's (`cc`).
     dupacks: u32,
-    in_recovery: bool,
-    /// Bytes acknowledged in congestion avoidance since cwnd last grew.
-    ca_acked: usize,
+    cc: NewReno,
     // --- what to send next
     ack_now: bool,
     /// Full-sized segments received since our last ACK (ACK every second one).
     unacked_segs: u32,
     send_rst: bool,
+    /// Duplicate ACKs still to send for out-of-order segments received.
+    dup_acks_owed: u32,
     /// A soft ICMP error arrived (reported as `Unreachable` if the handshake times out).
     soft_error: bool,
     /// An RST answering an unacceptable ACK: <SEQ=SEG.ACK><CTL=RST>.
@@ -414,6 +416,10 @@ pub struct Conn {
     error: Option<ConnError>,
     stats: ConnStats,
 }
+
+/// Duplicate ACKs owed at most (a burst of out-of-order segments beyond this is answered by
+/// fewer ACKs; fast retransmit needs three).
+const MAX_DUP_ACKS_OWED: u32 = 8;
 
 fn shift_for(buffer: usize) -> u8 {
     let mut shift = 0u8;
@@ -472,14 +478,12 @@ impl Conn {
             last_rx: now,
             keepalive_probes_sent: 0,
             persist_backoff: 0,
-            cwnd: 0,
-            ssthresh: usize::MAX,
             dupacks: 0,
-            in_recovery: false,
-            ca_acked: 0,
+            cc: NewReno::default(),
             ack_now: false,
             unacked_segs: 0,
             send_rst: false,
+            dup_acks_owed: 0,
             soft_error: false,
             pending_reset_seq: None,
             fast_retx: false,
@@ -568,8 +572,8 @@ impl Conn {
             iss: self.iss,
             wscale: self.snd_wscale,
             mss: self.smss(),
-            cwnd: self.cwnd,
-            ssthresh: self.ssthresh,
+            cwnd: self.cc.cwnd(),
+            ssthresh: self.cc.ssthresh(),
             rto: self.rtt.rto(),
             srtt: self.rtt.srtt(),
         }
@@ -880,13 +884,9 @@ impl Conn {
         // Karn (RFC 9293 §3.8.1, MUST-18): no sample from a retransmitted segment.
         self.rtt_probe = None;
         if !handshake {
-            // RFC 5681 §3.1 equations 4 and 5.
             let flight = self.snd_max.since(self.snd_una);
-            self.ssthresh = (flight / 2).max(2 * self.smss());
-            self.cwnd = self.smss();
-            self.ca_acked = 0;
+            self.cc.on_timeout(flight, self.snd_max);
             self.dupacks = 0;
-            self.in_recovery = false;
         }
         // Go back to the oldest unacknowledged byte (or the SYN).
         self.snd_nxt = self.snd_una;
@@ -1022,12 +1022,13 @@ impl Conn {
         self.rto_at = None;
         // RFC 5681 §3.1: the initial window.
         let smss = self.smss();
-        self.cwnd = match self.cfg.initial_window {
+        let iw = match self.cfg.initial_window {
             Some(n) => smss.saturating_mul(n.max(1) as usize),
             None if smss > 2190 => 2 * smss,
             None if smss > 1095 => 3 * smss,
             None => 4 * smss,
         };
+        self.cc.init(smss, iw);
         self.arm_keepalive(now);
         if self.snd_max.gt(self.snd_una) {
             self.arm_rto(now);
@@ -1173,9 +1174,9 @@ impl Conn {
     }
 
     fn process_ack(&mut self, now: Instant, seg: &SegmentIn<'_>, ack: Seq) {
-        let smss = self.smss();
         if ack.gt(self.snd_una) {
             let acked = ack.since(self.snd_una);
+            let flight = self.snd_max.since(self.snd_una);
             // Data bytes acknowledged (the SYN and FIN take sequence space but no buffer).
             let data_acked = ack.since(self.buf_seq).min(self.sendbuf.len());
             self.sendbuf.consume(data_acked);
@@ -1192,20 +1193,12 @@ impl Conn {
             self.first_retx_at = None;
             self.rtt.reset_backoff();
             self.persist_backoff = 0;
-            // RFC 5681 §3.2 step 6: a new ACK ends fast recovery (deflate the window).
-            if self.in_recovery {
-                self.in_recovery = false;
-                self.cwnd = self.ssthresh;
-            } else if self.cwnd < self.ssthresh {
-                // §3.1 slow start: cwnd += min(N, SMSS).
-                self.cwnd += acked.min(smss);
-            } else {
-                // §3.1 congestion avoidance: about one SMSS per RTT (byte counting).
-                self.ca_acked += acked;
-                if self.ca_acked >= self.cwnd {
-                    self.ca_acked -= self.cwnd;
-                    self.cwnd += smss;
-                }
+            let action = self.cc.on_ack(ack, acked, flight, self.snd_max);
+            if action.retransmit {
+                // RFC 6582 §3.2 step 4: a partial ACK retransmits the next hole.
+                self.fast_retx = true;
+                self.rtt_probe = None;
+                self.stats.partial_acks += 1;
             }
             self.dupacks = 0;
             // RFC 6298 §5.2-5.3: all acknowledged → stop the timer, else restart it.
@@ -1224,18 +1217,12 @@ impl Conn {
             // RFC 5681 §2: a duplicate ACK.
             self.stats.dup_acks += 1;
             self.dupacks += 1;
-            if self.dupacks == 3 {
+            let flight = self.snd_max.since(self.snd_una);
+            if self.cc.on_dup_ack(self.dupacks, ack, flight, self.snd_max) {
                 // §3.2 steps 2-3: fast retransmit, then fast recovery.
-                let flight = self.snd_max.since(self.snd_una);
-                self.ssthresh = (flight / 2).max(2 * smss);
                 self.fast_retx = true;
                 self.stats.fast_retransmits += 1;
                 self.rtt_probe = None;
-                self.cwnd = self.ssthresh + 3 * smss;
-                self.in_recovery = true;
-            } else if self.dupacks > 3 && self.in_recovery {
-                // §3.2 step 4: inflate for each segment that left the network.
-                self.cwnd += smss;
             }
         }
         // Window update (RFC 9293 §3.10.7.4): from the newest segment only.
@@ -1314,6 +1301,13 @@ impl Conn {
                     // delayed at most `delayed_ack`.
                     if offset > 0 || had_gaps || r.advanced < data.len() {
                         self.ack_now = true;
+                        if offset > 0 {
+                            // One duplicate ACK per out-of-order segment, even when several
+                            // arrive before we get to send: the sender counts them (RFC
+                            // 5681 §3.2, §4.2). In-order data is acknowledged in aggregate
+                            // (MUST-58).
+                            self.dup_acks_owed = (self.dup_acks_owed + 1).min(MAX_DUP_ACKS_OWED);
+                        }
                     } else {
                         if data.len() >= smss {
                             self.unacked_segs += 1;
@@ -1407,7 +1401,8 @@ impl Conn {
         self.stats.segs_out += 1;
         if seg.ack.is_some() {
             // Any segment carrying an ACK acknowledges what we have.
-            self.ack_now = false;
+            self.ack_now = self.dup_acks_owed > 1;
+            self.dup_acks_owed = self.dup_acks_owed.saturating_sub(1);
             self.unacked_segs = 0;
             self.delack_at = None;
         }
@@ -1508,7 +1503,7 @@ impl Conn {
         let offset = self.snd_nxt.since(self.buf_seq);
         let queued = self.sendbuf.len().saturating_sub(offset);
         // The usable window: the offered window and the congestion window (RFC 5681 §2).
-        let wnd = (self.snd_wnd as usize).min(self.cwnd.max(smss));
+        let wnd = (self.snd_wnd as usize).min(self.cc.window());
         let in_flight = self.snd_nxt.since(self.snd_una);
         let usable = wnd.saturating_sub(in_flight);
         // The persist timer fired with a small window open: the sender-side SWS override

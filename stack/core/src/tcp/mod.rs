@@ -1,6 +1,7 @@
 //! TCP (RFC 9293).
 
 pub mod buffer;
+pub mod cc;
 pub mod conn;
 pub mod rtt;
 pub mod seq;

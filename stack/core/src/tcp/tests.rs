@@ -762,3 +762,29 @@ fn tcp_icmp_errors_hard_abort_opening_soft_do_not_must_54_56() {
     assert_eq!(p.a.state(), State::Established);
     assert_eq!(p.a.stats().icmp_errors, 1);
 }
+
+#[test]
+fn tcp_newreno_recovers_several_losses_in_one_window_without_a_timeout() {
+    let mut p = Pair::open(cfg(), cfg());
+    // Grow the window first.
+    let warm = pattern(300_000);
+    assert_eq!(p.transfer(&warm, true), warm);
+    let s0 = p.a.stats();
+    // Three segments of the same window lost.
+    let base = p.sent_a;
+    p.drop_a = vec![base + 5, base + 8, base + 11];
+    let data = pattern(200_000);
+    assert_eq!(p.transfer(&data, true), data);
+    let s = p.a.stats();
+    println!("{s:?}");
+    assert_eq!(
+        s.fast_retransmits - s0.fast_retransmits,
+        1,
+        "one recovery episode"
+    );
+    assert!(
+        s.partial_acks - s0.partial_acks >= 2,
+        "RFC 6582 partial ACKs: {s:?}"
+    );
+    assert_eq!(s.rto_expirations, s0.rto_expirations, "no timeout needed");
+}
