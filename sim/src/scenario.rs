@@ -698,6 +698,15 @@ impl Scenario {
         self.hosts.iter().map(|h| h.name.clone()).collect()
     }
 
+    /// The scenario as a simulation to run (a caller may add hosts, applications, a fault
+    /// source or capture to it), and the ledger its workloads write; [`Scenario::judge`]
+    /// turns the run's report and the ledger into an [`Outcome`]. [`Scenario::run`] does all
+    /// of it.
+    pub fn build(&self) -> (SimBuilder, ScenarioLedger) {
+        let ledger = Rc::new(RefCell::new(Ledger::new(self)));
+        (self.builder(&ledger), ScenarioLedger(ledger))
+    }
+
     /// The simulation, with its workloads reporting into `ledger`.
     fn builder(&self, ledger: &Rc<RefCell<Ledger>>) -> SimBuilder {
         let mut b = Sim::builder().until(self.until);
@@ -806,18 +815,15 @@ impl Scenario {
 
     /// Runs the scenario with `seed`.
     pub fn run(&self, seed: u64, opts: &RunOptions) -> Result<Outcome, SimError> {
-        let ledger = Rc::new(RefCell::new(Ledger::new(self)));
-        let b = self
-            .builder(&ledger)
-            .pcap(opts.pcap)
-            .faults(opts.faults.clone());
-        let report = b.run(seed)?;
-        let ledger = ledger.borrow();
+        let (b, ledger) = self.build();
+        let report = b.pcap(opts.pcap).faults(opts.faults.clone()).run(seed)?;
         Ok(self.judge(report, &ledger))
     }
 
-    /// Compares a run with the expectations.
-    fn judge(&self, report: Report, ledger: &Ledger) -> Outcome {
+    /// Compares a run of [`Scenario::build`]'s simulation with the expectations.
+    pub fn judge(&self, report: Report, ledger: &ScenarioLedger) -> Outcome {
+        let ledger = ledger.0.borrow();
+        let ledger = &*ledger;
         let mut workloads = Vec::new();
         for (w, clients) in self.workloads.iter().zip(&ledger.clients) {
             let mut o = WorkloadOutcome {
@@ -1517,6 +1523,10 @@ struct ClientLedger {
     done: bool,
     error: Option<String>,
 }
+
+/// What a scenario's workloads recorded during a run (see [`Scenario::build`]).
+#[derive(Debug, Clone)]
+pub struct ScenarioLedger(Rc<RefCell<Ledger>>);
 
 #[derive(Debug, Default)]
 struct Ledger {

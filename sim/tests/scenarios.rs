@@ -99,6 +99,12 @@ fn scenario_base_is_valid() {
     let o = s.run(1, &RunOptions::default()).expect("runs");
     assert!(o.ok(), "{}", o.summary());
     assert_eq!(o.workloads[0].delivered, 100);
+    // The same through the builder, with capture added by the caller.
+    let (b, ledger) = s.build();
+    let o2 = s.judge(b.pcap(true).run(1).expect("runs"), &ledger);
+    assert!(o2.ok(), "{}", o2.summary());
+    assert_eq!(o2.report.trace_digest, o.report.trace_digest);
+    assert!(o2.report.links.iter().all(|l| l.pcap.is_some()));
 }
 
 #[test]
