@@ -23,10 +23,15 @@ pub type HostId = usize;
 /// What happens at an instant.
 #[derive(Debug)]
 pub(crate) enum EventKind {
-    /// A timer of [`SimRuntime::sleep_until`] fires.
-    Timer(u64),
+    /// A timer of [`SimRuntime::sleep_until`] fires (its sequence number, its host).
+    Timer(u64, HostId),
     /// A frame finishes arriving at a link endpoint.
-    Frame { endpoint: usize, frame: Vec<u8> },
+    Frame {
+        endpoint: usize,
+        frame: Vec<u8>,
+        /// A bit of it was flipped on an earlier hop.
+        flipped: bool,
+    },
     /// A scheduled fault or repair (index into the simulation's schedule).
     Scheduled(usize),
 }
@@ -103,6 +108,8 @@ pub(crate) struct Shared {
     pub(crate) events: RefCell<Events>,
     /// Tasks spawned since the executor last looked.
     pub(crate) spawned: RefCell<Vec<(HostId, Task)>>,
+    /// What the workloads sent and received, for the oracles.
+    pub(crate) ledger: RefCell<crate::oracle::Ledger>,
 }
 
 impl core::fmt::Debug for Shared {
@@ -120,6 +127,7 @@ impl Shared {
             now: Cell::new(Instant::ZERO),
             events: RefCell::new(Events::default()),
             spawned: RefCell::new(Vec::new()),
+            ledger: RefCell::new(crate::oracle::Ledger::default()),
         })
     }
 }
@@ -146,6 +154,7 @@ impl core::fmt::Debug for SimRuntime {
 #[derive(Debug)]
 pub struct Sleep {
     shared: Rc<Shared>,
+    host: HostId,
     deadline: Instant,
     seq: Option<u64>,
 }
@@ -165,7 +174,7 @@ impl Future for Sleep {
             Some(seq) => seq,
             None => {
                 let seq = events.next_seq;
-                events.schedule(self.deadline, EventKind::Timer(seq))
+                events.schedule(self.deadline, EventKind::Timer(seq, self.host))
             }
         };
         events.timers.insert(seq, cx.waker().clone());
@@ -195,6 +204,7 @@ impl Runtime for SimRuntime {
     fn sleep_until(&self, deadline: Instant) -> Sleep {
         Sleep {
             shared: self.shared.clone(),
+            host: self.host,
             deadline,
             seq: None,
         }

@@ -9,6 +9,9 @@
 //! that did something is recorded on the run's tape, keyed by what it hit.
 
 use crate::executor::HostId;
+use crate::monitor::{AddrLookup, Monitor};
+#[cfg(feature = "planted-bugs")]
+use crate::oracle::PlantedBug;
 use crate::tape::{Fault, FrameKey, Tape, TapeEntry};
 use core::task::{Context, Poll, Waker};
 use rand_chacha::ChaCha20Rng;
@@ -71,7 +74,8 @@ pub struct LinkConfig {
     pub reorder: f64,
     /// How long a reordered frame is held back.
     pub reorder_delay: Duration,
-    /// Probability that one bit of the frame is flipped.
+    /// Probability that one bit of the frame is flipped (never a second one on a frame that
+    /// already had one flipped on an earlier hop).
     pub corrupt: f64,
 }
 
@@ -215,7 +219,8 @@ pub(crate) struct Fabric {
     pub(crate) endpoints: Vec<Endpoint>,
     pub(crate) links: Vec<SimLinkState>,
     pub(crate) switches: Vec<Switch>,
-    pub(crate) outbox: Vec<(usize, Vec<u8>)>,
+    /// Frames to move: (from endpoint, bytes, already had a bit flipped on an earlier hop).
+    pub(crate) outbox: Vec<(usize, Vec<u8>, bool)>,
     source: FaultSource,
     tape_index: BTreeMap<FrameKey, Vec<Fault>>,
     /// Faults that fired, in order.
@@ -225,6 +230,53 @@ pub(crate) struct Fabric {
     pub(crate) trace_digest: u64,
     /// Frames offered by hosts (before any fault).
     pub(crate) frames_sent: u64,
+    /// The sender-side monitor (None when switched off).
+    pub(crate) monitor: Option<Monitor>,
+    /// When a fault last fired (a tape entry, a full queue, an oversized frame).
+    pub(crate) last_fault: Option<Instant>,
+    /// UDP frames NICs emitted (planted bugs count them).
+    #[cfg(feature = "planted-bugs")]
+    udp_from_nics: u64,
+    /// IPv4 frames NICs emitted.
+    #[cfg(feature = "planted-bugs")]
+    ipv4_from_nics: u64,
+    #[cfg(feature = "planted-bugs")]
+    pub(crate) planted: Vec<PlantedBug>,
+    /// This run is an odd one of those planting `Nondeterminism` in this process.
+    #[cfg(feature = "planted-bugs")]
+    odd_run: bool,
+}
+
+#[cfg(feature = "planted-bugs")]
+static NONDETERMINISTIC_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// True for an untagged Ethernet frame carrying IPv4 (and, with `udp`, UDP).
+#[cfg(feature = "planted-bugs")]
+fn is_ipv4(frame: &[u8], udp: bool) -> bool {
+    frame.get(12..14) == Some(&[0x08, 0x00]) && (!udp || frame.get(23) == Some(&17))
+}
+
+/// A planted bug's frame surgery: flip a payload bit of a UDP frame and fix its checksum.
+#[cfg(feature = "planted-bugs")]
+fn corrupt_udp_payload(frame: &mut [u8]) {
+    let ihl = usize::from(frame.get(14).copied().unwrap_or(0x45) & 0x0f) * 4;
+    let (src, dst) = match (frame.get(26..30), frame.get(30..34)) {
+        (Some(&[a, b, c, d]), Some(&[e, f, g, h])) => (
+            weft_wire::Ipv4Addr::new(a, b, c, d),
+            weft_wire::Ipv4Addr::new(e, f, g, h),
+        ),
+        _ => return,
+    };
+    let start = 14 + ihl;
+    let Some(udp) = frame.get_mut(start..) else {
+        return;
+    };
+    if let Some(b) = udp.get_mut(8) {
+        *b ^= 0x01;
+    }
+    if let Ok(mut u) = weft_wire::udp::UdpPacket::new_checked(udp) {
+        u.fill_checksum(src, dst);
+    }
 }
 
 /// FNV-1a over bytes, continuing from `h`.
@@ -252,7 +304,7 @@ fn nanos(d: Duration) -> u64 {
 }
 
 impl Fabric {
-    pub(crate) fn new(source: FaultSource) -> Fabric {
+    pub(crate) fn new(source: FaultSource, monitor: bool) -> Fabric {
         let tape_index = match &source {
             FaultSource::Random => BTreeMap::new(),
             FaultSource::Tape(t) => t.index(),
@@ -267,7 +319,69 @@ impl Fabric {
             tape: Tape::default(),
             trace_digest: FNV_OFFSET,
             frames_sent: 0,
+            monitor: monitor.then(Monitor::new),
+            last_fault: None,
+            #[cfg(feature = "planted-bugs")]
+            udp_from_nics: 0,
+            #[cfg(feature = "planted-bugs")]
+            ipv4_from_nics: 0,
+            #[cfg(feature = "planted-bugs")]
+            planted: Vec::new(),
+            #[cfg(feature = "planted-bugs")]
+            odd_run: false,
         }
+    }
+
+    /// Plants `bugs` (test builds only).
+    #[cfg(feature = "planted-bugs")]
+    pub(crate) fn plant(&mut self, bugs: &[PlantedBug]) {
+        self.planted = bugs.to_vec();
+        if bugs
+            .iter()
+            .any(|b| matches!(b, PlantedBug::Nondeterminism { .. }))
+        {
+            let n = NONDETERMINISTIC_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.odd_run = n % 2 == 1;
+        }
+    }
+
+    /// The longest one link direction can take to deliver a frame that is not lost: latency,
+    /// jitter, reordering delay, and a full queue of MTU-sized frames at its rate.
+    pub(crate) fn slowest_hop(&self) -> Duration {
+        let mut worst = Duration::ZERO;
+        for l in &self.links {
+            for d in &l.dirs {
+                let c = &d.cfg;
+                let frame_bits = (u64::from(c.mtu) + 14) * 8;
+                let queue = (c.queue_frames as u64 + 1)
+                    .saturating_mul(frame_bits)
+                    .saturating_mul(1_000_000_000)
+                    .checked_div(c.bandwidth_bps)
+                    .unwrap_or(0);
+                let t = c.latency + c.jitter + c.reorder_delay + Duration::from_nanos(queue);
+                worst = worst.max(t);
+            }
+        }
+        worst
+    }
+
+    /// Whether faults that lose frames (`.0`) or duplicate them (`.1`) touched `link`, in
+    /// either direction, or its NIC dropped frames for a full ring.
+    pub(crate) fn link_faults(&self, link: usize) -> (bool, bool) {
+        let Some(l) = self.links.get(link) else {
+            return (true, true);
+        };
+        let mut lossy = false;
+        let mut dup = false;
+        for d in &l.dirs {
+            let c = &d.counters;
+            lossy |= c.lost + c.corrupted + c.partition_drops + c.queue_drops + c.mtu_drops > 0;
+            dup |= c.duplicated > 0;
+        }
+        for e in l.ends {
+            lossy |= self.endpoints.get(e).is_some_and(|e| e.rx_ring_drops > 0);
+        }
+        (lossy, dup)
     }
 
     pub(crate) fn add_switch(&mut self) -> usize {
@@ -357,15 +471,17 @@ impl Fabric {
     }
 
     /// Moves every frame in the outbox onto its link; arrivals become events.
+    /// `lookup` tells the monitor which addresses a host holds now.
     pub(crate) fn drain_outbox(
         &mut self,
         now: Instant,
-        mut schedule: impl FnMut(Instant, usize, Vec<u8>),
+        mut schedule: impl FnMut(Instant, usize, Vec<u8>, bool),
+        lookup: &mut AddrLookup<'_>,
     ) {
         while !self.outbox.is_empty() {
             let batch = std::mem::take(&mut self.outbox);
-            for (from, frame) in batch {
-                self.send(now, from, frame, &mut schedule);
+            for (from, frame, flipped) in batch {
+                self.send(now, from, frame, flipped, &mut schedule, lookup);
             }
         }
     }
@@ -375,14 +491,61 @@ impl Fabric {
         now: Instant,
         from: usize,
         mut frame: Vec<u8>,
-        schedule: &mut impl FnMut(Instant, usize, Vec<u8>),
+        flipped: bool,
+        schedule: &mut impl FnMut(Instant, usize, Vec<u8>, bool),
+        lookup: &mut AddrLookup<'_>,
     ) {
         let Some(ep) = self.endpoints.get(from) else {
             return;
         };
         let (link_id, side) = (ep.link, ep.side);
+        #[cfg(feature = "planted-bugs")]
+        let mut planted_copy = false;
+        #[cfg(feature = "planted-bugs")]
+        let mut planted_delay = 0u64;
         if matches!(ep.owner, Owner::Nic { .. }) {
             self.frames_sent += 1;
+            #[cfg(feature = "planted-bugs")]
+            if is_ipv4(&frame, false) {
+                let n = self.ipv4_from_nics;
+                self.ipv4_from_nics += 1;
+                if self
+                    .planted
+                    .contains(&PlantedBug::BadIpv4Checksum { nth: n })
+                    && let Some(b) = frame.get_mut(24)
+                {
+                    *b ^= 0x40;
+                }
+            }
+            // The sender's output, before any fault: the monitor's view.
+            if let Some(m) = self.monitor.as_mut() {
+                m.check(now, from, &frame, lookup);
+            }
+            #[cfg(feature = "planted-bugs")]
+            {
+                if self.planted.contains(&PlantedBug::Nondeterminism {
+                    nth: self.frames_sent - 1,
+                }) && self.odd_run
+                {
+                    planted_delay = 1;
+                }
+                if is_ipv4(&frame, true) {
+                    let n = self.udp_from_nics;
+                    self.udp_from_nics += 1;
+                    if self.planted.contains(&PlantedBug::SilentDrop { nth: n }) {
+                        return;
+                    }
+                    if self
+                        .planted
+                        .contains(&PlantedBug::CorruptAfterMonitor { nth: n })
+                    {
+                        corrupt_udp_payload(&mut frame);
+                    }
+                    planted_copy = self
+                        .planted
+                        .contains(&PlantedBug::SilentDuplicate { nth: n });
+                }
+            }
         }
         let Some(link) = self.links.get_mut(link_id) else {
             return;
@@ -401,6 +564,7 @@ impl Fabric {
         }
         if frame.len() > usize::from(d.cfg.mtu) + 14 {
             d.counters.mtu_drops += 1;
+            self.last_fault = Some(now);
             return;
         }
         // Drop-tail queue and serialisation at the link's rate.
@@ -409,6 +573,7 @@ impl Fabric {
         }
         if d.queued.len() >= d.cfg.queue_frames {
             d.counters.queue_drops += 1;
+            self.last_fault = Some(now);
             return;
         }
         let start = d.busy_until.max(now);
@@ -432,10 +597,23 @@ impl Fabric {
             digest,
             occurrence,
         };
-        let faults: Vec<Fault> = match &self.source {
+        let mut faults: Vec<Fault> = match &self.source {
             FaultSource::Tape(_) => self.tape_index.get(&key).cloned().unwrap_or_default(),
             FaultSource::Random => Self::draw(d, frame.len()),
         };
+        // One bit flip per frame, end to end: two flips (on two hops, or two on one) can
+        // cancel in the 16-bit Internet checksum and reach an application, which is the
+        // checksum's known limit rather than anything a stack could catch.
+        let mut flips = u8::from(flipped);
+        faults.retain(|f| {
+            if matches!(f, Fault::Corrupt { .. }) {
+                flips += 1;
+                flips == 1
+            } else {
+                true
+            }
+        });
+        let flipped = flipped || faults.iter().any(|f| matches!(f, Fault::Corrupt { .. }));
         let mut drop_it = false;
         let mut copies = 1u32;
         let mut extra = Duration::ZERO;
@@ -457,6 +635,7 @@ impl Fabric {
             }
         }
         if !faults.is_empty() {
+            self.last_fault = Some(now);
             self.tape.entries.push(TapeEntry {
                 key,
                 faults: faults.clone(),
@@ -484,6 +663,13 @@ impl Fabric {
             }
         };
         let mut arrival = departs + d.cfg.latency + Duration::from_nanos(jitter);
+        #[cfg(feature = "planted-bugs")]
+        {
+            arrival = arrival + Duration::from_nanos(planted_delay);
+            if planted_copy {
+                copies += 1;
+            }
+        }
         if reordered {
             arrival = arrival + extra;
         } else {
@@ -492,9 +678,9 @@ impl Fabric {
             d.last_arrival = arrival;
         }
         for _ in 1..copies {
-            schedule(arrival, to, frame.clone());
+            schedule(arrival, to, frame.clone(), flipped);
         }
-        schedule(arrival, to, frame);
+        schedule(arrival, to, frame, flipped);
     }
 
     /// Draws this frame's faults from the direction's stream. Always the same number of
@@ -550,7 +736,7 @@ impl Fabric {
     }
 
     /// A frame finished arriving at `endpoint`.
-    pub(crate) fn arrive(&mut self, now: Instant, endpoint: usize, frame: Vec<u8>) {
+    pub(crate) fn arrive(&mut self, now: Instant, endpoint: usize, frame: Vec<u8>, flipped: bool) {
         let Some(ep) = self.endpoints.get(endpoint) else {
             return;
         };
@@ -582,13 +768,13 @@ impl Fabric {
                     }
                 }
             }
-            Owner::SwitchPort { switch } => self.switch_frame(switch, endpoint, frame),
+            Owner::SwitchPort { switch } => self.switch_frame(switch, endpoint, frame, flipped),
         }
     }
 
     /// A learning switch (IEEE 802.1D in miniature): learn the source, forward to the known
     /// port, flood unknown and group destinations.
-    fn switch_frame(&mut self, switch: usize, in_port: usize, frame: Vec<u8>) {
+    fn switch_frame(&mut self, switch: usize, in_port: usize, frame: Vec<u8>, flipped: bool) {
         let (Some(dst), Some(src)) = (frame.get(0..6), frame.get(6..12)) else {
             return;
         };
@@ -613,13 +799,13 @@ impl Fabric {
         };
         match known {
             Some(p) if p == in_port => {}
-            Some(p) => self.outbox.push((p, frame)),
+            Some(p) => self.outbox.push((p, frame, flipped)),
             None => {
                 sw.flooded += 1;
                 let ports: Vec<usize> =
                     sw.ports.iter().copied().filter(|p| *p != in_port).collect();
                 for p in ports {
-                    self.outbox.push((p, frame.clone()));
+                    self.outbox.push((p, frame.clone(), flipped));
                 }
             }
         }
@@ -656,7 +842,7 @@ impl TxToken for SimTx<'_> {
             .fabric
             .borrow_mut()
             .outbox
-            .push((self.0.endpoint, frame));
+            .push((self.0.endpoint, frame, false));
         r
     }
 }

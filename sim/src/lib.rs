@@ -28,16 +28,45 @@
 //! timers, scheduled faults — and a FIFO executor that runs the tasks an event woke until
 //! none is ready. Cost grows with events, not with ticks × hosts. No tokio inside; nothing
 //! reads a clock or OS entropy; the run is a function of the seed (or the fault tape).
+//!
+//! Around the engine:
+//!
+//! - [`workload`]: ready-made applications on named hosts ([`UdpEcho`],
+//!   [`UdpRequestResponse`], [`DhcpAcquisition`], [`ArpChurn`]) added with
+//!   [`SimBuilder::workload`], recording what they send and receive;
+//! - [`oracle`]: judges every run — datagram integrity, loss and duplicates accounted to the
+//!   faults that fired, the sender-side [`monitor`], liveness once faults stop, the
+//!   workloads' own checks — into [`Report::oracles`] ([`Report::ok`]);
+//! - [`determinism`]: a seed run twice (in one process or two) and the first divergent event;
+//! - [`shrink`]: a failing run's fault tape reduced by delta debugging, saved with its pcaps
+//!   and the command that replays it;
+//! - [`tape`]: fault decisions keyed by the frames they hit, written and replayed.
+//!
+//! Features: `planted-bugs` compiles bugs that tests plant (`SimBuilder::plant`) to prove
+//! each oracle catches what it is for; `fuzzing` compiles the `sim_tape` fuzz target's body.
 
+pub mod determinism;
 mod executor;
 mod fabric;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+pub mod monitor;
+pub mod oracle;
 pub mod scenario;
+pub mod shrink;
 mod sim;
 pub mod tape;
+pub mod workload;
 
+pub use determinism::{TraceEvent, TraceKind};
 pub use executor::{HostId, SimRuntime, Sleep};
 pub use fabric::{FaultSource, LinkConfig, LinkCounters, LinkSpec, Loss, SimLink};
+pub use monitor::MonitorReport;
+#[cfg(feature = "planted-bugs")]
+pub use oracle::PlantedBug;
+pub use oracle::{DatagramTotals, Oracle, OracleConfig, OracleFailure, WorkloadReport};
 pub use sim::{
     Action, HostConfig, HostReport, LinkReport, Report, Sim, SimBuilder, SimError, SimNet, secs,
 };
 pub use tape::{Fault, FrameKey, Tape, TapeEntry, TapeError};
+pub use workload::{ArpChurn, DhcpAcquisition, UdpEcho, UdpRequestResponse, Workload};

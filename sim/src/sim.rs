@@ -1,14 +1,21 @@
 //! The simulation: hosts (weft stacks running user code), switches, links, a schedule of
 //! partitions and crashes, and the run loop.
 
+use crate::determinism::{TraceEvent, TraceKind};
 use crate::executor::{EventKind, Executor, HostId, Shared, SimRuntime};
-use crate::fabric::{Fabric, FaultSource, LinkCounters, LinkSpec, SimLink};
+use crate::fabric::{FNV_OFFSET, Fabric, FaultSource, LinkCounters, LinkSpec, SimLink, fnv};
+use crate::monitor::MonitorReport;
+#[cfg(feature = "planted-bugs")]
+use crate::oracle::PlantedBug;
+use crate::oracle::{DatagramTotals, OracleConfig, OracleFailure, PathFaults, WorkloadReport};
 use crate::tape::Tape;
+use crate::workload::{HostInfo, Workload};
 use core::future::Future;
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::rc::Rc;
-use weft_core::{Counters, Duration, Instant, InterfaceConfig, Ipv4Config, StackConfig};
+use weft_core::{Counters, Duration, IfaceId, Instant, InterfaceConfig, Ipv4Config, StackConfig};
 use weft_net::direct::{self, DirectCounters, DirectNet};
 use weft_net::runtime::Task;
 use weft_wire::MacAddr;
@@ -17,6 +24,15 @@ use weft_wire::MacAddr;
 pub type SimNet = DirectNet<SimRuntime>;
 
 type AppFn = Rc<dyn Fn(SimNet) -> Task>;
+
+/// An application of a host.
+#[derive(Clone)]
+struct AppDef {
+    name: String,
+    f: AppFn,
+    /// A server: not expected to finish, and the run does not wait for it.
+    daemon: bool,
+}
 
 /// One interface of a host.
 #[derive(Debug, Clone)]
@@ -76,6 +92,27 @@ impl HostConfig {
     pub fn limits(mut self, limits: weft_core::Limits) -> HostConfig {
         self.limits = Some(limits);
         self
+    }
+
+    /// Interfaces.
+    pub fn interfaces(&self) -> usize {
+        self.ifaces.len()
+    }
+
+    /// Interface `iface`'s static address and prefix length (`None` for DHCP or no such
+    /// interface).
+    pub fn static_address(&self, iface: usize) -> Option<(Ipv4Addr, u8)> {
+        match self.ifaces.get(iface).map(|i| &i.ipv4) {
+            Some(Ipv4Config::Static {
+                addr, prefix_len, ..
+            }) => Some((*addr, *prefix_len)),
+            _ => None,
+        }
+    }
+
+    /// The switch interface `iface` is on.
+    pub fn switch_of(&self, iface: usize) -> Option<&str> {
+        self.ifaces.get(iface).map(|i| i.switch.as_str())
     }
 }
 
@@ -139,15 +176,26 @@ pub enum SimError {
         /// The stack's complaint.
         problem: String,
     },
+    /// A workload cannot be installed.
+    #[error("workload `{workload}`: {problem}")]
+    Workload {
+        /// The workload's name.
+        workload: String,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
+#[derive(Clone)]
 struct HostDef {
     name: String,
     cfg: HostConfig,
-    apps: Vec<AppFn>,
+    apps: Vec<AppDef>,
 }
 
-/// Builds a simulation.
+/// Builds a simulation. Cloning is cheap (applications are shared), so one builder can be
+/// varied and run many times: with another fault source, smaller workloads, tracing.
+#[derive(Clone)]
 pub struct SimBuilder {
     switches: Vec<String>,
     hosts: Vec<HostDef>,
@@ -157,6 +205,11 @@ pub struct SimBuilder {
     faults: FaultSource,
     /// Hosts named by `app` that do not exist.
     orphans: Vec<String>,
+    workloads: Vec<Workload>,
+    oracles: OracleConfig,
+    trace_events: bool,
+    #[cfg(feature = "planted-bugs")]
+    planted: Vec<PlantedBug>,
 }
 
 impl core::fmt::Debug for SimBuilder {
@@ -169,6 +222,7 @@ impl core::fmt::Debug for SimBuilder {
             )
             .field("schedule", &self.schedule)
             .field("until", &self.until)
+            .field("workloads", &self.workloads)
             .finish()
     }
 }
@@ -188,6 +242,11 @@ impl Sim {
             pcap: false,
             faults: FaultSource::Random,
             orphans: Vec::new(),
+            workloads: Vec::new(),
+            oracles: OracleConfig::default(),
+            trace_events: false,
+            #[cfg(feature = "planted-bugs")]
+            planted: Vec::new(),
         }
     }
 }
@@ -209,7 +268,11 @@ impl SimBuilder {
         self.hosts.push(HostDef {
             name: name.to_string(),
             cfg,
-            apps: vec![app],
+            apps: vec![AppDef {
+                name: "main".to_string(),
+                f: app,
+                daemon: false,
+            }],
         });
         self
     }
@@ -226,17 +289,88 @@ impl SimBuilder {
 
     /// Another application on host `host`, started with it (and after each restart). An
     /// unknown host is reported by [`SimBuilder::run`].
-    pub fn app<F, Fut>(mut self, host: &str, app: F) -> SimBuilder
+    pub fn app<F, Fut>(self, host: &str, app: F) -> SimBuilder
     where
         F: Fn(SimNet) -> Fut + 'static,
         Fut: Future<Output = ()> + 'static,
     {
-        let app: AppFn = Rc::new(move |net| Box::pin(app(net)));
+        self.add_app(host, Rc::new(move |net| Box::pin(app(net))), false)
+    }
+
+    /// A server application on `host`: started with it (and after each restart), never
+    /// expected to finish; the run does not wait for it.
+    pub fn daemon<F, Fut>(self, host: &str, app: F) -> SimBuilder
+    where
+        F: Fn(SimNet) -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.add_app(host, Rc::new(move |net| Box::pin(app(net))), true)
+    }
+
+    fn add_app(mut self, host: &str, f: AppFn, daemon: bool) -> SimBuilder {
         match self.hosts.iter_mut().find(|h| h.name == host) {
-            Some(h) => h.apps.push(app),
+            Some(h) => {
+                let name = format!("{}{}", if daemon { "daemon" } else { "app" }, h.apps.len());
+                h.apps.push(AppDef { name, f, daemon });
+            }
             None => self.orphans.push(host.to_string()),
         }
         self
+    }
+
+    /// Adds a workload (see [`crate::workload`]); an unnamed one is named after its kind and
+    /// position (`udp-echo0`, ...). Its hosts are checked by [`SimBuilder::run`].
+    pub fn workload(mut self, w: impl Into<Workload>) -> SimBuilder {
+        let mut w = w.into();
+        if w.name().is_empty() {
+            w.set_name(format!("{}{}", w.kind(), self.workloads.len()));
+        }
+        self.workloads.push(w);
+        self
+    }
+
+    /// The workloads, in the order they were added.
+    pub fn workloads(&self) -> &[Workload] {
+        &self.workloads
+    }
+
+    /// Replaces the workloads (shrinking runs smaller ones).
+    pub fn set_workloads(mut self, workloads: Vec<Workload>) -> SimBuilder {
+        self.workloads = workloads;
+        self
+    }
+
+    /// What the oracles allow.
+    pub fn oracles(mut self, config: OracleConfig) -> SimBuilder {
+        self.oracles = config;
+        self
+    }
+
+    /// Records every event in [`Report::event_trace`] (for the determinism check; costs
+    /// memory in proportion to the events).
+    pub fn trace_events(mut self, on: bool) -> SimBuilder {
+        self.trace_events = on;
+        self
+    }
+
+    /// Plants a bug (test builds with the `planted-bugs` feature only).
+    #[cfg(feature = "planted-bugs")]
+    pub fn plant(mut self, bug: PlantedBug) -> SimBuilder {
+        self.planted.push(bug);
+        self
+    }
+
+    /// The fault source.
+    pub fn fault_source(&self) -> &FaultSource {
+        &self.faults
+    }
+
+    /// Host configurations by name, in the order hosts were added.
+    pub fn host_configs(&self) -> Vec<(String, HostConfig)> {
+        self.hosts
+            .iter()
+            .map(|h| (h.name.clone(), h.cfg.clone()))
+            .collect()
     }
 
     /// Host names, in the order they were added.
@@ -278,15 +412,28 @@ impl SimBuilder {
 struct HostState {
     name: String,
     cfg: HostConfig,
-    apps: Vec<AppFn>,
+    apps: Vec<AppDef>,
     endpoints: Vec<usize>,
     net: Option<SimNet>,
-    /// Applications still running.
+    /// Applications (not daemons) still running.
     running: Rc<Cell<usize>>,
+    /// Per application of the current life: returned (daemons count as done).
+    done: Rc<RefCell<Vec<bool>>>,
     incarnation: u32,
     crashes: u32,
     last_counters: Counters,
     last_driver: DirectCounters,
+}
+
+/// Why the run loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// Every application returned.
+    Finished,
+    /// Nothing left to happen, ever.
+    Idle,
+    /// The time limit.
+    Until,
 }
 
 struct Run {
@@ -297,6 +444,11 @@ struct Run {
     hosts: Vec<HostState>,
     schedule: Vec<(Instant, Action)>,
     until: Instant,
+    oracles: OracleConfig,
+    trace: Option<Vec<TraceEvent>>,
+    event_digest: u64,
+    #[cfg(feature = "planted-bugs")]
+    planted: Vec<PlantedBug>,
 }
 
 /// Host `h`'s interface MAC: locally administered, unique per host and interface.
@@ -325,12 +477,39 @@ impl Run {
                 w.first().map(|s| s.to_string()).unwrap_or_default(),
             ));
         }
-        let mut fabric = Fabric::new(b.faults.clone());
+        #[cfg(feature = "planted-bugs")]
+        let accept_stale = b.planted.contains(&PlantedBug::AcceptStaleAfterRetry);
+        #[cfg(not(feature = "planted-bugs"))]
+        let accept_stale = false;
+        let infos: Vec<HostInfo> = b
+            .hosts
+            .iter()
+            .map(|h| HostInfo {
+                name: h.name.clone(),
+                static_addr: h.cfg.static_address(0),
+            })
+            .collect();
+        let (installs, workloads) = crate::workload::install(&b.workloads, &infos, accept_stale)
+            .map_err(|(workload, problem)| SimError::Workload { workload, problem })?;
+        let mut host_apps: Vec<Vec<AppDef>> = b.hosts.iter().map(|h| h.apps.clone()).collect();
+        for i in installs {
+            if let Some(v) = host_apps.get_mut(i.host) {
+                v.push(AppDef {
+                    name: i.name,
+                    f: i.app,
+                    daemon: i.daemon,
+                });
+            }
+        }
+        let mut fabric = Fabric::new(b.faults.clone(), b.oracles.monitor);
+        #[cfg(feature = "planted-bugs")]
+        fabric.plant(&b.planted);
         for _ in &b.switches {
             fabric.add_switch();
         }
+        let shared = Shared::new();
         let mut hosts = Vec::new();
-        for (h, def) in b.hosts.iter().enumerate() {
+        for ((h, def), apps) in b.hosts.iter().enumerate().zip(host_apps) {
             if def.cfg.ifaces.is_empty() {
                 return Err(SimError::NoInterface(def.name.clone()));
             }
@@ -347,15 +526,37 @@ impl Run {
                 } else {
                     format!("{}{}-{}", def.name, i, iface.switch)
                 };
-                endpoints.push(fabric.connect(name, h, sw, &iface.link, seed, b.pcap));
+                let ep = fabric.connect(name, h, sw, &iface.link, seed, b.pcap);
+                let addrs: Vec<Ipv4Addr> = def
+                    .cfg
+                    .static_address(i)
+                    .map(|(a, _)| a)
+                    .into_iter()
+                    .collect();
+                if let Some(m) = fabric.monitor.as_mut() {
+                    m.register(
+                        ep,
+                        h,
+                        &def.name,
+                        mac_for(h, i),
+                        iface.link.a_to_b.mtu,
+                        &addrs,
+                    );
+                }
+                let mut l = shared.ledger.borrow_mut();
+                for a in addrs {
+                    l.own(h, a);
+                }
+                endpoints.push(ep);
             }
             hosts.push(HostState {
                 name: def.name.clone(),
                 cfg: def.cfg.clone(),
-                apps: def.apps.clone(),
+                apps,
                 endpoints,
                 net: None,
                 running: Rc::new(Cell::new(0)),
+                done: Rc::default(),
                 incarnation: 0,
                 crashes: 0,
                 last_counters: Counters::default(),
@@ -377,7 +578,11 @@ impl Run {
                 return Err(SimError::UnknownHost(host.clone()));
             }
         }
-        let shared = Shared::new();
+        {
+            let mut l = shared.ledger.borrow_mut();
+            l.host_names = hosts.iter().map(|h| h.name.clone()).collect();
+            l.workloads = workloads;
+        }
         let mut run = Run {
             seed,
             shared,
@@ -386,6 +591,11 @@ impl Run {
             hosts,
             schedule: b.schedule.clone(),
             until: b.until,
+            oracles: b.oracles.clone(),
+            trace: b.trace_events.then(Vec::new),
+            event_digest: FNV_OFFSET,
+            #[cfg(feature = "planted-bugs")]
+            planted: b.planted.clone(),
         };
         for (i, (at, _)) in run.schedule.iter().enumerate() {
             run.shared
@@ -399,14 +609,14 @@ impl Run {
         Ok(run)
     }
 
-    /// Starts host `h`'s stack and application.
+    /// Starts host `h`'s stack and applications.
     fn boot(&mut self, h: HostId) -> Result<(), SimError> {
         let Some(host) = self.hosts.get_mut(h) else {
             return Ok(());
         };
         // Each host, and each of its lives, gets its own stream of the run's seed.
-        let host_seed = crate::fabric::fnv(
-            self.seed ^ crate::fabric::FNV_OFFSET,
+        let host_seed = fnv(
+            self.seed ^ FNV_OFFSET,
             format!("host/{}/{}", host.name, host.incarnation).as_bytes(),
         );
         let mut config = StackConfig::new(host_seed);
@@ -435,16 +645,27 @@ impl Run {
             host: host.name.clone(),
             problem: e.to_string(),
         })?;
-        let running = Rc::new(Cell::new(host.apps.len()));
+        let running = Rc::new(Cell::new(host.apps.iter().filter(|a| !a.daemon).count()));
+        let done = Rc::new(RefCell::new(
+            host.apps.iter().map(|a| a.daemon).collect::<Vec<_>>(),
+        ));
         host.running = running.clone();
-        for app in &host.apps {
-            let app = app(net.clone());
+        host.done = done.clone();
+        for (i, app) in host.apps.iter().enumerate() {
+            let fut = (app.f)(net.clone());
+            let daemon = app.daemon;
             let running = running.clone();
+            let done = done.clone();
             weft_net::runtime::Runtime::spawn(
                 &rt,
                 Box::pin(async move {
-                    app.await;
-                    running.set(running.get().saturating_sub(1));
+                    fut.await;
+                    if !daemon {
+                        running.set(running.get().saturating_sub(1));
+                    }
+                    if let Some(d) = done.borrow_mut().get_mut(i) {
+                        *d = true;
+                    }
                 }),
             );
         }
@@ -453,6 +674,7 @@ impl Run {
     }
 
     fn crash(&mut self, h: HostId) {
+        let now = self.shared.now.get();
         if let Some(host) = self.hosts.get_mut(h) {
             if let Some(net) = host.net.take() {
                 host.last_counters = net.counters();
@@ -466,6 +688,7 @@ impl Run {
                 f.clear_nic(*ep);
             }
         }
+        self.shared.ledger.borrow_mut().host_down(h, now);
         self.exec.kill_host(h);
     }
 
@@ -477,6 +700,10 @@ impl Run {
         match action {
             Action::Partition { host, iface } | Action::Heal { host, iface } => {
                 let up = matches!(self.schedule.get(i), Some((_, Action::Heal { .. })));
+                #[cfg(feature = "planted-bugs")]
+                if up && self.planted.contains(&PlantedBug::IgnoreHeal) {
+                    return;
+                }
                 if let Some(h) = find(&host)
                     && let Some(ep) = self.hosts.get(h).and_then(|s| s.endpoints.get(iface))
                 {
@@ -503,60 +730,171 @@ impl Run {
         }
     }
 
+    /// Records one event in the running event digest (and the trace, when on).
+    fn note(&mut self, at: Instant, ev: &EventKind) {
+        let (kind, place, digest) = match ev {
+            EventKind::Timer(seq, host) => (TraceKind::Timer, *host as u64, *seq),
+            EventKind::Frame {
+                endpoint, frame, ..
+            } => (
+                TraceKind::Frame,
+                *endpoint as u64,
+                if self.trace.is_some() {
+                    fnv(FNV_OFFSET, frame)
+                } else {
+                    frame.len() as u64
+                },
+            ),
+            EventKind::Scheduled(i) => (TraceKind::Scheduled, *i as u64, *i as u64),
+        };
+        let mut d = fnv(self.event_digest, &at.as_nanos().to_le_bytes());
+        d = fnv(d, &[kind as u8]);
+        d = fnv(d, &place.to_le_bytes());
+        if !matches!(ev, EventKind::Frame { .. }) {
+            d = fnv(d, &digest.to_le_bytes());
+        }
+        self.event_digest = d;
+        if let Some(t) = self.trace.as_mut() {
+            t.push(TraceEvent {
+                index: t.len() as u64,
+                at,
+                kind,
+                place,
+                digest,
+            });
+        }
+    }
+
     fn run(mut self) -> Result<Report, SimError> {
-        loop {
+        let stop = loop {
             self.exec.run_until_idle(&self.shared);
             let now = self.shared.now.get();
             {
                 let shared = &self.shared;
-                self.fabric
-                    .borrow_mut()
-                    .drain_outbox(now, |at, endpoint, frame| {
-                        shared
-                            .events
-                            .borrow_mut()
-                            .schedule(at, EventKind::Frame { endpoint, frame });
-                    });
+                let hosts = &self.hosts;
+                let mut lookup = |h: HostId| -> Vec<Ipv4Addr> {
+                    let Some(s) = hosts.get(h) else {
+                        return Vec::new();
+                    };
+                    let Some(net) = s.net.as_ref() else {
+                        return Vec::new();
+                    };
+                    (0..s.endpoints.len())
+                        .filter_map(|i| {
+                            let i = u8::try_from(i).ok()?;
+                            net.address(IfaceId(i)).map(|(a, _)| a)
+                        })
+                        .collect()
+                };
+                self.fabric.borrow_mut().drain_outbox(
+                    now,
+                    |at, endpoint, frame, flipped| {
+                        shared.events.borrow_mut().schedule(
+                            at,
+                            EventKind::Frame {
+                                endpoint,
+                                frame,
+                                flipped,
+                            },
+                        );
+                    },
+                    &mut lookup,
+                );
             }
             if self.hosts.iter().all(|h| h.running.get() == 0) {
-                break;
+                break Stop::Finished;
             }
             let Some(next) = self.shared.events.borrow_mut().next_time() else {
-                break;
+                break Stop::Idle;
             };
             if next > self.until {
-                break;
+                break Stop::Until;
             }
             self.shared.now.set(next);
             loop {
                 let ev = self.shared.events.borrow_mut().pop_due(next);
                 let Some((_, ev)) = ev else { break };
+                self.note(next, &ev);
                 match ev {
-                    EventKind::Timer(seq) => self.shared.events.borrow_mut().fire_timer(seq),
-                    EventKind::Frame { endpoint, frame } => {
-                        self.fabric.borrow_mut().arrive(next, endpoint, frame)
-                    }
+                    EventKind::Timer(seq, _) => self.shared.events.borrow_mut().fire_timer(seq),
+                    EventKind::Frame {
+                        endpoint,
+                        frame,
+                        flipped,
+                    } => self
+                        .fabric
+                        .borrow_mut()
+                        .arrive(next, endpoint, frame, flipped),
                     EventKind::Scheduled(i) => self.apply(i),
                 }
             }
-        }
-        Ok(self.report())
+        };
+        Ok(self.report(stop))
     }
 
-    fn report(self) -> Report {
+    /// When faults stopped, as the schedule intends it and the fabric saw them: `None` when
+    /// they never did (a partition never healed, a host never restarted).
+    fn quiet_since(&self, end: Instant) -> Option<Instant> {
+        let mut t = self.fabric.borrow().last_fault.unwrap_or(Instant::ZERO);
+        let mut down: BTreeSet<(String, Option<usize>)> = BTreeSet::new();
+        let mut sched: Vec<&(Instant, Action)> =
+            self.schedule.iter().filter(|(at, _)| *at <= end).collect();
+        sched.sort_by_key(|(at, _)| *at);
+        for (at, a) in sched {
+            t = t.max(*at);
+            match a {
+                Action::Partition { host, iface } => {
+                    down.insert((host.clone(), Some(*iface)));
+                }
+                Action::Heal { host, iface } => {
+                    down.remove(&(host.clone(), Some(*iface)));
+                }
+                Action::Crash { host } => {
+                    down.insert((host.clone(), None));
+                }
+                Action::Restart { host } => {
+                    down.remove(&(host.clone(), None));
+                }
+            }
+        }
+        down.is_empty().then_some(t)
+    }
+
+    fn report(self, stop: Stop) -> Report {
+        let now = self.shared.now.get();
+        let end_for_liveness = match stop {
+            Stop::Finished => now,
+            Stop::Idle => Instant::MAX,
+            Stop::Until => self.until,
+        };
+        let quiet_since = self.quiet_since(now);
         let fabric = self.fabric.borrow();
-        let hosts = self
+        let hosts: Vec<HostReport> = self
             .hosts
             .iter()
-            .map(|h| HostReport {
-                name: h.name.clone(),
-                counters: h.net.as_ref().map_or(h.last_counters, |n| n.counters()),
-                driver: h
-                    .net
-                    .as_ref()
-                    .map_or(h.last_driver, |n| n.driver_counters()),
-                finished: h.running.get() == 0,
-                crashes: h.crashes,
+            .map(|h| {
+                let unfinished: Vec<String> = if h.net.is_some() {
+                    let done = h.done.borrow();
+                    h.apps
+                        .iter()
+                        .zip(done.iter())
+                        .filter(|(_, d)| !**d)
+                        .map(|(a, _)| a.name.clone())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                HostReport {
+                    name: h.name.clone(),
+                    counters: h.net.as_ref().map_or(h.last_counters, |n| n.counters()),
+                    driver: h
+                        .net
+                        .as_ref()
+                        .map_or(h.last_driver, |n| n.driver_counters()),
+                    finished: h.running.get() == 0,
+                    crashes: h.crashes,
+                    unfinished,
+                }
             })
             .collect();
         let links: Vec<LinkReport> = fabric
@@ -573,20 +911,89 @@ impl Run {
                 }
             })
             .collect();
+        // Which hosts' paths saw faults.
+        let mut paths = PathFaults::default();
+        for (h, hr) in self.hosts.iter().zip(&hosts) {
+            let mut lossy = h.crashes > 0;
+            let mut dup = false;
+            for ep in &h.endpoints {
+                if let Some(e) = fabric.endpoints.get(*ep) {
+                    let (l, d) = fabric.link_faults(e.link);
+                    lossy |= l;
+                    dup |= d;
+                }
+            }
+            let c = &hr.counters;
+            lossy |= c.arp.pending_dropped
+                + c.arp.resolution_failed
+                + c.udp.rx_queue_full
+                + c.queues.tx_queue_full
+                + c.ipv4.reassembly_full
+                + c.ipv4.reassembly_timeouts
+                > 0;
+            paths.names.push(h.name.clone());
+            paths.lossy.push(lossy);
+            paths.duplicating.push(dup);
+        }
+        let mut oracles = Vec::new();
+        let ledger = self.shared.ledger.borrow();
+        let settle = self
+            .oracles
+            .settle
+            .unwrap_or_else(|| (fabric.slowest_hop() * 2) * 3 + Duration::from_millis(20));
+        let datagrams = crate::oracle::judge(&ledger, &paths, settle, now, &mut oracles);
+        let monitor = fabric
+            .monitor
+            .as_ref()
+            .map(|m| m.report())
+            .unwrap_or_default();
+        for v in &monitor.violations {
+            oracles.push(OracleFailure::Monitor {
+                at: v.at,
+                host: v.host.clone(),
+                rule: v.rule,
+                detail: v.detail.clone(),
+            });
+        }
+        if let Some(q) = quiet_since
+            && end_for_liveness >= q.saturating_add(self.oracles.liveness_grace)
+        {
+            for h in &hosts {
+                if !h.unfinished.is_empty() {
+                    oracles.push(OracleFailure::Liveness {
+                        host: h.name.clone(),
+                        apps: h.unfinished.clone(),
+                        quiet_since: q,
+                        end: now,
+                    });
+                }
+            }
+        }
+        let workloads = ledger.workloads.clone();
         let events = self.shared.events.borrow();
         Report {
             seed: self.seed,
-            end: self.shared.now.get(),
+            end: now,
             events: events.processed,
             polls: self.exec.polls,
             frames_sent: fabric.frames_sent,
             trace_digest: fabric.trace_digest,
+            event_digest: self.event_digest,
             hosts,
             links,
             tape: fabric.tape.clone(),
+            oracles,
+            monitor,
+            workloads,
+            datagrams,
+            quiet_since,
+            event_trace: self.trace.clone(),
         }
     }
 }
+
+/// Oracle failures [`Report::summary`] lists (the rest are counted).
+pub const SUMMARY_FAILURES: usize = 20;
 
 /// One host at the end of a run.
 #[derive(Debug, Clone)]
@@ -597,10 +1004,12 @@ pub struct HostReport {
     pub counters: Counters,
     /// Its driver's counters.
     pub driver: DirectCounters,
-    /// Whether its application returned.
+    /// Whether its applications (daemons aside) returned.
     pub finished: bool,
     /// How many times it crashed.
     pub crashes: u32,
+    /// Applications of its current life that had not returned (empty while it is down).
+    pub unfinished: Vec<String>,
 }
 
 /// One link at the end of a run.
@@ -631,15 +1040,34 @@ pub struct Report {
     pub frames_sent: u64,
     /// Digest of every delivery (time, place, bytes): equal digests, equal runs.
     pub trace_digest: u64,
+    /// Digest of every event (time, kind, place): timers included.
+    pub event_digest: u64,
     /// Hosts.
     pub hosts: Vec<HostReport>,
     /// Links.
     pub links: Vec<LinkReport>,
     /// The faults that fired.
     pub tape: Tape,
+    /// What the oracles found wrong (empty: the run passed).
+    pub oracles: Vec<OracleFailure>,
+    /// What the sender-side monitor checked.
+    pub monitor: MonitorReport,
+    /// What each workload did.
+    pub workloads: Vec<WorkloadReport>,
+    /// The workloads' datagrams and how they were accounted for.
+    pub datagrams: DatagramTotals,
+    /// When faults stopped (`None`: they never did).
+    pub quiet_since: Option<Instant>,
+    /// Every event, when [`SimBuilder::trace_events`] was on.
+    pub event_trace: Option<Vec<TraceEvent>>,
 }
 
 impl Report {
+    /// True when every oracle passed.
+    pub fn ok(&self) -> bool {
+        self.oracles.is_empty()
+    }
+
     /// Every link's counters, both directions summed.
     pub fn link_totals(&self) -> LinkCounters {
         let mut t = LinkCounters::default();
@@ -653,6 +1081,38 @@ impl Report {
     /// True when every application returned.
     pub fn all_finished(&self) -> bool {
         self.hosts.iter().all(|h| h.finished)
+    }
+
+    /// A workload's report by name.
+    pub fn workload(&self, name: &str) -> Option<&WorkloadReport> {
+        self.workloads.iter().find(|w| w.name == name)
+    }
+
+    /// A host's report by name.
+    pub fn host(&self, name: &str) -> Option<&HostReport> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// Where a traced event happened, for people: the host of a timer, the link end of a
+    /// frame arrival, the scheduled action.
+    pub fn describe_event(&self, e: &TraceEvent) -> String {
+        let place = usize::try_from(e.place).unwrap_or(usize::MAX);
+        match e.kind {
+            TraceKind::Timer => format!(
+                "timer {} of host {}",
+                e.digest,
+                self.hosts.get(place).map_or("?", |h| h.name.as_str())
+            ),
+            TraceKind::Frame => {
+                let link = self.links.get(place / 2).map_or("?", |l| l.name.as_str());
+                let end = if place % 2 == 0 { "host" } else { "switch" };
+                format!(
+                    "frame {:016x} arriving at the {end} end of link {link}",
+                    e.digest
+                )
+            }
+            TraceKind::Scheduled => format!("scheduled action #{}", e.place),
+        }
     }
 
     /// A table of what happened, for people.
@@ -702,6 +1162,60 @@ impl Report {
                 h.crashes,
                 c.ipv4.rx_bad_checksum + c.udp.rx_bad_checksum + c.udp.rx_queue_full
             ));
+        }
+        if !self.workloads.is_empty() {
+            s.push_str(&format!(
+                "{:<24} {:>8} {:>8} {:>9} {:>7} {:>8} {:>7} {:>8}\n",
+                "workload", "sent", "recv", "complete", "failed", "retries", "stale", "clients"
+            ));
+            for w in &self.workloads {
+                s.push_str(&format!(
+                    "{:<24} {:>8} {:>8} {:>9} {:>7} {:>8} {:>7} {:>8}\n",
+                    w.name,
+                    w.sent,
+                    w.received,
+                    w.completed,
+                    w.failed,
+                    w.retries,
+                    w.stale,
+                    format!("{}/{}", w.clients_finished, w.clients)
+                ));
+            }
+        }
+        if self.datagrams != DatagramTotals::default() {
+            let d = &self.datagrams;
+            s.push_str(&format!(
+                "datagrams: sent {} received {} owed {} lost {} duplicates {}\n",
+                d.sent, d.received, d.owed, d.lost, d.duplicates
+            ));
+        }
+        if !self.oracles.is_empty() {
+            s.push_str(&self.oracle_summary());
+        }
+        s
+    }
+
+    /// The oracles' verdict, for people: what the monitor checked, then `oracles: ok` or
+    /// each failure ([`Report::summary`] includes it when something failed).
+    pub fn oracle_summary(&self) -> String {
+        let checked: u64 = self.monitor.rules.values().map(|r| r.checked).sum();
+        let mut s = format!(
+            "monitor: {} frames, {} rule checks, {} violations\n",
+            self.monitor.frames, checked, self.monitor.total_violations
+        );
+        if self.oracles.is_empty() {
+            s.push_str("oracles: ok\n");
+        } else {
+            s.push_str(&format!("oracles: {} FAILED\n", self.oracles.len()));
+            for f in self.oracles.iter().take(SUMMARY_FAILURES) {
+                s.push_str(&format!("  {f}\n"));
+            }
+            if self.oracles.len() > SUMMARY_FAILURES {
+                s.push_str(&format!(
+                    "  ... and {} more\n",
+                    self.oracles.len() - SUMMARY_FAILURES
+                ));
+            }
         }
         s
     }

@@ -1,0 +1,457 @@
+//! The sender-side monitor: every frame a host's NIC emits is checked before any fault is
+//! applied to it, so a violation here is the sender's own doing (the stack, or the glue
+//! between it and the link), never the network's.
+//!
+//! Rules, each counted separately (frames checked, frames that broke it):
+//!
+//! | rule              | what it requires                                                   |
+//! |-------------------|--------------------------------------------------------------------|
+//! | `ethernet.header` | a complete Ethernet header                                         |
+//! | `ethernet.src`    | the source MAC is the sending interface's own                      |
+//! | `ethernet.mtu`    | no longer than the interface's MTU + 14                            |
+//! | `arp.format`      | Ethernet/IPv4 hardware and protocol types and lengths, request or reply |
+//! | `arp.sender`      | sender MAC is the interface's, sender IP one of the host's (or 0.0.0.0, a probe) |
+//! | `ipv4.header`     | version, header length, total length within the frame              |
+//! | `ipv4.checksum`   | the header checksum verifies (RFC 791 §3.1)                        |
+//! | `ipv4.length`     | nothing after the datagram but minimum-frame padding               |
+//! | `ipv4.src`        | the source is one of the host's addresses (0.0.0.0 only for DHCP)  |
+//! | `udp.header`      | length field equals the IP payload length (RFC 768)                |
+//! | `udp.checksum`    | present and correct (RFC 768; weft always computes it)             |
+//! | `icmp.checksum`   | a complete message whose checksum verifies (RFC 792)               |
+//! | `dhcp.message`    | a DHCP message that parses, the right op for its direction, Ethernet hardware type and length |
+//! | `dhcp.chaddr`     | a client's `chaddr` is its own MAC (RFC 2131 §2)                   |
+//! | `dhcp.xid`        | a SELECTING REQUEST keeps its DISCOVER's xid; a server answers only xids clients used (RFC 2131 §4.4.1) |
+//!
+//! Fragments other than the first carry no transport header: only the IPv4 rules apply to
+//! them, and the UDP checksum of a fragmented datagram is not checked here.
+
+use crate::executor::HostId;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use weft_core::Instant;
+use weft_wire::MacAddr;
+use weft_wire::arp::{ArpHardware, ArpOperation, ArpPacket};
+use weft_wire::dhcp::{DhcpMessageType, DhcpOp, DhcpPacket, DhcpRepr};
+use weft_wire::ethernet::{EtherType, EthernetFrame};
+use weft_wire::icmpv4::Icmpv4Packet;
+use weft_wire::ipv4::{IpProtocol, Ipv4Packet};
+use weft_wire::udp::{UdpChecksumVerdict, UdpPacket};
+
+/// Every rule the monitor knows, in report order.
+pub const RULES: [&str; 15] = [
+    "ethernet.header",
+    "ethernet.src",
+    "ethernet.mtu",
+    "arp.format",
+    "arp.sender",
+    "ipv4.header",
+    "ipv4.checksum",
+    "ipv4.length",
+    "ipv4.src",
+    "udp.header",
+    "udp.checksum",
+    "icmp.checksum",
+    "dhcp.message",
+    "dhcp.chaddr",
+    "dhcp.xid",
+];
+
+/// Violations kept in full; beyond, only counted.
+pub const MAX_VIOLATIONS: usize = 64;
+
+/// One frame that broke a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// When it was emitted.
+    pub at: Instant,
+    /// The sending host's name.
+    pub host: String,
+    /// The rule (one of [`RULES`]).
+    pub rule: &'static str,
+    /// What was wrong.
+    pub detail: String,
+}
+
+/// Frames checked and failed, per rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleCount {
+    /// Frames the rule applied to.
+    pub checked: u64,
+    /// Frames that broke it.
+    pub failed: u64,
+}
+
+/// What the monitor saw in a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonitorReport {
+    /// Frames checked (every frame a NIC emitted).
+    pub frames: u64,
+    /// Per rule, in [`RULES`] order.
+    pub rules: BTreeMap<&'static str, RuleCount>,
+    /// The first [`MAX_VIOLATIONS`] violations.
+    pub violations: Vec<Violation>,
+    /// All violations, including those not kept.
+    pub total_violations: u64,
+}
+
+impl MonitorReport {
+    /// Frames a rule checked (0 for an unknown rule).
+    pub fn checked(&self, rule: &str) -> u64 {
+        self.rules.get(rule).map_or(0, |c| c.checked)
+    }
+
+    /// True when no frame broke a rule.
+    pub fn clean(&self) -> bool {
+        self.total_violations == 0
+    }
+}
+
+/// A host's interface as the monitor knows it.
+#[derive(Debug, Clone)]
+struct Nic {
+    host: HostId,
+    mac: MacAddr,
+    mtu: usize,
+}
+
+#[derive(Debug, Default)]
+struct HostView {
+    name: String,
+    /// Every address the host has had (static, or seen leased).
+    addrs: BTreeSet<Ipv4Addr>,
+    /// The xid of the host's latest DISCOVER.
+    discover_xid: Option<u32>,
+}
+
+/// The monitor's state over a run.
+#[derive(Debug, Default)]
+pub(crate) struct Monitor {
+    nics: BTreeMap<usize, Nic>,
+    hosts: BTreeMap<HostId, HostView>,
+    /// xids of every client message seen (a server may only answer these).
+    client_xids: BTreeSet<u32>,
+    report: MonitorReport,
+}
+
+/// The addresses a host holds now, asked for lazily (only when a frame names an address the
+/// monitor has not seen the host hold).
+pub(crate) type AddrLookup<'a> = dyn FnMut(HostId) -> Vec<Ipv4Addr> + 'a;
+
+fn ip(b: &[u8]) -> Ipv4Addr {
+    match b {
+        [a, b, c, d] => Ipv4Addr::new(*a, *b, *c, *d),
+        _ => Ipv4Addr::UNSPECIFIED,
+    }
+}
+
+impl Monitor {
+    pub(crate) fn new() -> Monitor {
+        let mut m = Monitor::default();
+        for r in RULES {
+            m.report.rules.insert(r, RuleCount::default());
+        }
+        m
+    }
+
+    /// Host `host` (named `name`) sends on `endpoint` with `mac`; `addrs` are its static
+    /// addresses.
+    pub(crate) fn register(
+        &mut self,
+        endpoint: usize,
+        host: HostId,
+        name: &str,
+        mac: MacAddr,
+        mtu: u16,
+        addrs: &[Ipv4Addr],
+    ) {
+        self.nics.insert(
+            endpoint,
+            Nic {
+                host,
+                mac,
+                mtu: usize::from(mtu) + 14,
+            },
+        );
+        let h = self.hosts.entry(host).or_default();
+        h.name = name.to_string();
+        h.addrs.extend(addrs.iter().copied());
+    }
+
+    pub(crate) fn report(&self) -> MonitorReport {
+        self.report.clone()
+    }
+
+    fn rule(&mut self, rule: &'static str, ok: bool) -> bool {
+        let c = self.report.rules.entry(rule).or_default();
+        c.checked += 1;
+        if !ok {
+            c.failed += 1;
+        }
+        ok
+    }
+
+    fn violation(&mut self, at: Instant, host: HostId, rule: &'static str, detail: String) {
+        self.report.total_violations += 1;
+        if self.report.violations.len() < MAX_VIOLATIONS {
+            let host = self
+                .hosts
+                .get(&host)
+                .map(|h| h.name.clone())
+                .unwrap_or_default();
+            self.report.violations.push(Violation {
+                at,
+                host,
+                rule,
+                detail,
+            });
+        }
+    }
+
+    /// Checks `rule`; on failure records a violation with `detail()`.
+    fn expect(
+        &mut self,
+        at: Instant,
+        host: HostId,
+        rule: &'static str,
+        ok: bool,
+        detail: impl FnOnce() -> String,
+    ) -> bool {
+        if !self.rule(rule, ok) {
+            self.violation(at, host, rule, detail());
+        }
+        ok
+    }
+
+    /// True when `a` is (or was) one of the host's addresses, asking `lookup` once if it is
+    /// not known yet.
+    fn holds(&mut self, host: HostId, a: Ipv4Addr, lookup: &mut AddrLookup<'_>) -> bool {
+        let view = self.hosts.entry(host).or_default();
+        if view.addrs.contains(&a) {
+            return true;
+        }
+        view.addrs.extend(lookup(host));
+        view.addrs.contains(&a)
+    }
+
+    /// Checks one frame emitted by the NIC at `endpoint`.
+    pub(crate) fn check(
+        &mut self,
+        at: Instant,
+        endpoint: usize,
+        frame: &[u8],
+        lookup: &mut AddrLookup<'_>,
+    ) {
+        let Some(nic) = self.nics.get(&endpoint).cloned() else {
+            return;
+        };
+        let h = nic.host;
+        self.report.frames += 1;
+        let eth = EthernetFrame::new_checked(frame);
+        let ok = self.expect(at, h, "ethernet.header", eth.is_ok(), || {
+            format!("{} bytes: not an Ethernet frame", frame.len())
+        });
+        let Ok(eth) = eth else { return };
+        let src = eth.src();
+        self.expect(at, h, "ethernet.src", src == nic.mac, || {
+            format!("source MAC {src} is not the interface's {}", nic.mac)
+        });
+        self.expect(at, h, "ethernet.mtu", frame.len() <= nic.mtu, || {
+            format!(
+                "{} bytes exceed the MTU frame size {}",
+                frame.len(),
+                nic.mtu
+            )
+        });
+        if !ok {
+            return;
+        }
+        match eth.ethertype() {
+            EtherType::ARP => self.check_arp(at, &nic, eth.payload(), lookup),
+            EtherType::IPV4 => self.check_ipv4(at, &nic, frame.len(), eth.payload(), lookup),
+            _ => {}
+        }
+    }
+
+    fn check_arp(&mut self, at: Instant, nic: &Nic, p: &[u8], lookup: &mut AddrLookup<'_>) {
+        let h = nic.host;
+        // RFC 826: Ethernet (1) / IPv4 (0x0800), 6- and 4-byte addresses.
+        let pkt = ArpPacket::new_checked(p);
+        let format = match &pkt {
+            Ok(a) => {
+                let op = a.operation();
+                match a.check_ethernet_ipv4() {
+                    Err(e) => Err(e.to_string()),
+                    Ok(()) if op == ArpOperation::REQUEST || op == ArpOperation::REPLY => Ok(()),
+                    Ok(()) => Err(format!("operation {} is neither request nor reply", op.0)),
+                }
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let ok = self.expect(at, h, "arp.format", format.is_ok(), || {
+            format.clone().err().unwrap_or_default()
+        });
+        let Ok(a) = pkt else { return };
+        if !ok || a.hardware_type() != ArpHardware::ETHERNET {
+            return;
+        }
+        let sha = a.sender_hardware_addr();
+        let spa = ip(a.sender_protocol_addr());
+        let mac_ok = sha == nic.mac.0.as_slice();
+        // RFC 5227 §2.1.1: a probe's sender IP is zero.
+        let ip_ok = spa.is_unspecified() || self.holds(h, spa, lookup);
+        let mac = nic.mac;
+        self.expect(at, h, "arp.sender", mac_ok && ip_ok, || {
+            format!(
+                "sender {sha:02x?} / {spa} is not the interface's {mac} / an address of the host"
+            )
+        });
+    }
+
+    fn check_ipv4(
+        &mut self,
+        at: Instant,
+        nic: &Nic,
+        frame_len: usize,
+        p: &[u8],
+        lookup: &mut AddrLookup<'_>,
+    ) {
+        let h = nic.host;
+        let pkt = Ipv4Packet::new_checked(p);
+        let detail = pkt.as_ref().err().map(ToString::to_string);
+        if !self.expect(at, h, "ipv4.header", pkt.is_ok(), || {
+            detail.unwrap_or_default()
+        }) {
+            return;
+        }
+        let Ok(ip4) = pkt else { return };
+        let sum = ip4.checksum();
+        self.expect(at, h, "ipv4.checksum", ip4.verify_checksum(), || {
+            format!("header checksum {sum:#06x} does not verify")
+        });
+        // RFC 894: frames are padded to 60 bytes; anything else after the datagram is junk.
+        let total = usize::from(ip4.total_len());
+        let ok_len = 14 + total == frame_len || (frame_len <= 60 && 14 + total <= frame_len);
+        self.expect(at, h, "ipv4.length", ok_len, || {
+            format!("total length {total} in a frame of {frame_len} bytes")
+        });
+        let src = ip4.src();
+        let proto = ip4.protocol();
+        let payload = ip4.payload();
+        let udp_ports = (proto == IpProtocol::UDP && !ip4.is_fragment())
+            .then(|| UdpPacket::new_checked(payload).ok())
+            .flatten()
+            .map(|u| (u.src_port(), u.dst_port()));
+        // RFC 2131 §4.1: a client without an address sends from 0.0.0.0.
+        let dhcp_client = udp_ports == Some((68, 67));
+        let src_ok = (src.is_unspecified() && dhcp_client) || self.holds(h, src, lookup);
+        self.expect(at, h, "ipv4.src", src_ok, || {
+            format!("source {src} is not an address of the host")
+        });
+        if ip4.is_fragment() {
+            return;
+        }
+        let dst = ip4.dst();
+        if proto == IpProtocol::UDP {
+            let u = UdpPacket::new_checked(payload);
+            let len_ok = u
+                .as_ref()
+                .is_ok_and(|u| usize::from(u.len_field()) == payload.len());
+            let d = match &u {
+                Ok(u) => format!(
+                    "length field {} for {} bytes of IP payload",
+                    u.len_field(),
+                    payload.len()
+                ),
+                Err(e) => e.to_string(),
+            };
+            self.expect(at, h, "udp.header", len_ok, || d);
+            let Ok(u) = u else { return };
+            let verdict = u.verify_checksum(src, dst);
+            self.expect(
+                at,
+                h,
+                "udp.checksum",
+                verdict == UdpChecksumVerdict::Good,
+                || format!("checksum {verdict:?}"),
+            );
+            let (sp, dp) = (u.src_port(), u.dst_port());
+            if (sp, dp) == (68, 67) || (sp == 67 && (dp == 68 || dp == 67)) {
+                self.check_dhcp(at, nic, sp == 68, u.payload());
+            }
+        } else if proto == IpProtocol::ICMP {
+            let ok = Icmpv4Packet::new_checked(payload).is_ok_and(|i| i.verify_checksum());
+            self.expect(at, h, "icmp.checksum", ok, || {
+                format!(
+                    "{}-byte ICMP message is truncated or fails its checksum",
+                    payload.len()
+                )
+            });
+        }
+    }
+
+    fn check_dhcp(&mut self, at: Instant, nic: &Nic, from_client: bool, p: &[u8]) {
+        let h = nic.host;
+        let pkt = DhcpPacket::new_checked(p);
+        let parsed = pkt
+            .as_ref()
+            .map_err(ToString::to_string)
+            .and_then(|pk| DhcpRepr::parse(pk).map_err(|e| e.to_string()));
+        let want = if from_client {
+            DhcpOp::Request
+        } else {
+            DhcpOp::Reply
+        };
+        // RFC 2131 §2: op 1 from clients, 2 from servers; htype 1 and hlen 6 for Ethernet.
+        let side = if from_client { "client" } else { "server" };
+        let fmt: Result<(), String> = match (&pkt, &parsed) {
+            (_, Err(e)) => Err(e.clone()),
+            (Err(e), Ok(_)) => Err(e.to_string()),
+            (Ok(pk), Ok(r)) => {
+                if r.op != want {
+                    Err(format!("op {:?} in a message from the {side} port", r.op))
+                } else if (pk.htype(), pk.hlen()) != (1, 6) {
+                    Err(format!("htype {} hlen {}", pk.htype(), pk.hlen()))
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        let ok = self.expect(at, h, "dhcp.message", fmt.is_ok(), || {
+            fmt.clone().err().unwrap_or_default()
+        });
+        let Ok(r) = parsed else { return };
+        if !ok {
+            return;
+        }
+        if from_client {
+            let mac = nic.mac;
+            let chaddr = r.client_hardware_address;
+            self.expect(at, h, "dhcp.chaddr", chaddr == mac, || {
+                format!("chaddr {chaddr} is not the interface's {mac}")
+            });
+            self.client_xids.insert(r.xid);
+            let view = self.hosts.entry(h).or_default();
+            match r.message_type {
+                Some(DhcpMessageType::Discover) => {
+                    view.discover_xid = Some(r.xid);
+                    self.rule("dhcp.xid", true);
+                }
+                // RFC 2131 §4.4.1: the REQUEST answering an OFFER carries the DISCOVER's xid.
+                Some(DhcpMessageType::Request) if r.server_identifier.is_some() => {
+                    let last = view.discover_xid;
+                    let xid = r.xid;
+                    self.expect(at, h, "dhcp.xid", last == Some(xid), || {
+                        format!("SELECTING REQUEST xid {xid:#010x}, DISCOVER xid {last:x?}")
+                    });
+                }
+                _ => {}
+            }
+        } else {
+            let xid = r.xid;
+            let known = self.client_xids.contains(&xid);
+            self.expect(at, h, "dhcp.xid", known, || {
+                format!("reply xid {xid:#010x} answers no client message")
+            });
+        }
+    }
+}

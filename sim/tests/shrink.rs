@@ -1,0 +1,158 @@
+//! Shrinking a failing run down to the faults it needs, proved on a planted bug that needs
+//! two specific faults.
+#![allow(clippy::indexing_slicing, clippy::panic, clippy::unwrap_used)] // test code: a bad index or an unexpected error is a failure
+
+use std::net::Ipv4Addr;
+use weft_core::Duration;
+use weft_sim::shrink::{ShrinkOptions, shrink};
+use weft_sim::{HostConfig, LinkConfig, LinkSpec, Loss, Sim, SimBuilder, UdpRequestResponse};
+#[cfg(feature = "planted-bugs")]
+use weft_sim::{OracleFailure, Report};
+
+fn lossy() -> LinkSpec {
+    LinkSpec::symmetric(LinkConfig {
+        latency: Duration::from_micros(300),
+        jitter: Duration::from_micros(100),
+        loss: Loss::Bernoulli { p: 0.02 },
+        duplicate: 0.01,
+        reorder: 0.01,
+        corrupt: 0.01,
+        ..LinkConfig::default()
+    })
+}
+
+fn sim() -> SimBuilder {
+    let mut b = Sim::builder().switch("lan").idle_host(
+        "server",
+        HostConfig::on("lan", Ipv4Addr::new(10, 0, 0, 1), 24).link(lossy()),
+    );
+    for i in 0..3u8 {
+        b = b.idle_host(
+            &format!("c{i}"),
+            HostConfig::on("lan", Ipv4Addr::new(10, 0, 0, 10 + i), 24).link(lossy()),
+        );
+    }
+    b.workload(UdpRequestResponse {
+        name: "rr".into(),
+        server: "server".into(),
+        clients: vec!["c0".into(), "c1".into(), "c2".into()],
+        requests_per_client: 300,
+        ..UdpRequestResponse::default()
+    })
+}
+
+#[cfg(feature = "planted-bugs")]
+fn wrong_reply(r: &Report) -> Option<&OracleFailure> {
+    r.oracles
+        .iter()
+        .find(|f| matches!(f, OracleFailure::WrongReply { host, .. } if host == "c0"))
+}
+
+#[test]
+fn shrink_needs_a_failing_tape() {
+    let b = sim();
+    let r = b.run(1).unwrap();
+    assert!(r.ok());
+    let e = shrink(&b, 1, &r.tape, |r| !r.ok(), &ShrinkOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("does not reproduce"), "{e}");
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn shrink_finds_the_loss_and_the_duplicate_a_planted_bug_needs() {
+    use std::path::Path;
+    use weft_sim::{FaultSource, PlantedBug, Tape};
+    // The bug: once client c0 has retried a request (a loss on its flow), it takes any
+    // datagram from the server as the answer; only a duplicate makes one arrive unasked.
+    let b = sim().plant(PlantedBug::AcceptStaleAfterRetry);
+    let (seed, failing) = (1..40)
+        .map(|seed| (seed, b.run(seed).unwrap()))
+        .find(|(_, r)| wrong_reply(r).is_some() && r.tape.len() >= 100)
+        .expect("a seed where the bug shows");
+    println!("seed {seed}");
+    println!("{}", failing.summary());
+    let signature = wrong_reply(&failing).unwrap().signature();
+    assert!(failing.tape.len() >= 100, "{}", failing.tape.len());
+    // Without the bug the same faults are harmless.
+    let honest = sim()
+        .faults(FaultSource::Tape(failing.tape.clone()))
+        .run(seed)
+        .unwrap();
+    assert!(honest.ok(), "{:?}", honest.oracles);
+
+    let shrunk = shrink(
+        &b,
+        seed,
+        &failing.tape,
+        |r| wrong_reply(r).is_some_and(|f| f.signature() == signature),
+        &ShrinkOptions::default(),
+    )
+    .unwrap();
+    println!(
+        "shrunk {} entries to {} in {} runs (workloads shrunk to {:?}, {} entries)",
+        shrunk.original_entries,
+        shrunk.tape.len(),
+        shrunk.runs,
+        shrunk
+            .workloads
+            .iter()
+            .map(|w| (w.name().to_string(), w.planned()))
+            .collect::<Vec<_>>(),
+        shrunk.small_tape.len()
+    );
+    print!("{}", shrunk.tape.to_text());
+    assert!(shrunk.tape.len() <= 5, "{}", shrunk.tape.to_text());
+    assert!(
+        shrunk.tape.len() >= 2,
+        "a loss and a duplicate are both needed"
+    );
+    let faults: Vec<_> = shrunk
+        .tape
+        .entries
+        .iter()
+        .flat_map(|e| e.faults.iter().copied())
+        .collect();
+    assert!(
+        faults.contains(&weft_sim::Fault::Duplicate),
+        "a duplicate: {faults:?}"
+    );
+    assert!(
+        faults
+            .iter()
+            .any(|f| matches!(f, weft_sim::Fault::Drop | weft_sim::Fault::Corrupt { .. })),
+        "a loss: {faults:?}"
+    );
+    assert!(shrunk.small_tape.len() <= shrunk.tape.len());
+    assert!(
+        shrunk.workloads[0].planned() <= b.workloads()[0].planned(),
+        "workloads only shrink"
+    );
+    // The saved case: a tape file that replays the same failure, its pcaps, one command.
+    let dir = std::env::temp_dir().join(format!("weft-shrink-{}", std::process::id()));
+    let saved = shrunk
+        .save(&dir, "minimal", Path::new("scenarios/planted.toml"))
+        .unwrap();
+    println!("{}", saved.command);
+    assert_eq!(
+        saved.command,
+        format!(
+            "weft run scenarios/planted.toml --seed {seed} --tape {}",
+            saved.tape.display()
+        )
+    );
+    assert_eq!(saved.pcaps.len(), 4);
+    assert!(saved.pcaps.iter().all(|p| p.exists()));
+    let text = std::fs::read_to_string(&saved.tape).unwrap();
+    assert!(text.contains("# replay: weft run"), "{text}");
+    let tape = Tape::from_text(&text).unwrap();
+    assert_eq!(tape, shrunk.tape);
+    let again = b
+        .faults(FaultSource::Tape(tape))
+        .pcap(true)
+        .run(seed)
+        .unwrap();
+    let f = wrong_reply(&again).expect("the saved tape reproduces the failure");
+    assert_eq!(f.signature(), signature);
+    assert_eq!(again.trace_digest, shrunk.report.trace_digest);
+    let _ = std::fs::remove_dir_all(&dir);
+}
