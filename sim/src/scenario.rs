@@ -52,7 +52,7 @@
 //! [expect]
 //! all_finished = true              # every workload's clients finished
 //! min_delivered = 0.8              # per workload (a workload may set its own)
-//! oracles = true                   # integrity: every payload an application got was one sent
+//! oracles = true                   # the ledger's integrity checks and the engine's oracles pass
 //! faults = ["loss", "duplicate"]   # fault kinds that must fire
 //! ```
 //!
@@ -900,6 +900,13 @@ impl Scenario {
                     o.name,
                     o.violations.len()
                 ));
+            }
+        }
+        // The engine's own oracles: datagram integrity and accounting, the sender-side
+        // monitor, liveness once faults stop.
+        if self.expect.oracles {
+            for f in &report.oracles {
+                failures.push(format!("oracle: {f}"));
             }
         }
         for k in &self.expect.faults {
