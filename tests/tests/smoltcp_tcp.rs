@@ -1412,9 +1412,6 @@ fn smoltcp_ten_mebibytes_both_ways_lossy_wire() {
 /// window only when SEG.SEQ is *after* RCV.NXT + RCV.WND) and FreeBSD (`tcp_input`: nothing
 /// is trimmed from a zero-length segment at the edge) do.
 #[test]
-#[ignore = "weft drops smoltcp's pure ACKs whose SEG.SEQ = RCV.NXT + RCV.WND (RFC 9293 \
-            §3.10.7.4's strict test for zero-length segments), ignoring their acknowledgment \
-            of weft's data while a smoltcp segment is missing"]
 fn smoltcp_right_edge_acks_are_processed() {
     for client in BOTH {
         let mut net = Net::new(SEED + 30, None);

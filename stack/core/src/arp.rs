@@ -269,6 +269,22 @@ impl ArpCache {
             .map(|e| e.mac)
     }
 
+    /// Drops the entry for `ip`, so the next datagram to it asks again: the "negative
+    /// advice" a transport gives when its retransmissions go unanswered (RFC 1122 §2.3.2.1
+    /// and §4.2.3.5: a stale or wrong translation is revalidated). True when there was one.
+    pub fn forget(&mut self, ip: Ipv4Addr) -> bool {
+        self.op(1);
+        match self.entries.remove(&ip) {
+            Some(e) => {
+                self.op(1);
+                self.expiry.remove(&(e.expires_at, ip));
+                self.counters.revalidations += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Counts a received ARP packet that did not parse (the stack's checked parse failed, or
     /// it is not Ethernet/IPv4). Counts it as received and as malformed.
     pub fn count_malformed(&mut self) {

@@ -43,6 +43,8 @@ pub struct ArpCounters {
     pub resolution_failed: u64,
     /// Address conflicts detected (RFC 5227 §2.1.1 / §2.4).
     pub conflicts: u64,
+    /// Entries dropped on a transport's negative advice (TCP past R1), to be asked again.
+    pub revalidations: u64,
 }
 
 /// IPv4.

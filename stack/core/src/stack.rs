@@ -386,6 +386,7 @@ impl Stack {
             arp.pending_dropped += a.pending_dropped;
             arp.resolution_failed += a.resolution_failed;
             arp.conflicts += a.conflicts;
+            arp.revalidations += a.revalidations;
         }
         c.arp = arp;
         #[cfg(feature = "dhcp")]

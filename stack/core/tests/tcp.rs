@@ -246,3 +246,36 @@ fn tcp_stack_ports_are_ephemeral_and_isns_keyed() {
     );
     let _ = Instant::ZERO;
 }
+
+#[test]
+fn tcp_stack_r1_revalidates_the_next_hop_and_recovers() {
+    let (mut net, a, b) = pair();
+    let _listener = net
+        .stack(b)
+        .tcp_listen(Ipv4Addr::UNSPECIFIED, 80, 4)
+        .unwrap();
+    let now = net.now();
+    let sock = net.stack(a).tcp_connect(now, (B, 80), (A, 0)).unwrap();
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(
+        net.stack_ref(a).tcp_info(sock).unwrap().state,
+        State::Established
+    );
+    // b vanishes for a while: a's retransmissions go unanswered past R1 (3).
+    net.set_attached(b, false);
+    let now = net.now();
+    net.stack(a).tcp_send(now, sock, b"are you there?").unwrap();
+    net.run_for(Duration::from_secs(5));
+    let info = net.stack_ref(a).tcp_info(sock).unwrap();
+    assert!(info.stats.r1_reached >= 1, "{:?}", info.stats);
+    // MUST-20's negative advice: the neighbour entry was dropped, to be asked again.
+    assert!(net.stack_ref(a).counters().arp.revalidations >= 1);
+    net.set_attached(b, true);
+    net.run_for(Duration::from_secs(20));
+    let info = net.stack_ref(a).tcp_info(sock).unwrap();
+    assert_eq!(
+        info.unacked, 0,
+        "delivered after the path came back: {info:?}"
+    );
+    assert_eq!(info.state, State::Established);
+}

@@ -379,8 +379,18 @@ impl Stack {
         let ev = slot.conn.take_events();
         let owner = slot.owner;
         let error = slot.conn.error();
+        let remote = slot.tuple.2;
         if ev == 0 {
             return;
+        }
+        if ev & events::PATH_SUSPECT != 0 {
+            // MUST-20's negative advice: forget the next hop's link-layer address so the
+            // next retransmission asks ARP again (a wrong or stale entry heals).
+            if let Some((iface, next_hop, _)) = self.route(remote)
+                && let Some(ifc) = self.ifaces.get_mut(usize::from(iface.0))
+            {
+                ifc.arp.forget(next_hop);
+            }
         }
         if let Owner::Listener(l) = owner {
             if ev & events::CONNECTED != 0 {

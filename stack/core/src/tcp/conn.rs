@@ -255,6 +255,9 @@ pub mod events {
     pub const CLOSED: u16 = 1 << 5;
     /// Urgent data arrived (RFC 9293 §3.8.5).
     pub const URGENT: u16 = 1 << 6;
+    /// Retransmissions reached R1: the path is suspect; IP should revalidate it (RFC 9293
+    /// §3.8.3, MUST-20's negative advice).
+    pub const PATH_SUSPECT: u16 = 1 << 7;
 }
 
 /// What happened, for tests and tools.
@@ -856,6 +859,7 @@ impl Conn {
         if self.retries == self.cfg.r1 {
             // RFC 9293 §3.8.3 (MUST-20): past R1, IP should revalidate the path.
             self.stats.r1_reached += 1;
+            self.events |= events::PATH_SUSPECT;
         }
         let handshake = matches!(self.state, State::SynSent | State::SynReceived);
         let start = if handshake {
@@ -1042,7 +1046,10 @@ impl Conn {
         let end = self.rcv_nxt + wnd;
         match (len, wnd) {
             (0, 0) => seg.seq == self.rcv_nxt,
-            (0, _) => seg.seq.in_range(self.rcv_nxt, end),
+            // An empty segment exactly at the right edge is a peer that filled our window
+            // sending a pure ACK: accept it (as Linux and FreeBSD do), or its ACK is lost and
+            // the peer's data and ours stall until a timeout.
+            (0, _) => seg.seq.in_range(self.rcv_nxt, end) || seg.seq == end,
             (_, 0) => false,
             (_, _) => {
                 seg.seq.in_range(self.rcv_nxt, end)

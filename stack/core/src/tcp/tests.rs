@@ -788,3 +788,18 @@ fn tcp_newreno_recovers_several_losses_in_one_window_without_a_timeout() {
     );
     assert_eq!(s.rto_expirations, s0.rto_expirations, "no timeout needed");
 }
+
+#[test]
+fn tcp_pure_ack_at_the_right_window_edge_is_processed() {
+    let mut p = Pair::open(cfg(), cfg());
+    let now = p.now;
+    p.a.send(b"payload").unwrap();
+    drain(&mut p.a, now);
+    let rcv = p.a.recv_vars();
+    let una = p.a.send_vars().una;
+    // The peer filled our window; its pure ACK carries SEG.SEQ = RCV.NXT + RCV.WND.
+    let edge = rcv.nxt + rcv.wnd as usize;
+    p.a.handle_segment(now, &seg(edge, una + 7), &mut || true);
+    assert_eq!(p.a.send_vars().una, una + 7, "the ACK was taken in");
+    assert_eq!(p.a.stats().unacceptable, 0);
+}
