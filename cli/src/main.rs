@@ -58,6 +58,13 @@ enum Cmd {
         /// Print every delivered frame in time order, decoded, and every fault that fired.
         #[arg(long)]
         trace: bool,
+        /// Write every event of the run (time, kind, place, digest) to FILE, one per line.
+        #[arg(long, value_name = "FILE")]
+        events_out: Option<PathBuf>,
+        /// Run the seed twice, in two fresh processes, and name the first event where they
+        /// differ (exit 1) or confirm that every event agrees.
+        #[arg(long)]
+        check_determinism: bool,
     },
     /// Run a scenario over a range of seeds on worker threads: a results table with the
     /// faults that fired by kind, and each failing seed with the command that replays it.
@@ -110,6 +117,8 @@ fn main() -> Result<ExitCode> {
             record_tape,
             pcap_dir,
             trace,
+            events_out,
+            check_determinism,
         } => {
             let args = RunArgs {
                 scenario,
@@ -118,10 +127,16 @@ fn main() -> Result<ExitCode> {
                 record_tape,
                 pcap_dir,
                 trace,
+                events_out,
             };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let ran = simulate::run(&args, &mut out).and_then(|ok| {
+            let result = if check_determinism {
+                simulate::check_determinism(&args, &mut out)
+            } else {
+                simulate::run(&args, &mut out)
+            };
+            let ran = result.and_then(|ok| {
                 out.flush()?;
                 Ok(ok)
             });

@@ -28,6 +28,8 @@ pub struct RunArgs {
     pub pcap_dir: Option<PathBuf>,
     /// Print every delivered frame in time order, then the faults that fired.
     pub trace: bool,
+    /// Write every event of the run (time, kind, place, digest), one per line.
+    pub events_out: Option<PathBuf>,
 }
 
 /// Loads a scenario, with the file, line and column of what is wrong.
@@ -73,6 +75,7 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<bool> {
     let opts = RunOptions {
         faults,
         pcap: args.pcap_dir.is_some() || args.trace,
+        trace_events: args.events_out.is_some(),
     };
     let outcome = scenario
         .run(seed, &opts)
@@ -96,6 +99,10 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<bool> {
             writeln!(out, "  {}", p.display())?;
         }
     }
+    if let Some(p) = &args.events_out {
+        std::fs::write(p, weft_sim::determinism::trace_text(&outcome.report))
+            .with_context(|| format!("writing the event trace {}", p.display()))?;
+    }
     if let Some(p) = &args.record_tape {
         std::fs::write(p, outcome.report.tape.to_text())
             .with_context(|| format!("writing the tape {}", p.display()))?;
@@ -114,6 +121,61 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<bool> {
         )?;
     }
     Ok(outcome.ok())
+}
+
+/// `weft run --check-determinism`: runs the same seed in two fresh processes (this program,
+/// twice, each writing its event trace) and compares the traces event by event. Returns
+/// whether they agree; on a divergence, prints the first event where they differ.
+pub fn check_determinism(args: &RunArgs, out: &mut impl Write) -> Result<bool> {
+    let scenario = load(&args.scenario)?;
+    let seed = args.seed.unwrap_or(scenario.default_seed);
+    let exe = std::env::current_exe().context("finding this program to run it again")?;
+    let dir = std::env::temp_dir().join(format!("weft-determinism-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut traces = Vec::new();
+    for i in 0..2 {
+        let path = dir.join(format!("events-{i}.txt"));
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.arg("run")
+            .arg(&args.scenario)
+            .arg("--seed")
+            .arg(seed.to_string())
+            .arg("--events-out")
+            .arg(&path);
+        if let Some(t) = &args.tape {
+            cmd.arg("--tape").arg(t);
+        }
+        let o = cmd
+            .output()
+            .with_context(|| format!("running {}", exe.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "run {} wrote no event trace (exit {:?}): {}",
+                i + 1,
+                o.status.code(),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })?;
+        traces.push(text);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let [a, b] = traces.as_slice() else {
+        bail!("expected two event traces, got {}", traces.len());
+    };
+    match weft_sim::determinism::compare_texts(a, b).map_err(|e| anyhow::anyhow!(e))? {
+        None => {
+            writeln!(
+                out,
+                "deterministic: seed {seed}, two processes, {} events agree",
+                a.lines().count()
+            )?;
+            Ok(true)
+        }
+        Some(d) => {
+            writeln!(out, "NOT deterministic: seed {seed}: {d}")?;
+            Ok(false)
+        }
+    }
 }
 
 /// Every delivered frame of every link in time order, one decoded line each, then the tape.

@@ -401,3 +401,42 @@ fn sweep_shards_by_flag_or_job_completion_index() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("4 seeds of 0..200, shard 0/50"), "{out}");
 }
+
+#[test]
+fn run_checks_determinism_across_two_processes() {
+    let s = scenario("fault-matrix.toml");
+    let (code, out, err) = weft(&[
+        "run",
+        s.to_str().unwrap(),
+        "--seed",
+        "5",
+        "--check-determinism",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("deterministic: seed 5, two processes, "),
+        "{out}"
+    );
+    // The event trace itself: one line per event, the same in a second run.
+    let dir = scratch("events");
+    let a = dir.join("a.txt");
+    let b = dir.join("b.txt");
+    for p in [&a, &b] {
+        let (code, _, err) = weft(&[
+            "run",
+            s.to_str().unwrap(),
+            "--seed",
+            "5",
+            "--events-out",
+            p.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let (ta, tb) = (
+        std::fs::read_to_string(&a).unwrap(),
+        std::fs::read_to_string(&b).unwrap(),
+    );
+    assert!(ta.lines().count() > 1000);
+    assert_eq!(ta, tb);
+    assert_eq!(weft_sim::determinism::compare_texts(&ta, &tb), Ok(None));
+}

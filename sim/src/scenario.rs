@@ -816,7 +816,11 @@ impl Scenario {
     /// Runs the scenario with `seed`.
     pub fn run(&self, seed: u64, opts: &RunOptions) -> Result<Outcome, SimError> {
         let (b, ledger) = self.build();
-        let report = b.pcap(opts.pcap).faults(opts.faults.clone()).run(seed)?;
+        let report = b
+            .pcap(opts.pcap)
+            .faults(opts.faults.clone())
+            .trace_events(opts.trace_events)
+            .run(seed)?;
         Ok(self.judge(report, &ledger))
     }
 
@@ -1503,6 +1507,8 @@ pub struct RunOptions {
     pub faults: FaultSource,
     /// Capture every link into a pcap.
     pub pcap: bool,
+    /// Record every event (`Report::event_trace`, for the determinism check).
+    pub trace_events: bool,
 }
 
 impl Default for RunOptions {
@@ -1510,6 +1516,7 @@ impl Default for RunOptions {
         RunOptions {
             faults: FaultSource::Random,
             pcap: false,
+            trace_events: false,
         }
     }
 }
