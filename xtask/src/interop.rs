@@ -3,14 +3,16 @@
 //! Every step runs in network namespaces the harness creates (`weft-interop-<pid>-<n>`),
 //! with addresses in 10.77.0.0/16 only; nothing is sent outside them. The weft side is this
 //! same binary's hidden `interop-host` subcommand (see [`host`]) started inside a namespace;
-//! the Linux side is the kernel itself plus ping, socat, dnsmasq and tcpdump. Each step
-//! asserts counters on both sides — the kernel's (`ip -s -j link`, /proc/net/snmp, neighbour
-//! table) and weft's (from the host's JSON answers) — and prints one line, `PASS name
+//! the Linux side is the kernel itself plus ping, socat, dnsmasq, nft, python3 (a few socket
+//! calls on cue: [`tcp::PEER_PY`]), sha256sum and tcpdump. The TCP steps are in [`tcp`].
+//! Each step asserts counters on both sides — the kernel's (`ip -s -j link`, /proc/net/snmp,
+//! neighbour table) and weft's (from the host's JSON answers) — and prints one line, `PASS name
 //! (details)` or `FAIL name: reason`. Then the harness removes everything it created (guards
 //! that also run on error or panic), checks that no namespace, link or process of it is left,
 //! prints `N passed, M failed` and fails on any failure.
 //!
-//! With `--record`, each step is captured by tcpdump into `captures/interop/<step>.pcap`.
+//! With `--record`, each step is captured by tcpdump into `captures/interop/<step>.pcap`
+//! (except the bulk TCP transfers, [`tcp::NOT_RECORDED`]).
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use serde_json::Value;
@@ -25,6 +27,8 @@ pub mod host;
 #[cfg(test)]
 mod replay;
 pub mod sys;
+pub mod tcp;
+pub mod tcp_host;
 
 use sys::{Capture, LinkStats, Netns, Proc, SharedLedger, Snmp};
 
@@ -50,6 +54,17 @@ pub const STEPS: &[&str] = &[
     "dhcp_lease",
     "dhcp_renew",
     "two_taps",
+    "tcp_echo_linux_to_weft",
+    "tcp_echo_weft_to_linux",
+    "tcp_bulk_weft_to_linux",
+    "tcp_bulk_linux_to_weft",
+    "tcp_half_close_linux_to_weft",
+    "tcp_half_close_weft_to_linux",
+    "tcp_rst_linux_to_weft",
+    "tcp_rst_weft_to_linux",
+    "tcp_syn_closed_port_linux_to_weft",
+    "tcp_syn_closed_port_weft_to_linux",
+    "tcp_vanished_peer",
 ];
 
 pub fn run(root: &Path, args: &InteropArgs) -> Result<()> {
@@ -214,11 +229,24 @@ struct Host {
 
 impl Host {
     fn start(ctx: &Ctx, ns: &Netns, tap: &str, mac: &str, addr: Option<&str>) -> Result<Host> {
+        Host::start_with(ctx, ns, tap, mac, addr, &[])
+    }
+
+    /// [`Host::start`] with more flags for `interop-host`.
+    fn start_with(
+        ctx: &Ctx,
+        ns: &Netns,
+        tap: &str,
+        mac: &str,
+        addr: Option<&str>,
+        flags: &[&str],
+    ) -> Result<Host> {
         let mut cmd = ns.command(&ctx.exe.to_string_lossy());
         cmd.args(["interop-host", "--tap", tap, "--mac", mac]);
         if let Some(a) = addr {
             cmd.args(["--addr", a]);
         }
+        cmd.args(flags);
         let proc = Proc::spawn(&ctx.ledger, "interop-host", cmd)?;
         proc.stdout
             .wait_for(Duration::from_secs(10), |l| l.starts_with("READY"))
@@ -233,11 +261,22 @@ impl Host {
 
     /// Sends one command; its result. Refreshes [`Host::counters`].
     fn cmd(&mut self, line: &str, timeout: Duration) -> Result<Value> {
-        self.proc.write(format!("{line}\n").as_bytes())?;
+        self.send(line)?;
+        self.answer(line, timeout)
+    }
+
+    /// Sends one command without waiting for its answer (for commands that wait for
+    /// something the harness does next); [`Host::answer`] reads the answer.
+    fn send(&mut self, line: &str) -> Result<()> {
+        self.proc.write(format!("{line}\n").as_bytes())
+    }
+
+    /// The answer to `line`, sent by [`Host::send`].
+    fn answer(&mut self, line: &str, timeout: Duration) -> Result<Value> {
         let answer = self
             .proc
             .stdout
-            .wait_for(timeout, |l| l.starts_with("OK ") || l.starts_with("ERR "))
+            .wait_for(timeout, |l| answers(l, line))
             .with_context(|| {
                 format!(
                     "weft did not answer {line:?}; its stderr: {}",
@@ -272,6 +311,23 @@ impl Host {
         self.proc.write(b"quit\n")?;
         self.proc.wait(Duration::from_secs(5))
     }
+}
+
+/// Whether `answer` is the host's answer to `line` (an earlier command the harness stopped
+/// waiting for may still answer late: that answer is skipped).
+fn answers(answer: &str, line: &str) -> bool {
+    let Some((tag, body)) = answer.split_once(' ') else {
+        return false;
+    };
+    (tag == "OK" || tag == "ERR")
+        && serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| {
+                v.get("cmd")
+                    .and_then(Value::as_str)
+                    .map(|c| c == line.trim())
+            })
+            .unwrap_or(false)
 }
 
 /// Kernel-side counters of one device plus the namespace's SNMP counters.
@@ -344,12 +400,17 @@ impl Ctx {
         f: impl FnOnce() -> Result<String>,
     ) {
         if self.wanted(name) {
-            report.record(name, self.with_capture(ns, dev, name, f));
+            let r = if tcp::NOT_RECORDED.contains(&name) {
+                f()
+            } else {
+                self.with_capture(ns, dev, name, f)
+            };
+            report.record(name, r);
         }
     }
 
     fn all(&self, report: &mut Report) {
-        let groups: [(&[&str], Group); 3] = [
+        let groups: [(&[&str], Group); 4] = [
             (
                 &[
                     "arp",
@@ -363,6 +424,7 @@ impl Ctx {
             ),
             (&["dhcp_lease", "dhcp_renew"], Ctx::dhcp_steps),
             (&["two_taps"], Ctx::two_taps_step),
+            (tcp::TCP_STEPS, Ctx::tcp_steps),
         ];
         for (steps, f) in groups {
             if steps.iter().any(|s| self.wanted(s))
@@ -1031,6 +1093,26 @@ mod tests {
         assert_eq!(delta(&b, &a, "arp.requests_sent"), 0);
         assert!(at_least("x", 3, 3).is_ok());
         assert!(at_least("x", 2, 3).is_err());
+    }
+
+    #[test]
+    fn interop_tcp_steps_are_steps() {
+        // `--only` accepts every TCP step, listed in the order they run.
+        let at: Vec<usize> = tcp::TCP_STEPS
+            .iter()
+            .map(|t| STEPS.iter().position(|s| s == t).unwrap())
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+        assert!(tcp::NOT_RECORDED.iter().all(|s| tcp::TCP_STEPS.contains(s)));
+    }
+
+    #[test]
+    fn interop_answers_match_their_command() {
+        let a = r#"OK {"cmd":"tcp-listen 7020","result":null}"#;
+        assert!(answers(a, "tcp-listen 7020"));
+        assert!(!answers(a, "counters"));
+        assert!(!answers("READY {}", "counters"));
+        assert!(answers(r#"ERR {"cmd":"counters","error":"x"}"#, "counters"));
     }
 
     #[test]

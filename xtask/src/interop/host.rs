@@ -14,6 +14,7 @@
 //!   as the application's error
 //! - `dhcp-wait TIMEOUT_MS` — wait for a DHCP address; the lease
 //! - `dhcp-renew TIMEOUT_MS` — wait for the lease to be renewed (at T1); the new lease
+//! - `tcp-…` — TCP connections, listeners and the echo server: see [`super::tcp_host`]
 //! - `quit`
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -27,6 +28,8 @@ use weft_net::tap::TapLink;
 use weft_net::tokio_rt::{TokioRuntime, block_on_local};
 use weft_net::{IcmpError, NetError, UdpNet, UdpSocket};
 use weft_wire::MacAddr;
+
+use super::tcp_host::TcpHost;
 
 /// The flags of `interop-host`.
 #[derive(Debug, Clone, clap::Args)]
@@ -46,6 +49,10 @@ pub struct HostArgs {
     /// The stack's seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// TCP user timeout (RFC 5482) for every connection, in milliseconds: how long sent data
+    /// may go unacknowledged before the connection fails with a timeout.
+    #[arg(long)]
+    pub user_timeout_ms: Option<u64>,
 }
 
 pub fn parse_mac(s: &str) -> Result<MacAddr> {
@@ -100,11 +107,18 @@ async fn serve(args: HostArgs) -> Result<()> {
         }
     };
     let mut b = weft_net::direct::builder(StackConfig::new(args.seed));
+    if let Some(ms) = args.user_timeout_ms {
+        b.config_mut().tcp.user_timeout = Some(Duration::from_millis(ms));
+    }
     let iface = b.interface(iface_cfg, link);
     let net = b
         .start(TokioRuntime::new())
         .map_err(|e| anyhow!("starting the stack: {e}"))?;
-    let host = Host { net, iface };
+    let host = Host {
+        net,
+        iface,
+        tcp: TcpHost::default(),
+    };
     println!(
         "READY {}",
         json!({ "tap": args.tap, "mac": args.mac, "addr": args.addr })
@@ -145,6 +159,7 @@ async fn serve(args: HostArgs) -> Result<()> {
 struct Host {
     net: DirectNet<TokioRuntime>,
     iface: IfaceId,
+    tcp: TcpHost,
 }
 
 fn ms(arg: Option<&str>) -> Result<Duration> {
@@ -158,7 +173,7 @@ fn sock(arg: Option<&str>) -> Result<SocketAddrV4> {
 }
 
 /// The payload of a `udp` test datagram: a recognisable pattern, not zeros.
-fn pattern(size: usize) -> Vec<u8> {
+pub fn pattern(size: usize) -> Vec<u8> {
     (0..size)
         .map(|i| u8::try_from(i % 251).unwrap_or(0))
         .collect()
@@ -261,6 +276,7 @@ impl Host {
                 }
                 Ok(json!({ "lease": self.lease() }))
             }
+            tcp if tcp.starts_with("tcp-") => self.tcp.command(&self.net, line).await,
             other => bail!("unknown command {other:?}"),
         }
     }
@@ -339,6 +355,19 @@ pub fn counters_json(c: &Counters) -> Value {
             "leases": c.dhcp.leases,
             "renewals": c.dhcp.renewals,
             "leases_lost": c.dhcp.leases_lost,
+        },
+        "tcp": {
+            "rx_segments": c.tcp.rx_segments,
+            "rx_bad_checksum": c.tcp.rx_bad_checksum,
+            "rx_malformed": c.tcp.rx_malformed,
+            "rx_no_socket": c.tcp.rx_no_socket,
+            "tx_segments": c.tcp.tx_segments,
+            "rst_sent": c.tcp.rst_sent,
+            "backlog_drops": c.tcp.backlog_drops,
+            "connects": c.tcp.connects,
+            "passive_opens": c.tcp.passive_opens,
+            "tx_deferred": c.tcp.tx_deferred,
+            "challenge_acks_limited": c.tcp.challenge_acks_limited,
         },
         "queues": {
             "tx_queue_full": c.queues.tx_queue_full,

@@ -421,13 +421,16 @@ impl Capture {
         let mut cmd = ns.command("tcpdump");
         // -Z root: write as root (tcpdump otherwise drops to its own user, who may not
         // write here); -U and --immediate-mode: each packet reaches the file as it is captured
-        // (not a second later, when the kernel would hand over its ring block).
+        // (not a second later, when the kernel would hand over its ring block); -B: a 16 MiB
+        // buffer, so that a burst of full-sized segments is not dropped before tcpdump reads it.
         cmd.args([
             "-i",
             dev,
             "-n",
             "-U",
             "--immediate-mode",
+            "-B",
+            "16384",
             "-s",
             "0",
             "-Z",
@@ -443,18 +446,25 @@ impl Capture {
     }
 
     /// Stops the capture; tcpdump's "N packets captured" count.
+    /// An error when the kernel dropped packets before tcpdump read them (the capture
+    /// would miss frames of the step).
     pub fn stop(mut self) -> Result<u64> {
         // Let the last frames of the step reach the capture.
         std::thread::sleep(Duration::from_millis(200));
         self.proc.interrupt(Duration::from_secs(5))?;
         let text = self.proc.stderr.text();
-        let n = text
-            .lines()
-            .find(|l| l.contains("packets captured"))
-            .and_then(|l| l.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        Ok(n)
+        let count = |what: &str| -> u64 {
+            text.lines()
+                .find(|l| l.contains(what))
+                .and_then(|l| l.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        let dropped = count("packets dropped by kernel");
+        if dropped > 0 {
+            bail!("tcpdump: {dropped} packets dropped by the kernel, the capture is incomplete");
+        }
+        Ok(count("packets captured"))
     }
 }
 
@@ -474,6 +484,9 @@ pub fn check_tools() -> Result<()> {
         ("socat", ["socat", "-V"]),
         ("dnsmasq (dnsmasq-base)", ["dnsmasq", "--version"]),
         ("ping (iputils-ping)", ["ping", "-V"]),
+        ("nft (nftables)", ["nft", "--version"]),
+        ("python3", ["python3", "--version"]),
+        ("sha256sum (coreutils)", ["sha256sum", "--version"]),
     ] {
         let [program, arg] = probe;
         let ok = Command::new(program)

@@ -1,0 +1,951 @@
+//! The TCP steps of `cargo xtask interop`: weft's TCP (the direct backend's `TcpNet`, in
+//! `interop-host`, commands in [`super::tcp_host`]) against the Linux kernel's, over one TAP
+//! in namespace `weft-interop-<pid>-3`: Linux at 10.77.5.1/24, weft at 10.77.5.2/24 with a
+//! TCP user timeout of [`USER_TIMEOUT`].
+//!
+//! The Linux side is socat (echo, bulk transfers, `sha256sum` behind it) and small python3
+//! programs ([`PEER_PY`]) where a step needs a socket call socat does not make on cue:
+//! `shutdown(SHUT_WR)` then reading on, `SO_LINGER` 0 (an abortive close), `ECONNRESET` and
+//! `ECONNREFUSED` as the kernel reports them. Each step asserts, between settled snapshots of
+//! both sides: the kernel's `Tcp:` counters in /proc/net/snmp (opens, attempt failures,
+//! resets, RSTs sent — exactly), every segment one side sent counted as received by the other
+//! (`Tcp.InSegs` = weft's `tcp.tx_segments`, `Tcp.OutSegs` = weft's `tcp.rx_segments`), no
+//! checksum or header errors on either side, and the TAP's frame counts (`ip -s -j link`)
+//! against the driver's.
+
+use super::tcp_host::{SeededBytes, sha256_hex};
+use super::*;
+use std::collections::BTreeMap;
+
+/// The TCP steps, in order.
+pub const TCP_STEPS: &[&str] = &[
+    "tcp_echo_linux_to_weft",
+    "tcp_echo_weft_to_linux",
+    "tcp_bulk_weft_to_linux",
+    "tcp_bulk_linux_to_weft",
+    "tcp_half_close_linux_to_weft",
+    "tcp_half_close_weft_to_linux",
+    "tcp_rst_linux_to_weft",
+    "tcp_rst_weft_to_linux",
+    "tcp_syn_closed_port_linux_to_weft",
+    "tcp_syn_closed_port_weft_to_linux",
+    "tcp_vanished_peer",
+];
+
+/// Steps not recorded by `--record` (their captures would hold megabytes).
+pub const NOT_RECORDED: &[&str] = &["tcp_bulk_weft_to_linux", "tcp_bulk_linux_to_weft"];
+
+const LINUX: &str = "10.77.5.1";
+const WEFT: &str = "10.77.5.2";
+const MAC: &str = "02:77:00:05:00:02";
+/// weft's TCP user timeout in this namespace.
+pub const USER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bytes of each bulk transfer: 10 MiB.
+pub const BULK: usize = 10 * 1024 * 1024;
+/// Longest a bulk transfer may take.
+const BULK_LIMIT: Duration = Duration::from_secs(30);
+
+/// The Linux-side programs socat cannot stand in for; `python3 -c PEER_PY MODE ARGS…`. Each
+/// prints `LISTENING` once a server listens and `RESULT k=v …` at the end.
+pub const PEER_PY: &str = r#"
+import errno, hashlib, socket, struct, sys
+mode, args = sys.argv[1], sys.argv[2:]
+
+def pattern(n):  # the host's `pattern`: i mod 251
+    return bytes(i % 251 for i in range(n))
+
+def result(**kv):
+    print("RESULT " + " ".join("%s=%s" % (k, v) for k, v in kv.items()), flush=True)
+
+def read_all(s):
+    h, n = hashlib.sha256(), 0
+    while True:
+        b = s.recv(65536)
+        if not b:
+            return n, h.hexdigest()
+        n += len(b)
+        h.update(b)
+
+def read_until(s, want):
+    got = b""
+    while not got.endswith(want):
+        b = s.recv(64)
+        if not b:
+            result(error="eof-before-" + want.decode().strip())
+            sys.exit(1)
+        got += b
+
+def serve(addr, port):
+    l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind((addr, int(port)))
+    l.listen(1)
+    l.settimeout(20)
+    print("LISTENING", flush=True)
+    c, _ = l.accept()
+    l.close()
+    c.settimeout(20)
+    return c
+
+def connect(host, port):
+    return socket.create_connection((host, int(port)), timeout=20)
+
+if mode == "half-close-client":
+    # Send N bytes, shut down the sending side (FIN), read the reply to its end.
+    s = connect(args[0], args[1])
+    data = pattern(int(args[2]))
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    n, h = read_all(s)
+    s.close()
+    result(sent=len(data), sent_sha256=hashlib.sha256(data).hexdigest(), received=n,
+           received_sha256=h)
+elif mode == "half-close-server":
+    # Read to the peer's FIN, then send M bytes and close.
+    c = serve(args[0], args[1])
+    n, h = read_all(c)
+    data = pattern(int(args[2]))
+    c.sendall(data)
+    c.close()
+    result(received=n, received_sha256=h, sent=len(data),
+           sent_sha256=hashlib.sha256(data).hexdigest())
+elif mode == "abort-client":
+    # Wait for "ready", then close with SO_LINGER 0: an RST, not a FIN.
+    s = connect(args[0], args[1])
+    read_until(s, b"ready\n")
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    result(aborted=1)
+elif mode == "reset-server":
+    # "hello" in, "ready" out, then read: the peer's RST is ECONNRESET.
+    c = serve(args[0], args[1])
+    read_until(c, b"hello\n")
+    c.sendall(b"ready\n")
+    try:
+        b = c.recv(64)
+        result(error="eof" if not b else "data")
+    except ConnectionResetError:
+        result(error="ECONNRESET")
+elif mode == "connect":
+    try:
+        connect(args[0], args[1]).close()
+        result(error="none")
+    except OSError as e:
+        result(error=errno.errorcode.get(e.errno, str(e)))
+elif mode == "sink":
+    # Accept and read whatever comes, until the end or an error.
+    c = serve(args[0], args[1])
+    n = 0
+    try:
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            n += len(b)
+        result(received=n, error="eof")
+    except OSError as e:
+        result(received=n, error=errno.errorcode.get(e.errno, str(e)))
+else:
+    sys.exit("unknown mode " + mode)
+"#;
+
+/// A Linux-side peer program (`python3 -c PEER_PY MODE ARGS…`) in `ns`; when `listens`, once
+/// it listens.
+fn peer(ctx: &Ctx, ns: &Netns, mode: &str, args: &[&str], listens: bool) -> Result<Proc> {
+    let mut cmd = ns.command("python3");
+    cmd.args(["-c", PEER_PY, mode]).args(args);
+    let p = Proc::spawn(&ctx.ledger, &format!("python3 {mode}"), cmd)?;
+    if listens {
+        p.stdout
+            .wait_for(Duration::from_secs(5), |l| l == "LISTENING")
+            .with_context(|| format!("python3 {mode} did not listen: {}", p.stderr.text()))?;
+    }
+    Ok(p)
+}
+
+/// The `RESULT k=v …` line of a peer program, then its exit.
+fn peer_result(p: &mut Proc, timeout: Duration) -> Result<BTreeMap<String, String>> {
+    let line = p
+        .stdout
+        .wait_for(timeout, |l| l.starts_with("RESULT"))
+        .with_context(|| format!("{}: no result; {}", p.what, p.stderr.text()))?;
+    p.wait(Duration::from_secs(5))
+        .with_context(|| format!("{}: {}", p.what, p.stderr.text()))?;
+    Ok(line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect())
+}
+
+fn get<'a>(r: &'a BTreeMap<String, String>, k: &str) -> &'a str {
+    r.get(k).map(String::as_str).unwrap_or("")
+}
+
+/// A string field of a JSON answer.
+fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// A number field of a JSON answer.
+fn n(v: &Value, pointer: &str) -> f64 {
+    v.pointer(pointer)
+        .and_then(Value::as_f64)
+        .unwrap_or(f64::NAN)
+}
+
+/// Waits until a TCP socket listens on `port` in `ns` (`ss -tln`).
+fn wait_tcp_listening(ns: &Netns, port: u16) -> Result<()> {
+    let deadline = sys::now() + Duration::from_secs(5);
+    loop {
+        let out = ns.exec(&["ss", "-Htln", &format!("sport = :{port}")])?;
+        if !out.trim().is_empty() {
+            return Ok(());
+        }
+        ensure!(sys::now() < deadline, "nothing listens on TCP {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until neither side's TCP segment counts move for 150 ms (delayed ACKs, a FIN's
+/// last ACK), so that a snapshot falls between steps, not inside one.
+fn settle(ns: &Netns, host: &mut Host) -> Result<()> {
+    let deadline = sys::now() + Duration::from_secs(3);
+    let mut last = None;
+    loop {
+        let snmp = ns.snmp()?;
+        let w = host.counters_now()?;
+        let now = (
+            snmp.get("Tcp.InSegs"),
+            snmp.get("Tcp.OutSegs"),
+            cnt(&w, "tcp.rx_segments"),
+            cnt(&w, "tcp.tx_segments"),
+        );
+        if last == Some(now) || sys::now() >= deadline {
+            return Ok(());
+        }
+        last = Some(now);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+fn tcp_before(ns: &Netns, host: &mut Host) -> Result<(LinuxSnap, Value)> {
+    settle(ns, host)?;
+    before(ns, host)
+}
+
+fn tcp_after(ns: &Netns, host: &mut Host) -> Result<(LinuxSnap, Value)> {
+    settle(ns, host)?;
+    after(ns, host)
+}
+
+/// What a step must change, exactly, on both sides.
+#[derive(Debug, Default, Clone, Copy)]
+struct Expect {
+    /// Linux `Tcp.ActiveOpens`.
+    active: i64,
+    /// Linux `Tcp.PassiveOpens`.
+    passive: i64,
+    /// Linux `Tcp.AttemptFails`.
+    attempt_fails: i64,
+    /// Linux `Tcp.EstabResets`.
+    estab_resets: i64,
+    /// Linux `Tcp.OutRsts`.
+    out_rsts: i64,
+    /// weft `tcp.connects`.
+    weft_connects: u64,
+    /// weft `tcp.passive_opens`.
+    weft_passive: u64,
+    /// weft `tcp.rst_sent` (RSTs for segments of no connection).
+    weft_rst_sent: u64,
+    /// Segments Linux sends are dropped before the TAP (the vanished peer): `Tcp.OutSegs`
+    /// is not compared with weft's count.
+    linux_out_dropped: bool,
+    /// weft closes first and Linux last (no TIME-WAIT on Linux's side): Linux may answer
+    /// with one RST more than `out_rsts`. weft-core sends a window update when the
+    /// application reads data that came before the peer's FIN, also after it acknowledged
+    /// that FIN (Linux sends none once it has received a FIN); when that update reaches
+    /// Linux after its socket has gone from LAST-ACK to CLOSED, Linux resets it. Seen in
+    /// captures as `ack N, win W` acknowledging the FIN, then `ack N, win W'` and Linux's `R`.
+    late_window_update: bool,
+}
+
+/// Asserts `e` and the segment and error counts; the counts as text.
+fn check_tcp(s0: &LinuxSnap, s1: &LinuxSnap, w0: &Value, w1: &Value, e: &Expect) -> Result<String> {
+    let l = |k: &str| s1.snmp.delta(&s0.snmp, &format!("Tcp.{k}"));
+    let w = |k: &str| delta(w0, w1, &format!("tcp.{k}"));
+    let late_rst = e.late_window_update && l("OutRsts") == e.out_rsts + 1;
+    for (k, want) in [
+        ("ActiveOpens", e.active),
+        ("PassiveOpens", e.passive),
+        ("AttemptFails", e.attempt_fails),
+        ("EstabResets", e.estab_resets),
+        ("OutRsts", e.out_rsts + i64::from(late_rst)),
+        ("InErrs", 0),
+        ("InCsumErrors", 0),
+    ] {
+        ensure!(l(k) == want, "Linux Tcp.{k} +{}, expected +{want}", l(k));
+    }
+    for (k, want) in [
+        ("connects", e.weft_connects),
+        ("passive_opens", e.weft_passive),
+        ("rst_sent", e.weft_rst_sent),
+        ("rx_bad_checksum", 0),
+        ("rx_malformed", 0),
+        ("backlog_drops", 0),
+    ] {
+        ensure!(w(k) == want, "weft tcp.{k} +{}, expected +{want}", w(k));
+    }
+    let (wtx, wrx) = (w("tx_segments"), w("rx_segments"));
+    let (lin, lout) = (l("InSegs"), l("OutSegs"));
+    ensure!(
+        i64::try_from(wtx).ok() == Some(lin),
+        "weft sent {wtx} TCP segments, Linux received {lin} (Tcp.InSegs)"
+    );
+    if !e.linux_out_dropped {
+        ensure!(
+            i64::try_from(wrx).ok() == Some(lout),
+            "Linux sent {lout} TCP segments (Tcp.OutSegs), weft received {wrx}"
+        );
+    }
+    let tap = link_agreement(&s1.link.since(&s0.link), w0, w1)?;
+    let late = if late_rst {
+        " (one for weft's window update after its last ACK)"
+    } else {
+        ""
+    };
+    Ok(format!(
+        "Linux Tcp ActiveOpens +{} PassiveOpens +{} AttemptFails +{} EstabResets +{} \
+         OutRsts +{}{late} InSegs +{lin} OutSegs +{lout} RetransSegs +{}; weft tcp connects +{} \
+         passive_opens +{} rst_sent +{} rx_no_socket +{} rx_segments +{wrx} tx_segments +{wtx}; \
+         {tap}",
+        l("ActiveOpens"),
+        l("PassiveOpens"),
+        l("AttemptFails"),
+        l("EstabResets"),
+        l("OutRsts"),
+        l("RetransSegs"),
+        w("connects"),
+        w("passive_opens"),
+        w("rst_sent"),
+        w("rx_no_socket"),
+    ))
+}
+
+/// A table of the namespace's nftables dropping everything Linux sends on `dev` (the
+/// vanished peer); removed on drop.
+struct Blackhole<'a> {
+    ns: &'a Netns,
+}
+
+const NFT_TABLE: &str = "weftloss";
+
+impl<'a> Blackhole<'a> {
+    fn install(ns: &'a Netns, dev: &str) -> Result<Blackhole<'a>> {
+        ns.exec(&["nft", "add", "table", "inet", NFT_TABLE])?;
+        let b = Blackhole { ns };
+        ns.exec(&[
+            "nft",
+            "add",
+            "chain",
+            "inet",
+            NFT_TABLE,
+            "out",
+            "{ type filter hook output priority 0 ; policy accept ; }",
+        ])?;
+        ns.exec(&[
+            "nft", "add", "rule", "inet", NFT_TABLE, "out", "oifname", dev, "counter", "drop",
+        ])?;
+        Ok(b)
+    }
+
+    /// Packets dropped so far (the rule's counter).
+    fn dropped(&self) -> Result<u64> {
+        let out = self
+            .ns
+            .exec(&["nft", "-j", "list", "table", "inet", NFT_TABLE])?;
+        let v: Value = serde_json::from_str(&out).context("parsing `nft -j list table`")?;
+        v.get("nftables")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o.pointer("/rule/expr")?.as_array())
+            .flatten()
+            .find_map(|x| x.pointer("/counter/packets")?.as_u64())
+            .with_context(|| format!("no counter in {out}"))
+    }
+}
+
+impl Drop for Blackhole<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.ns.exec(&["nft", "delete", "table", "inet", NFT_TABLE]) {
+            eprintln!("interop: cleanup: {e:#}");
+        }
+    }
+}
+
+type Step = fn(&Ctx, &Netns, &mut Host, &Path) -> Result<String>;
+
+impl Ctx {
+    /// The TCP steps: one namespace, one weft stack with a user timeout of [`USER_TIMEOUT`].
+    pub(super) fn tcp_steps(&self, report: &mut Report) -> Result<()> {
+        let ns = Netns::create(&self.ledger, 3)?;
+        ns.tap(TAP, &format!("{LINUX}/24"))?;
+        let tmp = TempDir::new("tcp")?;
+        let ut = USER_TIMEOUT.as_millis().to_string();
+        let mut host = Host::start_with(
+            self,
+            &ns,
+            TAP,
+            MAC,
+            Some(&format!("{WEFT}/24")),
+            &["--user-timeout-ms", &ut],
+        )?;
+        // Each side resolves the other first: the steps hold TCP only (ARP is the static
+        // steps' subject).
+        host.cmd(&format!("ping {LINUX} 1 3000"), Duration::from_secs(5))?;
+        ns.exec(&["ping", "-c", "1", "-W", "3", WEFT])?;
+        let steps: [(&str, Step); 11] = [
+            ("tcp_echo_linux_to_weft", step_echo_linux_client),
+            ("tcp_echo_weft_to_linux", step_echo_weft_client),
+            ("tcp_bulk_weft_to_linux", step_bulk_weft_to_linux),
+            ("tcp_bulk_linux_to_weft", step_bulk_linux_to_weft),
+            ("tcp_half_close_linux_to_weft", step_half_close_linux_first),
+            ("tcp_half_close_weft_to_linux", step_half_close_weft_first),
+            ("tcp_rst_linux_to_weft", step_rst_from_linux),
+            ("tcp_rst_weft_to_linux", step_rst_from_weft),
+            ("tcp_syn_closed_port_linux_to_weft", step_closed_weft_port),
+            ("tcp_syn_closed_port_weft_to_linux", step_closed_linux_port),
+            ("tcp_vanished_peer", step_vanished_peer),
+        ];
+        for (name, f) in steps {
+            self.step(report, name, &ns, TAP, || f(self, &ns, &mut host, &tmp.0));
+        }
+        host.quit()
+    }
+}
+
+/// Lines socat sends to weft's echo: one small, one of a full segment, one of many segments.
+const ECHO_LINES: [usize; 3] = [64, 1460, 20_000];
+
+fn step_echo_linux_client(ctx: &Ctx, ns: &Netns, host: &mut Host, _: &Path) -> Result<String> {
+    host.cmd("tcp-echo 7", Duration::from_secs(2))?;
+    let (s0, w0) = tcp_before(ns, host)?;
+    let mut cmd = ns.command("socat");
+    cmd.args(["-b", "65536", "-t", "5", "-T", "10", "STDIO"])
+        .arg(format!("TCP4:{WEFT}:7"));
+    let mut socat = Proc::spawn(&ctx.ledger, "socat echo client", cmd)?;
+    let mut total = 0;
+    for size in ECHO_LINES {
+        // size - 1 printable bytes and a newline; socat prints the echo.
+        let line: String = (0..size - 1)
+            .map(|i| char::from(b'a' + u8::try_from(i % 26).unwrap_or(0)))
+            .collect();
+        socat.write(format!("{line}\n").as_bytes())?;
+        socat
+            .stdout
+            .wait_for(Duration::from_secs(3), |l| l == line)
+            .with_context(|| {
+                format!(
+                    "no echo of the {size}-byte line from weft; socat: {}",
+                    socat.stderr.text()
+                )
+            })?;
+        total += size;
+    }
+    // socat's end of stdin becomes its FIN; weft's server closes after it; socat exits.
+    socat
+        .wait(Duration::from_secs(5))
+        .with_context(|| format!("socat: {}", socat.stderr.text()))?;
+    let stats = host.cmd("tcp-echo-stats 7", Duration::from_secs(2))?;
+    let served = stats.get("served").and_then(Value::as_u64).unwrap_or(0);
+    let bytes = stats.get("bytes").and_then(Value::as_u64).unwrap_or(0);
+    ensure!(
+        served >= 1 && bytes as usize >= total,
+        "weft's echo server: {stats}"
+    );
+    let (s1, w1) = tcp_after(ns, host)?;
+    let counts = check_tcp(
+        &s0,
+        &s1,
+        &w0,
+        &w1,
+        &Expect {
+            active: 1,
+            weft_passive: 1,
+            ..Expect::default()
+        },
+    )?;
+    Ok(format!(
+        "socat sent lines of {ECHO_LINES:?} bytes, each echoed, then its FIN; weft's echo server \
+         served {served} connection, {bytes} bytes, and closed; {counts}"
+    ))
+}
+
+/// Bytes weft sends to socat's echo (and gets back).
+const ECHO_BYTES: usize = 30_000;
+
+fn step_echo_weft_client(ctx: &Ctx, ns: &Netns, host: &mut Host, _: &Path) -> Result<String> {
+    let mut cmd = ns.command("socat");
+    cmd.args(["-t", "5", "-T", "10"])
+        .arg(format!("TCP4-LISTEN:7007,bind={LINUX},reuseaddr,fork"))
+        .arg("PIPE");
+    let _server = Proc::spawn(&ctx.ledger, "socat echo server", cmd)?;
+    wait_tcp_listening(ns, 7007)?;
+    let (s0, w0) = tcp_before(ns, host)?;
+    let want = SeededBytes::sha256(11, ECHO_BYTES, None)?;
+    let r = host.cmd(
+        &format!("tcp-client {LINUX}:7007 {ECHO_BYTES} 11 10000"),
+        Duration::from_secs(12),
+    )?;
+    ensure!(
+        s(&r, "/sent_sha256") == want,
+        "weft sent bytes hashing to {}, expected {want}",
+        s(&r, "/sent_sha256")
+    );
+    ensure!(
+        n(&r, "/received") as usize == ECHO_BYTES && s(&r, "/received_sha256") == want,
+        "socat's echo: {} bytes, SHA-256 {}; sent {ECHO_BYTES}, {want}",
+        n(&r, "/received"),
+        s(&r, "/received_sha256")
+    );
+    let (s1, w1) = tcp_after(ns, host)?;
+    let counts = check_tcp(
+        &s0,
+        &s1,
+        &w0,
+        &w1,
+        &Expect {
+            passive: 1,
+            weft_connects: 1,
+            late_window_update: true,
+            ..Expect::default()
+        },
+    )?;
+    Ok(format!(
+        "weft sent {ECHO_BYTES} bytes to socat's echo (TCP4-LISTEN … PIPE) and its FIN, read \
+         the same {ECHO_BYTES} bytes back (SHA-256 {}…) and socat's FIN in {:.1} ms; {counts}",
+        want.get(..16).unwrap_or(""),
+        n(&r, "/eof_ms")
+    ))
+}
+
+/// MB/s of `bytes` in `ms`.
+fn rate(bytes: usize, ms: f64) -> f64 {
+    bytes as f64 / 1e6 / (ms / 1000.0)
+}
+
+fn step_bulk_weft_to_linux(ctx: &Ctx, ns: &Netns, host: &mut Host, _: &Path) -> Result<String> {
+    const SEED: u64 = 21;
+    let want = SeededBytes::sha256(SEED, BULK, None)?;
+    let mut cmd = ns.command("sh");
+    cmd.arg("-c").arg(format!(
+        "socat -u -b 131072 TCP4-LISTEN:7010,bind={LINUX},reuseaddr STDOUT | sha256sum"
+    ));
+    let mut sink = Proc::spawn(&ctx.ledger, "socat | sha256sum", cmd)?;
+    wait_tcp_listening(ns, 7010)?;
+    let (s0, w0) = tcp_before(ns, host)?;
+    let t = sys::now();
+    let r = host.cmd(
+        &format!(
+            "tcp-client {LINUX}:7010 {BULK} {SEED} {}",
+            BULK_LIMIT.as_millis()
+        ),
+        BULK_LIMIT + Duration::from_secs(2),
+    )?;
+    let wall = sys::now().duration_since(t);
+    let linux = sink
+        .stdout
+        .wait_for(Duration::from_secs(5), |l| l.len() >= 64)
+        .with_context(|| format!("no hash from sha256sum: {}", sink.stderr.text()))?;
+    sink.wait(Duration::from_secs(5))?;
+    let linux = linux.split_whitespace().next().unwrap_or("");
+    ensure!(
+        s(&r, "/sent_sha256") == want,
+        "weft sent bytes hashing to {}, expected {want}",
+        s(&r, "/sent_sha256")
+    );
+    ensure!(
+        linux == want,
+        "Linux received bytes hashing to {linux}, weft sent {want}"
+    );
+    let (s1, w1) = tcp_after(ns, host)?;
+    let counts = check_tcp(
+        &s0,
+        &s1,
+        &w0,
+        &w1,
+        &Expect {
+            passive: 1,
+            weft_connects: 1,
+            ..Expect::default()
+        },
+    )?;
+    let eof_ms = n(&r, "/eof_ms");
+    Ok(format!(
+        "{BULK} seeded bytes weft → socat | sha256sum: {linux} on both sides; {:.2} s to \
+         Linux's FIN, {:.1} MB/s ({:.2} s wall); weft retransmitted {} segments; {counts}",
+        eof_ms / 1000.0,
+        rate(BULK, eof_ms),
+        wall.as_secs_f64(),
+        n(&r, "/flow/stats/retransmitted_segs"),
+    ))
+}
+
+fn step_bulk_linux_to_weft(ctx: &Ctx, ns: &Netns, host: &mut Host, tmp: &Path) -> Result<String> {
+    const SEED: u64 = 22;
+    let file = tmp.join("bulk.bin");
+    let want = {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&file)?);
+        let h = SeededBytes::sha256(SEED, BULK, Some(&mut f))?;
+        std::io::Write::flush(&mut f)?;
+        h
+    };
+    // The file's hash as coreutils has it: the same function on both sides.
+    let coreutils = sys::run(Command::new("sha256sum").arg(&file))?;
+    let coreutils = coreutils.split_whitespace().next().unwrap_or("");
+    ensure!(
+        coreutils == want,
+        "sha256sum says {coreutils}, the harness {want}"
+    );
+    let mut cmd = ns.command("socat");
+    cmd.args(["-u", "-b", "131072"])
+        .arg(format!("OPEN:{}", file.display()))
+        .arg(format!("TCP4-LISTEN:7011,bind={LINUX},reuseaddr"));
+    let mut source = Proc::spawn(&ctx.ledger, "socat file source", cmd)?;
+    wait_tcp_listening(ns, 7011)?;
+    let (s0, w0) = tcp_before(ns, host)?;
+    let t = sys::now();
+    let r = host.cmd(
+        &format!("tcp-client {LINUX}:7011 0 0 {}", BULK_LIMIT.as_millis()),
+        BULK_LIMIT + Duration::from_secs(2),
+    )?;
+    let wall = sys::now().duration_since(t);
+    source
+        .wait(Duration::from_secs(5))
+        .with_context(|| format!("socat: {}", source.stderr.text()))?;
+    ensure!(
+        n(&r, "/received") as usize == BULK && s(&r, "/received_sha256") == want,
+        "weft received {} bytes hashing to {}; Linux sent {BULK}, {want}",
+        n(&r, "/received"),
+        s(&r, "/received_sha256")
+    );
+    let (s1, w1) = tcp_after(ns, host)?;
+    let counts = check_tcp(
+        &s0,
+        &s1,
+        &w0,
+        &w1,
+        &Expect {
+            passive: 1,
+            weft_connects: 1,
+            late_window_update: true,
+            ..Expect::default()
+        },
+    )?;
+    let eof_ms = n(&r, "/eof_ms");
+    Ok(format!(
+        "{BULK} seeded bytes socat → weft: SHA-256 {want} as sha256sum has it; {:.2} s to \
+         Linux's FIN, {:.1} MB/s ({:.2} s wall); {counts}",
+        eof_ms / 1000.0,
+        rate(BULK, eof_ms),
+        wall.as_secs_f64(),
+    ))
+}
+
+/// Bytes of the half-close exchanges: the first sender's, the replier's.
+const HALF_CLOSE_REQUEST: usize = 20_000;
+const HALF_CLOSE_REPLY: usize = 50_000;
+
+fn step_half_close_linux_first(ctx: &Ctx, ns: &Netns, host: &mut Host, _: &Path) -> Result<String> {
+    host.cmd("tcp-listen 7020", Duration::from_secs(2))?;
+    let (s0, w0) = tcp_before(ns, host)?;
+    let len = HALF_CLOSE_REQUEST.to_string();
+    let mut client = peer(ctx, ns, "half-close-client", &[WEFT, "7020", &len], false)?;
+    let r = host.cmd("tcp-accept 7020 after-eof 10000", Duration::from_secs(12))?;
+    let py = peer_result(&mut client, Duration::from_secs(10))?;
+    let want = sha256_hex(&super::host::pattern(HALF_CLOSE_REQUEST));
+    ensure!(
+        n(&r, "/received") as usize == HALF_CLOSE_REQUEST && s(&r, "/sha256") == want,
+        "weft read {} bytes ({}) before Linux's FIN; Linux sent {HALF_CLOSE_REQUEST} ({want})",
+        n(&r, "/received"),
+        s(&r, "/sha256")
+    );
+    let state = s(&r, "/at_eof/state");
+    ensure!(
+        state == "CloseWait",
+        "weft's connection at Linux's FIN: {state}, expected CloseWait"
+    );
+    ensure!(
+        get(&py, "received") == len && get(&py, "received_sha256") == want,
+        "Linux read {} bytes ({}) after its FIN; weft sent back {len} ({want})",
+        get(&py, "received"),
+        get(&py, "received_sha256")
+    );
+    let (s1, w1) = tcp_after(ns, host)?;
+    let counts = check_tcp(
+        &s0,
+        &s1,
+        &w0,
+        &w1,
+        &Expect {
+            active: 1,
+            weft_passive: 1,
+            ..Expect::default()
+        },
+    )?;
+    Ok(format!(
+        "Linux sent {len} bytes and shut down its sending side; weft read them to the end \
+         (CloseWait), sent them back and closed; Linux read all {len} after its FIN; {counts}"
+    ))
+}
+
+fn step_half_close_weft_first(ctx: &Ctx, ns: &Netns, host: &mut Host, _: &Path) -> Result<String> {
+    const SEED: u64 = 31;
+    let reply = HALF_CLOSE_REPLY.to_string();
+    let mut server = peer(ctx, ns, "half-close-server", &[LINUX, "7021", &reply], true)?;
+    let (s0, w0) = tcp_before(ns, host)?;
+    let r = host.cmd(
+        &format!("tcp-client {LINUX}:7021 {HALF_CLOSE_REQUEST} {SEED} 10000"),
+        Duration::from_secs(12),
+    )?;
+    let py = peer_result(&mut server, Duration::from_secs(10))?;
+    let sent = SeededBytes::sha256(SEED, HALF_CLOSE_REQUEST, None)?;
+    let want = sha256_hex(&super::host::pattern(HALF_CLOSE_REPLY));
+    ensure!(
+        get(&py, "received") == HALF_CLOSE_REQUEST.to_string()
+            && get(&py, "received_sha256") == sent,
+        "Linux read {} bytes ({}) up to weft's FIN; weft sent {HALF_CLOSE_REQUEST} ({sent})",
+        get(&py, "received"),
+        get(&py, "received_sha256")
+    );
+    ensure!(
+        n(&r, "/received") as usize == HALF_CLOSE_REPLY && s(&r, "/received_sha256") == want,
+        "weft read {} bytes ({}) after its FIN; Linux sent {reply} ({want})",
+        n(&r, "/received"),
+        s(&r, "/received_sha256")
+    );
+    let (s1, w1) = tcp_after(ns, host)?;
+    let counts = check_tcp(
+        &s0,
+        &s1,
+        &w0,
+        &w1,
+        &Expect {
+            passive: 1,
+            weft_connects: 1,
+            late_window_update: true,
+            ..Expect::default()
+        },
+    )?;
+    Ok(format!(
+        "weft sent {HALF_CLOSE_REQUEST} bytes and shut down its sending side ({:.1} ms); Linux \
+         read to weft's FIN, then sent {reply} bytes, all read by weft (FIN-WAIT-2) by {:.1} ms; \
+         {counts}",
+        n(&r, "/sent_ms"),
+        n(&r, "/eof_ms"),
+    ))
+}
+
+fn step_rst_from_linux(ctx: &Ctx, ns: &Netns, host: &mut Host, _: &Path) -> Result<String> {
+    host.cmd("tcp-listen 7030", Duration::from_secs(2))?;
+    let (s0, w0) = tcp_before(ns, host)?;
+    let mut client = peer(ctx, ns, "abort-client", &[WEFT, "7030"], false)?;
+    let r = host.cmd("tcp-accept 7030 ready-read 10000", Duration::from_secs(12))?;
+    let py = peer_result(&mut client, Duration::from_secs(10))?;
+    ensure!(get(&py, "aborted") == "1", "Linux's client: {py:?}");
+    let error = s(&r, "/error");
+    ensure!(
+        error == "ConnectionReset",
+        "weft's read after Linux's abort: {error}, expected ConnectionReset ({r})"
+    );
+    let (s1, w1) = tcp_after(ns, host)?;
+    let counts = check_tcp(
+        &s0,
+        &s1,
+        &w0,
+        &w1,
+        &Expect {
+            active: 1,
+            weft_passive: 1,
+            estab_resets: 1,
+            out_rsts: 1,
+            ..Expect::default()
+        },
+    )?;
+    Ok(format!(
+        "Linux closed with SO_LINGER 0 (RST); weft's read returned {error}; {counts}"
+    ))
+}
+
+fn step_rst_from_weft(ctx: &Ctx, ns: &Netns, host: &mut Host, _: &Path) -> Result<String> {
+    let mut server = peer(ctx, ns, "reset-server", &[LINUX, "7031"], true)?;
+    let (s0, w0) = tcp_before(ns, host)?;
+    host.cmd(
+        &format!("tcp-client-abort {LINUX}:7031 10000"),
+        Duration::from_secs(12),
+    )?;
+    let py = peer_result(&mut server, Duration::from_secs(10))?;
+    let error = get(&py, "error");
+    ensure!(
+        error == "ECONNRESET",
+        "Linux's recv after weft's abort: {error}, expected ECONNRESET"
+    );
+    let (s1, w1) = tcp_after(ns, host)?;
+    let counts = check_tcp(
+        &s0,
+        &s1,
+        &w0,
+        &w1,
+        &Expect {
+            passive: 1,
+            weft_connects: 1,
+            estab_resets: 1,
+            ..Expect::default()
+        },
+    )?;
+    Ok(format!(
+        "weft aborted (DirectFlow::abort, RST); Linux's recv failed with {error}; {counts}"
+    ))
+}
+
+fn step_closed_weft_port(ctx: &Ctx, ns: &Netns, host: &mut Host, _: &Path) -> Result<String> {
+    let (s0, w0) = tcp_before(ns, host)?;
+    let mut p = peer(ctx, ns, "connect", &[WEFT, "9"], false)?;
+    let py = peer_result(&mut p, Duration::from_secs(10))?;
+    let error = get(&py, "error");
+    ensure!(
+        error == "ECONNREFUSED",
+        "Linux's connect to weft's port 9: {error}, expected ECONNREFUSED"
+    );
+    let (s1, w1) = tcp_after(ns, host)?;
+    at_least(
+        "weft tcp.rx_no_socket",
+        delta(&w0, &w1, "tcp.rx_no_socket"),
+        1,
+    )?;
+    let counts = check_tcp(
+        &s0,
+        &s1,
+        &w0,
+        &w1,
+        &Expect {
+            active: 1,
+            attempt_fails: 1,
+            weft_rst_sent: 1,
+            ..Expect::default()
+        },
+    )?;
+    Ok(format!(
+        "Linux's SYN to weft's port 9 (nobody listens) answered with RST: {error}; {counts}"
+    ))
+}
+
+fn step_closed_linux_port(_: &Ctx, ns: &Netns, host: &mut Host, _: &Path) -> Result<String> {
+    let (s0, w0) = tcp_before(ns, host)?;
+    let r = host.cmd(
+        &format!("tcp-refused {LINUX}:9 5000"),
+        Duration::from_secs(7),
+    )?;
+    let (s1, w1) = tcp_after(ns, host)?;
+    let counts = check_tcp(
+        &s0,
+        &s1,
+        &w0,
+        &w1,
+        &Expect {
+            out_rsts: 1,
+            weft_connects: 1,
+            ..Expect::default()
+        },
+    )?;
+    Ok(format!(
+        "weft's SYN to Linux's port 9 answered with RST: ConnectError::Refused after {:.2} ms; \
+         {counts}",
+        n(&r, "/ms")
+    ))
+}
+
+fn step_vanished_peer(ctx: &Ctx, ns: &Netns, host: &mut Host, _: &Path) -> Result<String> {
+    let _sink = peer(ctx, ns, "sink", &[LINUX, "7040"], true)?;
+    let c = host.cmd(
+        &format!("tcp-connect {LINUX}:7040 5000"),
+        Duration::from_secs(7),
+    )?;
+    let id = c
+        .get("id")
+        .and_then(Value::as_u64)
+        .context("no connection id")?;
+    // Some data first, acknowledged: the connection has an RTT measurement and its RTO.
+    let w = host.cmd(&format!("tcp-write {id} 3000 5000"), Duration::from_secs(7))?;
+    let rto_ms = n(&w, "/flow/send/rto_ms");
+    let (s0, w0) = tcp_before(ns, host)?;
+    let blackhole = Blackhole::install(ns, TAP)?;
+    let limit = USER_TIMEOUT * 3;
+    let r = host.cmd(
+        &format!("tcp-write-until-error {id} {}", limit.as_millis()),
+        limit + Duration::from_secs(2),
+    )?;
+    let dropped = blackhole.dropped()?;
+    let (s1, w1) = tcp_after(ns, host)?;
+    drop(blackhole);
+    let error = s(&r, "/error");
+    ensure!(
+        error == "TimedOut",
+        "weft's write failed with {error} ({}), expected TimedOut",
+        s(&r, "/message")
+    );
+    let elapsed = Duration::from_secs_f64(n(&r, "/elapsed_ms") / 1000.0);
+    let first_rto = n(&r, "/first_rto_ms");
+    let rtos = n(&r, "/last/stats/rto_expirations");
+    let retx = n(&r, "/last/stats/retransmitted_segs");
+    // Not before the user timeout, and not long after it. weft-core fails the connection
+    // at the first retransmission timeout that finds the user timeout passed, counted from
+    // the first retransmission: here 200 ms + 0.4 + 0.8 + 1.6 + 3.2 s, 6.2 s after the write
+    // (Linux's TCP_USER_TIMEOUT counts from the unacknowledged transmission and shortens the
+    // last RTO to end at the timeout).
+    ensure!(
+        elapsed >= USER_TIMEOUT,
+        "the timeout came after {elapsed:?}, before the user timeout of {USER_TIMEOUT:?}"
+    );
+    ensure!(
+        elapsed <= USER_TIMEOUT * 2,
+        "the timeout came after {elapsed:?}, more than twice the user timeout of \
+         {USER_TIMEOUT:?}"
+    );
+    ensure!(
+        rtos >= 3.0,
+        "{rtos} retransmission timeouts before the error"
+    );
+    let wrx = delta(&w0, &w1, "tcp.rx_segments");
+    ensure!(
+        wrx == 0,
+        "weft received {wrx} segments while Linux's were dropped"
+    );
+    let lout = s1.snmp.delta(&s0.snmp, "Tcp.OutSegs");
+    ensure!(
+        i64::try_from(dropped).ok() == Some(lout),
+        "Linux sent {lout} segments (Tcp.OutSegs), nftables dropped {dropped}"
+    );
+    let counts = check_tcp(
+        &s0,
+        &s1,
+        &w0,
+        &w1,
+        &Expect {
+            linux_out_dropped: true,
+            ..Expect::default()
+        },
+    )?;
+    Ok(format!(
+        "after an acknowledged exchange (RTO {rto_ms:.0} ms), everything Linux sent on {TAP} \
+         dropped (nftables: {dropped} packets); weft kept writing and got {error} {:.2} s \
+         after the first unacknowledged write, {:.2} s past the user timeout of {:.0} s \
+         (first RTO at {first_rto:.0} ms; {rtos} RTOs and {retx} segments retransmitted \
+         before the error); {counts}",
+        elapsed.as_secs_f64(),
+        elapsed.saturating_sub(USER_TIMEOUT).as_secs_f64(),
+        USER_TIMEOUT.as_secs_f64(),
+    ))
+}
