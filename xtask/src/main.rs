@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 mod bench;
 mod bench_sim;
 mod bench_udp;
+mod conformance;
 mod corpus;
 mod fuzz;
 mod interop;
@@ -36,6 +37,9 @@ enum Cmd {
     },
     /// Regenerate the seed corpora in fuzz/corpus from ../shared/captures.
     Corpus,
+    /// Check docs/conformance/rfc9293.md: all 69 RFC 9293 MUST labels, each with tests that
+    /// exist, cite it and run under --all-features (or a reason, or NOT MET).
+    Conformance,
     /// Run a benchmark against its peer library (all of them without a name); prints
     /// `RATIO name x`, where x > 1 means weft is faster.
     Bench {
@@ -56,6 +60,7 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Fuzz { target, time, seed } => fuzz::run(&root, &target, time, seed),
         Cmd::Corpus => corpus::run(&root),
+        Cmd::Conformance => conformance::run(&root),
         Cmd::Bench { name } => bench::run(&root, name.as_deref()),
         Cmd::Interop(args) => interop::run(&root, &args),
         Cmd::InteropHost(args) => interop::host::run(args),

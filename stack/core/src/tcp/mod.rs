@@ -11,4 +11,6 @@ pub use conn::{ConnError, RecvError, SendError, State, TcpConfig, WindowScale};
 pub use sockets::{TcpCounters, TcpListenerId, TcpSocketId};
 
 #[cfg(test)]
+mod conformance_tests;
+#[cfg(test)]
 mod tests;
