@@ -107,6 +107,22 @@ pub enum Event {
         /// The connection.
         socket: crate::tcp::TcpSocketId,
     },
+    /// The network sent an ICMP error about the connection's data (RFC 9293 §3.9.1.8,
+    /// MUST-47). A soft error: the connection goes on (MUST-56).
+    TcpIcmpError {
+        /// The connection.
+        socket: crate::tcp::TcpSocketId,
+        /// What the error said.
+        kind: IcmpErrorKind,
+        /// Who sent it.
+        reporter: Ipv4Addr,
+    },
+    /// Retransmissions of one segment reached R1 (RFC 9293 §3.8.3): the path is suspect;
+    /// the connection goes on until R2 or the user timeout (MUST-47's report).
+    TcpRetransmitting {
+        /// The connection.
+        socket: crate::tcp::TcpSocketId,
+    },
     /// The connection failed: refused, reset, timed out.
     TcpFailed {
         /// The connection.

@@ -1547,6 +1547,8 @@ impl Harness {
             | Event::TcpPeerClosed { .. }
             | Event::TcpUrgent { .. }
             | Event::TcpFailed { .. }
+            | Event::TcpIcmpError { .. }
+            | Event::TcpRetransmitting { .. }
             | Event::TcpClosed { .. } => panic!("TCP event without TCP sockets: {e:?}"),
         }
     }

@@ -248,7 +248,7 @@ fn tcp_stack_ports_are_ephemeral_and_isns_keyed() {
 }
 
 #[test]
-fn tcp_stack_r1_revalidates_the_next_hop_and_recovers() {
+fn tcp_stack_r1_revalidates_the_next_hop_reports_and_recovers_must_20_47() {
     let (mut net, a, b) = pair();
     let _listener = net
         .stack(b)
@@ -270,6 +270,12 @@ fn tcp_stack_r1_revalidates_the_next_hop_and_recovers() {
     assert!(info.stats.r1_reached >= 1, "{:?}", info.stats);
     // MUST-20's negative advice: the neighbour entry was dropped, to be asked again.
     assert!(net.stack_ref(a).counters().arp.revalidations >= 1);
+    // MUST-47: the application heard of the excessive retransmissions.
+    assert!(
+        net.events(a)
+            .iter()
+            .any(|(_, e)| *e == Event::TcpRetransmitting { socket: sock })
+    );
     net.set_attached(b, true);
     net.run_for(Duration::from_secs(20));
     let info = net.stack_ref(a).tcp_info(sock).unwrap();
@@ -278,4 +284,27 @@ fn tcp_stack_r1_revalidates_the_next_hop_and_recovers() {
         "delivered after the path came back: {info:?}"
     );
     assert_eq!(info.state, State::Established);
+}
+
+#[test]
+fn tcp_stack_sends_urgent_data_through_the_socket_api_must_30() {
+    let (mut net, a, b) = pair();
+    let listener = net
+        .stack(b)
+        .tcp_listen(Ipv4Addr::UNSPECIFIED, 80, 4)
+        .unwrap();
+    let now = net.now();
+    let sock = net.stack(a).tcp_connect(now, (B, 80), (A, 0)).unwrap();
+    net.run_for(Duration::from_millis(100));
+    let peer = net.stack(b).tcp_accept(listener).unwrap().unwrap();
+    let now = net.now();
+    assert_eq!(net.stack(a).tcp_send_urgent(now, sock, b"!").unwrap(), 1);
+    net.run_for(Duration::from_millis(100));
+    assert!(
+        net.events(b)
+            .iter()
+            .any(|(_, e)| *e == Event::TcpUrgent { socket: peer }),
+        "the peer was told of urgent data"
+    );
+    assert!(net.stack_ref(b).tcp_info(peer).unwrap().recv.up.is_some());
 }

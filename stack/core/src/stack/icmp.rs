@@ -116,7 +116,7 @@ impl Stack {
                         (self.tcp.lookup((src, sport, dst, dport)), seq)
                     {
                         self.counters.icmp.errors_delivered += 1;
-                        self.tcp_icmp_error(index, kind, seq);
+                        self.tcp_icmp_error(index, kind, seq, reporter);
                     } else {
                         self.counters.icmp.errors_unmatched += 1;
                     }

@@ -25,6 +25,10 @@ pub enum TcpError {
     /// No route to the destination.
     #[error("no route to {0}")]
     NoRoute(Ipv4Addr),
+    /// The destination is a broadcast, multicast or unspecified address: TCP connects to one
+    /// host only (RFC 9293 §3.9.1.1, MUST-46).
+    #[error("{0} is a broadcast, multicast or unspecified address: TCP needs one host")]
+    InvalidDestination(Ipv4Addr),
     /// The address is not one of this host's.
     #[error("{0} is not an address of this host")]
     AddrNotAvailable(Ipv4Addr),
@@ -140,8 +144,16 @@ impl Stack {
                 return;
             }
         };
-        // RFC 1122 §4.2.3.10: segments to broadcast or multicast addresses are discarded.
-        if dst_broadcast || dst.is_multicast() || src.is_multicast() || src.is_broadcast() {
+        // RFC 1122 §4.2.3.10 (MUST-57, MUST-63): segments to broadcast or multicast
+        // addresses are discarded, and so are segments from addresses no host can have
+        // (broadcast, multicast, the network's own address, 0.0.0.0, loopback: RFC 1122
+        // §3.2.1.3).
+        if dst_broadcast
+            || dst.is_multicast()
+            || src.is_multicast()
+            || src.is_loopback()
+            || self.routes.is_broadcast(link.iface, src)
+        {
             self.tcp.counters.rx_broadcast += 1;
             return;
         }
@@ -298,20 +310,35 @@ impl Stack {
     }
 
     /// An ICMP error about a segment of connection `index` whose quoted sequence number is
-    /// `seq` (RFC 9293 §3.9.2.2, RFC 5927 §4.1).
+    /// `seq` (RFC 9293 §3.9.2.2, RFC 5927 §4.1). The application hears of it (MUST-47).
+    #[cfg(feature = "icmp")]
     pub(super) fn tcp_icmp_error(
         &mut self,
         index: u32,
         kind: crate::event::IcmpErrorKind,
         seq: u32,
+        reporter: Ipv4Addr,
     ) {
         use crate::event::IcmpErrorKind as K;
         // RFC 1122 §4.2.3.9: destination unreachable codes 2 (protocol), 3 (port) and 4
         // (fragmentation needed) are hard errors; 0, 1 and 5 (network, host, source route)
         // soft (MUST NOT abort, MUST-56), as are time exceeded and parameter problem.
         let hard = matches!(kind, K::Unreachable { code: 2 | 3 });
+        let mut tell = None;
         if let Some(slot) = self.tcp.slot_at(index) {
+            let before = slot.conn.stats().icmp_errors;
             slot.conn.icmp_error(hard, Seq(seq));
+            // Reported when it concerned outstanding data (forged quotes are ignored).
+            if slot.conn.stats().icmp_errors > before && slot.owner == Owner::App {
+                tell = self.tcp.id_of(index);
+            }
+        }
+        if let Some(socket) = tell {
+            self.push_event(Event::TcpIcmpError {
+                socket,
+                kind,
+                reporter,
+            });
         }
         self.tcp.mark_dirty(index);
     }
@@ -391,6 +418,10 @@ impl Stack {
             {
                 ifc.arp.forget(next_hop);
             }
+        }
+        if ev & events::PATH_SUSPECT != 0 && owner == Owner::App {
+            // MUST-47: excessive retransmissions are reported to the application.
+            self.push_event(Event::TcpRetransmitting { socket: id });
         }
         if let Owner::Listener(l) = owner {
             if ev & events::CONNECTED != 0 {
@@ -521,10 +552,17 @@ impl Stack {
         local: (Ipv4Addr, u16),
         config: TcpConfig,
     ) -> Result<TcpSocketId, TcpError> {
+        // MUST-46: one host, never a group.
+        if remote.0.is_broadcast() || remote.0.is_multicast() || remote.0.is_unspecified() {
+            return Err(TcpError::InvalidDestination(remote.0));
+        }
         let Some((iface, _, src)) = self.route(remote.0) else {
             self.counters.ipv4.tx_no_route += 1;
             return Err(TcpError::NoRoute(remote.0));
         };
+        if self.routes.is_broadcast(iface, remote.0) {
+            return Err(TcpError::InvalidDestination(remote.0));
+        }
         let src = if local.0.is_unspecified() {
             src
         } else if self.routes.is_local(local.0).is_some() {
@@ -573,6 +611,24 @@ impl Stack {
         data: &[u8],
     ) -> Result<usize, TcpError> {
         let n = self.conn_mut(id)?.send(data).map_err(TcpError::Send)?;
+        if n > 0 {
+            self.tcp_touch(now, id.index);
+        }
+        Ok(n)
+    }
+
+    /// Queues urgent data (RFC 9293 §3.8.5, MUST-30): like [`Stack::tcp_send`], and the urgent
+    /// pointer marks its end.
+    pub fn tcp_send_urgent(
+        &mut self,
+        now: Instant,
+        id: TcpSocketId,
+        data: &[u8],
+    ) -> Result<usize, TcpError> {
+        let n = self
+            .conn_mut(id)?
+            .send_urgent(data)
+            .map_err(TcpError::Send)?;
         if n > 0 {
             self.tcp_touch(now, id.index);
         }

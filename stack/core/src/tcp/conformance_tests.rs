@@ -457,7 +457,6 @@ fn tcp_conf_zero_window_may_stay_closed_for_an_hour_must_37() {
 }
 
 #[test]
-#[ignore = "MUST-37: a window shrunk to zero under data in flight counts the RTO expiries against R2 and times the connection out although every probe is answered"]
 fn tcp_conf_window_shrunk_to_zero_under_flight_stays_open_must_37() {
     // MUST-37 (with MUST-34/35): the peer shrinks its window to zero while our data is in
     // flight and then answers every probe: the connection must stay open.
@@ -625,7 +624,6 @@ fn tcp_conf_delayed_ack_is_under_half_a_second_must_40() {
 }
 
 #[test]
-#[ignore = "MUST-40: TcpConfig::delayed_ack is used as given; a setting of 0.5 s or more delays ACKs that long"]
 fn tcp_conf_delayed_ack_setting_stays_under_half_a_second_must_40() {
     // MUST-40: "the delay MUST be less than 0.5 seconds", whatever the configuration asks.
     let cfg = TcpConfig {
@@ -707,7 +705,6 @@ fn tcp_conf_rst_and_bare_urg_are_processed_at_zero_window_must_66() {
 }
 
 #[test]
-#[ignore = "MUST-66: a data segment arriving at a zero window is dropped by the sequence check before its URG field is looked at"]
 fn tcp_conf_urg_on_data_at_zero_window_is_processed_must_66() {
     // MUST-66 / §3.10.7.4 ("special allowance should be made to accept valid ACKs, URGs, and
     // RSTs"): the peer's urgent octet arrives while our window is zero (a Telnet interrupt
@@ -737,7 +734,6 @@ fn keepalive_cfg(interval: Duration) -> TcpConfig {
 }
 
 #[test]
-#[ignore = "MUST-26: keepalive probes go out while sent data is outstanding (only the time since the last received segment is checked), and the probe series then times the connection out before R2"]
 fn tcp_conf_no_keepalive_while_data_is_outstanding_must_26() {
     // MUST-26: keep-alives only when no sent data is outstanding.
     let mut cfg = keepalive_cfg(Duration::from_secs(60));
@@ -803,7 +799,6 @@ fn tcp_conf_keepalive_survives_a_lost_probe_answer_must_29() {
 }
 
 #[test]
-#[ignore = "MUST-29: TcpConfig::keepalive_probes of 1 (or 0) is used as given, so one unanswered probe (or none at all) closes the connection"]
 fn tcp_conf_one_unanswered_probe_never_closes_must_29() {
     // MUST-29: "MUST NOT interpret failure to respond to any specific probe as a dead
     // connection", whatever the configured probe count.
@@ -811,12 +806,14 @@ fn tcp_conf_one_unanswered_probe_never_closes_must_29() {
     let mut cfg = keepalive_cfg(interval);
     cfg.keepalive_probes = 1;
     let (mut c, _, now) = open_active(cfg, 65_535, None);
-    let sent = run_timers(&mut c, now + interval + Duration::from_secs(30));
-    assert!(
-        sent.len() >= 2,
-        "more than one probe before giving up: {sent:?}"
-    );
+    // One probe went unanswered: the connection stays.
+    let first = run_timers(&mut c, now + interval + Duration::from_secs(30));
+    assert_eq!(first.len(), 1, "{first:?}");
     assert_eq!(c.state(), State::Established);
+    // Only a series of unanswered probes (at least three, paced like Linux's 75 s) ends it.
+    let all = run_timers(&mut c, now + interval + Duration::from_secs(3600));
+    assert!(first.len() + all.len() >= 3, "{all:?}");
+    assert_eq!(c.error(), Some(ConnError::TimedOut));
 }
 
 // ------------------------------------------------------------------------------ §3.8.5
@@ -903,7 +900,6 @@ fn tcp_conf_receiver_follows_an_advancing_urgent_pointer_must_31() {
 }
 
 #[test]
-#[ignore = "MUST-31: urgent data ending more than 65535 octets ahead of a segment is sent without URG (the pointer does not fit in 16 bits), telling the peer there is no urgent data"]
 fn tcp_conf_long_urgent_data_is_flagged_from_its_first_segment_must_31() {
     // MUST-31: a sequence of urgent data of any length. Segments sent while urgent data is
     // ahead carry URG (§3.8.5: its absence means "no urgent data outstanding"), the pointer

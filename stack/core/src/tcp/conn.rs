@@ -388,8 +388,9 @@ pub struct Conn {
     rtt_probe: Option<(Seq, Instant)>,
     /// Retransmissions of the oldest outstanding segment.
     retries: u32,
-    /// When the oldest outstanding data was first retransmitted (R2 runs from there).
-    first_retx_at: Option<Instant>,
+    /// Since when the oldest unacknowledged data has waited (R2 and the user timeout run
+    /// from there).
+    una_since: Option<Instant>,
     /// When the SYN was first sent.
     syn_sent_at: Option<Instant>,
     /// When a segment last arrived (keepalive idleness).
@@ -434,7 +435,15 @@ fn shift_for(buffer: usize) -> u8 {
 
 impl Conn {
     fn new(cfg: TcpConfig, our_mss: u16, iss: Seq, now: Instant) -> Conn {
-        let our_mss = cfg.mss.unwrap_or(our_mss).max(64);
+        // RFC 9293 §3.7.1 (MUST-16, MUST-67): a configured MSS can only lower what the
+        // interface allows (MTU − 40), and never promises more than the largest datagram IP
+        // reassembles (65535 − 40).
+        let our_mss = cfg.mss.map_or(our_mss, |m| m.min(our_mss)).clamp(1, 65_495);
+        let mut cfg = cfg;
+        // MUST-40: an ACK is never delayed 0.5 s or more, whatever the setting.
+        cfg.delayed_ack = cfg.delayed_ack.min(Duration::from_millis(499));
+        // MUST-29: keepalive must not give up on one or two lost ACKs.
+        cfg.keepalive_probes = cfg.keepalive_probes.max(3);
         Conn {
             state: State::Closed,
             cfg,
@@ -476,7 +485,7 @@ impl Conn {
             ),
             rtt_probe: None,
             retries: 0,
-            first_retx_at: None,
+            una_since: None,
             syn_sent_at: None,
             last_rx: now,
             keepalive_probes_sent: 0,
@@ -540,9 +549,9 @@ impl Conn {
 
     fn take_syn_options(&mut self, syn: &SegmentIn<'_>) {
         if let Some(m) = syn.mss {
-            // RFC 9293 §3.7.1: the peer's MSS bounds what we send; a silly value is raised
-            // to a floor that still makes progress.
-            self.peer_mss = m.max(64);
+            // RFC 9293 §3.7.1 (MUST-16): the peer's MSS bounds what we send, however small;
+            // 0 is no MSS at all, so the default applies.
+            self.peer_mss = if m == 0 { 536 } else { m };
         }
         // RFC 7323 §2.2: scaling is on only when both SYNs carry the option.
         match (syn.window_scale, self.offered_wscale()) {
@@ -680,7 +689,9 @@ impl Conn {
             // RFC 9293 §3.8.6.2.2: reading opens the window; tell the peer once it has
             // grown enough (receiver-side SWS avoidance decides in `window_to_advertise`).
             let before = self.rcv_adv;
-            if self.advertise_edge().gt(before) && self.state.is_synchronized() {
+            // No window updates once the peer has sent FIN: it sends nothing more, and may
+            // have closed (a late ACK would draw its RST).
+            if self.advertise_edge().gt(before) && self.state.is_synchronized() && !self.fin_rcvd {
                 let grown = self.advertise_edge().since(before);
                 // Window update when the window was (nearly) closed or grew by a lot.
                 if before.since(self.rcv_nxt) < self.smss() || grown >= self.cfg.recv_buffer / 2 {
@@ -854,6 +865,15 @@ impl Conn {
         if self.state == State::Closed || self.state == State::TimeWait {
             return;
         }
+        let handshake = matches!(self.state, State::SynSent | State::SynReceived);
+        if !handshake && self.snd_wnd == 0 {
+            // MUST-36/37: the peer closed its window under our data: that is flow control,
+            // not loss. Probe (the persist timer backs off) and never count it towards R2.
+            self.probe_now = true;
+            self.una_since = Some(now);
+            self.arm_persist(now);
+            return;
+        }
         self.stats.rto_expirations += 1;
         self.retries += 1;
         if self.retries == self.cfg.r1 {
@@ -861,12 +881,14 @@ impl Conn {
             self.stats.r1_reached += 1;
             self.events |= events::PATH_SUSPECT;
         }
-        let handshake = matches!(self.state, State::SynSent | State::SynReceived);
         let start = if handshake {
             self.syn_sent_at
         } else {
-            Some(*self.first_retx_at.get_or_insert(now))
+            Some(*self.una_since.get_or_insert(now))
         };
+        // (R2 and the user timeout run from when the oldest unacknowledged data was sent,
+        // as Linux's TCP_USER_TIMEOUT: "how long transmitted data may remain
+        // unacknowledged".)
         let limit = if handshake {
             self.cfg.r2_syn
         } else {
@@ -904,7 +926,13 @@ impl Conn {
         if !matches!(self.state, State::Established | State::CloseWait) {
             return;
         }
-        // MUST-26: only when idle for the interval.
+        // MUST-26: only when idle for the interval, and never while sent data is
+        // outstanding (retransmissions test the path then).
+        if self.snd_una != self.snd_max {
+            self.keepalive_probes_sent = 0;
+            self.keepalive_at = Some(now + interval);
+            return;
+        }
         let idle = now.saturating_since(self.last_rx);
         if self.keepalive_probes_sent == 0 && idle < interval {
             self.keepalive_at = Some(self.last_rx + interval);
@@ -917,14 +945,28 @@ impl Conn {
         self.keepalive_probes_sent += 1;
         self.keepalive_now = true;
         self.stats.keepalives += 1;
-        // Probes follow each other at the RTO's pace (at least a second), tolerant of lost
-        // ACKs (MUST-29): only the whole series unanswered gives up.
-        let gap = self.rtt.rto().max(Duration::from_secs(1));
+        // Probes follow each other at the keepalive interval, at most 75 s apart (Linux's
+        // tcp_keepalive_intvl), never faster than the RTO; tolerant of lost ACKs (MUST-29):
+        // only the whole series unanswered gives up.
+        let gap = interval.min(Duration::from_secs(75)).max(self.rtt.rto());
         self.keepalive_at = Some(now + gap);
     }
 
     fn arm_rto(&mut self, now: Instant) {
-        self.rto_at = Some(now + self.rtt.rto());
+        let mut at = now + self.rtt.rto();
+        // The last retransmission timeout ends exactly at R2 (or the user timeout), so the
+        // application hears of it on time rather than one backed-off RTO later.
+        let handshake = matches!(self.state, State::SynSent | State::SynReceived);
+        let deadline = if handshake {
+            self.syn_sent_at.map(|s| s + self.cfg.r2_syn)
+        } else {
+            self.una_since
+                .map(|s| s + self.cfg.user_timeout.unwrap_or(self.cfg.r2))
+        };
+        if let Some(d) = deadline {
+            at = at.min(d.max(now));
+        }
+        self.rto_at = Some(at);
     }
 
     fn arm_keepalive(&mut self, now: Instant) {
@@ -1094,15 +1136,31 @@ impl Conn {
             return;
         }
         // First: sequence number (window) check.
-        if !self.acceptable(seg) {
+        let trimmed;
+        let seg = if self.acceptable(seg) {
+            seg
+        } else if self.rcv_adv == self.rcv_nxt && seg.seq == self.rcv_nxt {
+            // RFC 9293 §3.10.7.4 (MUST-66): at a zero window the text cannot be taken, but
+            // "special allowance should be made to accept valid ACKs, URGs, and RSTs".
+            self.ack_now = true;
+            trimmed = SegmentIn {
+                payload: &[],
+                fin: false,
+                ..*seg
+            };
+            &trimmed
+        } else {
             self.stats.unacceptable += 1;
-            // TIME-WAIT: a retransmitted FIN restarts the 2·MSL timer below; other
-            // unacceptable segments are answered with an ACK (unless RST).
+            if seg.fin && self.state == State::TimeWait {
+                // A retransmitted FIN: our last ACK was lost; 2·MSL starts again (§3.10.7.4).
+                self.timewait_at = Some(now + self.cfg.time_wait);
+            }
+            // Unacceptable segments are answered with an ACK (unless RST).
             if !seg.rst {
                 self.ack_now = true;
             }
             return;
-        }
+        };
         // Second: RST (RFC 5961 §3.2).
         if seg.rst {
             if seg.seq == self.rcv_nxt {
@@ -1197,7 +1255,8 @@ impl Conn {
             }
             self.sample_rtt(now, ack);
             self.retries = 0;
-            self.first_retx_at = None;
+            // The oldest unacknowledged data is now younger: count from here.
+            self.una_since = (self.snd_una != self.snd_max).then_some(now);
             self.rtt.reset_backoff();
             self.persist_backoff = 0;
             let action = self.cc.on_ack(ack, acked, flight, self.snd_max);
@@ -1219,6 +1278,7 @@ impl Conn {
             && !seg.fin
             && !seg.syn
             && self.snd_max.gt(self.snd_una)
+            && self.snd_wnd != 0
             && (u32::from(seg.window) << self.snd_wscale) == self.snd_wnd
         {
             // RFC 5681 §2: a duplicate ACK.
@@ -1406,6 +1466,9 @@ impl Conn {
     pub fn poll_segment(&mut self, now: Instant) -> Option<SegmentOut> {
         let seg = self.next_segment(now)?;
         self.stats.segs_out += 1;
+        if (seg.payload_len > 0 || seg.fin) && !seg.rst && self.una_since.is_none() {
+            self.una_since = Some(now);
+        }
         if seg.ack.is_some() {
             // Any segment carrying an ACK acknowledges what we have.
             self.ack_now = self.dup_acks_owed > 1;
@@ -1616,7 +1679,9 @@ impl Conn {
         // urgent data, while urgent data is ahead.
         let urgent = self.snd_up.and_then(|up| {
             if up.gt(seq) {
-                u16::try_from(up.since(seq)).ok()
+                // MUST-31: urgent data of any length: beyond 16 bits the pointer saturates
+                // (URG stays set; the peer learns the rest from later segments).
+                Some(u16::try_from(up.since(seq)).unwrap_or(u16::MAX))
             } else {
                 None
             }

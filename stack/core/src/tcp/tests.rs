@@ -326,8 +326,9 @@ fn tcp_rto_backs_off_and_gives_up_after_r2_must_20() {
     assert_eq!(p.a.state(), State::Closed);
     assert_eq!(p.a.error(), Some(ConnError::TimedOut));
     let took = p.now.saturating_since(start);
+    // On time: at R2 after the data was sent, not one backed-off RTO later.
     assert!(
-        took >= Duration::from_secs(30) && took < Duration::from_secs(100),
+        took >= Duration::from_secs(30) && took <= Duration::from_millis(30_100),
         "{took:?}"
     );
     // Exponential backoff (RFC 6298 §5.5).
@@ -802,4 +803,24 @@ fn tcp_pure_ack_at_the_right_window_edge_is_processed() {
     p.a.handle_segment(now, &seg(edge, una + 7), &mut || true);
     assert_eq!(p.a.send_vars().una, una + 7, "the ACK was taken in");
     assert_eq!(p.a.stats().unacceptable, 0);
+}
+
+#[test]
+fn tcp_user_timeout_fires_on_time_must_21() {
+    let mut c = cfg();
+    c.user_timeout = Some(Duration::from_secs(5));
+    let mut p = Pair::open(c, cfg());
+    p.drop_b = (p.sent_b..p.sent_b + 100_000).collect();
+    p.a.send(b"anyone?").unwrap();
+    let start = p.now;
+    while p.a.state() != State::Closed {
+        p.run_for(Duration::from_millis(10));
+        assert!(p.now.saturating_since(start) < Duration::from_secs(30));
+    }
+    let took = p.now.saturating_since(start);
+    assert_eq!(p.a.error(), Some(ConnError::TimedOut));
+    assert!(
+        took >= Duration::from_secs(5) && took <= Duration::from_millis(5_020),
+        "{took:?}"
+    );
 }
