@@ -22,6 +22,7 @@ use std::rc::Rc;
 use weft_core::link::{Link, RxMeta, RxToken, TxMeta, TxToken};
 use weft_core::{Duration, Instant};
 use weft_net::link::AsyncLink;
+use weft_wire::MacAddr;
 
 /// Frames a NIC holds for its host before it drops (and counts) more.
 pub const NIC_RX_RING: usize = 4096;
@@ -812,12 +813,25 @@ impl Fabric {
     }
 }
 
-/// A host's NIC on the simulated network.
+/// A host's NIC on the simulated network: what a weft host's stack drives, and what a raw
+/// host's application gets ([`crate::SimBuilder::raw_host`]). Frames go in and out through
+/// weft-core's [`Link`] (`transmit` always has room: the link's queue decides what is
+/// dropped), readiness through [`AsyncLink`].
 #[derive(Debug)]
 pub struct SimLink {
     pub(crate) fabric: Rc<RefCell<Fabric>>,
     pub(crate) endpoint: usize,
     pub(crate) max_frame: usize,
+    pub(crate) mac: MacAddr,
+}
+
+impl SimLink {
+    /// The interface's MAC address, as the simulator assigned it (locally administered,
+    /// unique per host and interface). The sender-side monitor expects it as the source of
+    /// every frame sent on this NIC.
+    pub fn mac(&self) -> MacAddr {
+        self.mac
+    }
 }
 
 /// A received frame.

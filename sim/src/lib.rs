@@ -24,6 +24,12 @@
 //! println!("{}", report.summary());
 //! ```
 //!
+//! A host need not be a weft stack: [`SimBuilder::raw_host`] puts anything else that speaks
+//! Ethernet on the network — another TCP/IP stack, a frame generator — as an application that
+//! gets the bare NIC ([`SimLink`]: weft-core's `Link` and weft-net's `AsyncLink`, with the MAC
+//! the simulator assigned) and the virtual-time runtime ([`SimRuntime`]). Its link has the
+//! same faults, tape, pcap and monitor as any other.
+//!
 //! The engine is next-event: one queue of (time, sequence number) events — frame arrivals,
 //! timers, scheduled faults — and a FIFO executor that runs the tasks an event woke until
 //! none is ready. Cost grows with events, not with ticks × hosts. No tokio inside; nothing
@@ -60,7 +66,7 @@ pub mod workload;
 
 pub use determinism::{TraceEvent, TraceKind};
 pub use executor::{HostId, SimRuntime, Sleep};
-pub use fabric::{FaultSource, LinkConfig, LinkCounters, LinkSpec, Loss, SimLink};
+pub use fabric::{FaultSource, LinkConfig, LinkCounters, LinkSpec, Loss, SimLink, SimRx, SimTx};
 pub use monitor::MonitorReport;
 #[cfg(feature = "planted-bugs")]
 pub use oracle::PlantedBug;

@@ -1,5 +1,6 @@
-//! The simulation: hosts (weft stacks running user code), switches, links, a schedule of
-//! partitions and crashes, and the run loop.
+//! The simulation: hosts (weft stacks running user code, or raw hosts: anything else that
+//! speaks Ethernet, given the bare NIC), switches, links, a schedule of partitions and
+//! crashes, and the run loop.
 
 use crate::determinism::{TraceEvent, TraceKind};
 use crate::executor::{EventKind, Executor, HostId, Shared, SimRuntime};
@@ -25,11 +26,23 @@ pub type SimNet = DirectNet<SimRuntime>;
 
 type AppFn = Rc<dyn Fn(SimNet) -> Task>;
 
+/// A raw host's application: its NIC and the virtual-time runtime.
+type RawFn = Rc<dyn Fn(SimLink, SimRuntime) -> Task>;
+
+/// What an application runs on.
+#[derive(Clone)]
+enum AppBody {
+    /// The host's weft stack.
+    Stack(AppFn),
+    /// The bare NIC of a raw host.
+    Raw(RawFn),
+}
+
 /// An application of a host.
 #[derive(Clone)]
 struct AppDef {
     name: String,
-    f: AppFn,
+    body: AppBody,
     /// A server: not expected to finish, and the run does not wait for it.
     daemon: bool,
 }
@@ -184,13 +197,34 @@ pub enum SimError {
         /// What is wrong.
         problem: String,
     },
+    /// A raw host ([`SimBuilder::raw_host`]) was given what only a weft host can have: an
+    /// application or workload on a weft stack, a crash or restart, an interface the
+    /// simulator cannot describe to the monitor.
+    #[error("host `{host}` is a raw host (not a weft stack): {problem}")]
+    RawHost {
+        /// The host.
+        host: String,
+        /// What it cannot have.
+        problem: &'static str,
+    },
 }
+
+/// [`SimError::RawHost`]: a raw host's configuration.
+const RAW_CONFIG: &str = "it needs exactly one interface, with a static address (the sender-side \
+     monitor checks its frames against that address and the MAC the simulator gives it)";
+/// [`SimError::RawHost`]: applications and workloads.
+const RAW_APPS: &str =
+    "it has no weft stack to run applications or workloads on (its own closure is its application)";
+/// [`SimError::RawHost`]: crash and restart.
+const RAW_CRASH: &str = "crash and restart are not supported for raw hosts (partitions are)";
 
 #[derive(Clone)]
 struct HostDef {
     name: String,
     cfg: HostConfig,
     apps: Vec<AppDef>,
+    /// Not a weft stack: its one application gets the bare NIC.
+    raw: bool,
 }
 
 /// Builds a simulation. Cloning is cheap (applications are shared), so one builder can be
@@ -270,9 +304,10 @@ impl SimBuilder {
             cfg,
             apps: vec![AppDef {
                 name: "main".to_string(),
-                f: app,
+                body: AppBody::Stack(app),
                 daemon: false,
             }],
+            raw: false,
         });
         self
     }
@@ -283,6 +318,62 @@ impl SimBuilder {
             name: name.to_string(),
             cfg,
             apps: Vec::new(),
+            raw: false,
+        });
+        self
+    }
+
+    /// A raw host: not a weft stack but anything else that speaks Ethernet (another TCP/IP
+    /// stack, a frame generator, a misbehaving peer). `app` gets the host's bare NIC — frames
+    /// in and out with weft-core's [`weft_core::link::Link`] (`receive`, `transmit`),
+    /// readiness with [`weft_net::link::AsyncLink::poll_recv_ready`], its MAC with
+    /// [`SimLink::mac`] — and the virtual-time runtime ([`weft_net::runtime::Runtime`]:
+    /// `now`, `sleep_until`, `spawn`), and is the host's application: the run waits for it to
+    /// return, as for [`SimBuilder::host`].
+    ///
+    /// `cfg` must have exactly one interface with a static address: the address the raw host
+    /// uses, which the sender-side monitor checks its frames against (with the MAC). The
+    /// link's spec, faults, tape, pcap and oracles apply to it like to any other. A raw host
+    /// cannot be crashed or restarted, nor get [`SimBuilder::app`]s or workloads
+    /// ([`SimError::RawHost`]).
+    pub fn raw_host<F, Fut>(self, name: &str, cfg: HostConfig, app: F) -> SimBuilder
+    where
+        F: Fn(SimLink, SimRuntime) -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.add_raw(
+            name,
+            cfg,
+            Rc::new(move |nic, rt| Box::pin(app(nic, rt))),
+            false,
+        )
+    }
+
+    /// A raw host ([`SimBuilder::raw_host`]) whose application is a server: never expected
+    /// to finish; the run does not wait for it.
+    pub fn raw_daemon<F, Fut>(self, name: &str, cfg: HostConfig, app: F) -> SimBuilder
+    where
+        F: Fn(SimLink, SimRuntime) -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.add_raw(
+            name,
+            cfg,
+            Rc::new(move |nic, rt| Box::pin(app(nic, rt))),
+            true,
+        )
+    }
+
+    fn add_raw(mut self, name: &str, cfg: HostConfig, f: RawFn, daemon: bool) -> SimBuilder {
+        self.hosts.push(HostDef {
+            name: name.to_string(),
+            cfg,
+            apps: vec![AppDef {
+                name: if daemon { "daemon" } else { "main" }.to_string(),
+                body: AppBody::Raw(f),
+                daemon,
+            }],
+            raw: true,
         });
         self
     }
@@ -311,7 +402,11 @@ impl SimBuilder {
         match self.hosts.iter_mut().find(|h| h.name == host) {
             Some(h) => {
                 let name = format!("{}{}", if daemon { "daemon" } else { "app" }, h.apps.len());
-                h.apps.push(AppDef { name, f, daemon });
+                h.apps.push(AppDef {
+                    name,
+                    body: AppBody::Stack(f),
+                    daemon,
+                });
             }
             None => self.orphans.push(host.to_string()),
         }
@@ -413,6 +508,8 @@ struct HostState {
     name: String,
     cfg: HostConfig,
     apps: Vec<AppDef>,
+    /// A raw host (no stack: `net` stays `None`).
+    raw: bool,
     endpoints: Vec<usize>,
     net: Option<SimNet>,
     /// Applications (not daemons) still running.
@@ -496,7 +593,7 @@ impl Run {
             if let Some(v) = host_apps.get_mut(i.host) {
                 v.push(AppDef {
                     name: i.name,
-                    f: i.app,
+                    body: AppBody::Stack(i.app),
                     daemon: i.daemon,
                 });
             }
@@ -512,6 +609,18 @@ impl Run {
         for ((h, def), apps) in b.hosts.iter().enumerate().zip(host_apps) {
             if def.cfg.ifaces.is_empty() {
                 return Err(SimError::NoInterface(def.name.clone()));
+            }
+            if def.raw {
+                let raw_err = |problem| SimError::RawHost {
+                    host: def.name.clone(),
+                    problem,
+                };
+                if def.cfg.ifaces.len() != 1 || def.cfg.static_address(0).is_none() {
+                    return Err(raw_err(RAW_CONFIG));
+                }
+                if apps.iter().any(|a| matches!(a.body, AppBody::Stack(_))) {
+                    return Err(raw_err(RAW_APPS));
+                }
             }
             let mut endpoints = Vec::new();
             for (i, iface) in def.cfg.ifaces.iter().enumerate() {
@@ -553,6 +662,7 @@ impl Run {
                 name: def.name.clone(),
                 cfg: def.cfg.clone(),
                 apps,
+                raw: def.raw,
                 endpoints,
                 net: None,
                 running: Rc::new(Cell::new(0)),
@@ -570,12 +680,16 @@ impl Run {
                 }
                 Action::Crash { host } | Action::Restart { host } => (host, None),
             };
-            let ok = hosts
-                .iter()
-                .find(|h| h.name == *host)
-                .is_some_and(|h| iface.is_none_or(|i| i < h.endpoints.len()));
+            let found = hosts.iter().find(|h| h.name == *host);
+            let ok = found.is_some_and(|h| iface.is_none_or(|i| i < h.endpoints.len()));
             if !ok {
                 return Err(SimError::UnknownHost(host.clone()));
+            }
+            if iface.is_none() && found.is_some_and(|h| h.raw) {
+                return Err(SimError::RawHost {
+                    host: host.clone(),
+                    problem: RAW_CRASH,
+                });
             }
         }
         {
@@ -614,6 +728,71 @@ impl Run {
         let Some(host) = self.hosts.get_mut(h) else {
             return Ok(());
         };
+        let rt = SimRuntime {
+            shared: self.shared.clone(),
+            host: h,
+        };
+        let (net, mut nic) = if host.raw {
+            // Run::new checked: one interface.
+            let nic = host
+                .cfg
+                .ifaces
+                .first()
+                .zip(host.endpoints.first())
+                .map(|(spec, ep)| SimLink {
+                    fabric: self.fabric.clone(),
+                    endpoint: *ep,
+                    max_frame: usize::from(spec.link.a_to_b.mtu) + 14,
+                    mac: mac_for(h, 0),
+                });
+            (None, nic)
+        } else {
+            (Some(self.start_stack(h, &rt)?), None)
+        };
+        let Some(host) = self.hosts.get_mut(h) else {
+            return Ok(());
+        };
+        let running = Rc::new(Cell::new(host.apps.iter().filter(|a| !a.daemon).count()));
+        let done = Rc::new(RefCell::new(
+            host.apps.iter().map(|a| a.daemon).collect::<Vec<_>>(),
+        ));
+        host.running = running.clone();
+        host.done = done.clone();
+        for (i, app) in host.apps.iter().enumerate() {
+            let fut = match (&app.body, &net) {
+                (AppBody::Stack(f), Some(net)) => f(net.clone()),
+                (AppBody::Raw(f), _) => match nic.take() {
+                    Some(nic) => f(nic, rt.clone()),
+                    None => continue,
+                },
+                // Run::new refuses applications on a raw host's missing stack.
+                (AppBody::Stack(_), None) => continue,
+            };
+            let daemon = app.daemon;
+            let running = running.clone();
+            let done = done.clone();
+            weft_net::runtime::Runtime::spawn(
+                &rt,
+                Box::pin(async move {
+                    fut.await;
+                    if !daemon {
+                        running.set(running.get().saturating_sub(1));
+                    }
+                    if let Some(d) = done.borrow_mut().get_mut(i) {
+                        *d = true;
+                    }
+                }),
+            );
+        }
+        host.net = net;
+        Ok(())
+    }
+
+    /// Starts host `h`'s weft stack on its interfaces.
+    fn start_stack(&mut self, h: HostId, rt: &SimRuntime) -> Result<SimNet, SimError> {
+        let Some(host) = self.hosts.get_mut(h) else {
+            return Err(SimError::UnknownHost(h.to_string()));
+        };
         // Each host, and each of its lives, gets its own stream of the run's seed.
         let host_seed = fnv(
             self.seed ^ FNV_OFFSET,
@@ -634,43 +813,14 @@ impl Run {
                     fabric: self.fabric.clone(),
                     endpoint: *ep,
                     max_frame: usize::from(spec.link.a_to_b.mtu) + 14,
+                    mac: mac_for(h, i),
                 },
             );
         }
-        let rt = SimRuntime {
-            shared: self.shared.clone(),
-            host: h,
-        };
-        let net = b.start(rt.clone()).map_err(|e| SimError::Stack {
+        b.start(rt.clone()).map_err(|e| SimError::Stack {
             host: host.name.clone(),
             problem: e.to_string(),
-        })?;
-        let running = Rc::new(Cell::new(host.apps.iter().filter(|a| !a.daemon).count()));
-        let done = Rc::new(RefCell::new(
-            host.apps.iter().map(|a| a.daemon).collect::<Vec<_>>(),
-        ));
-        host.running = running.clone();
-        host.done = done.clone();
-        for (i, app) in host.apps.iter().enumerate() {
-            let fut = (app.f)(net.clone());
-            let daemon = app.daemon;
-            let running = running.clone();
-            let done = done.clone();
-            weft_net::runtime::Runtime::spawn(
-                &rt,
-                Box::pin(async move {
-                    fut.await;
-                    if !daemon {
-                        running.set(running.get().saturating_sub(1));
-                    }
-                    if let Some(d) = done.borrow_mut().get_mut(i) {
-                        *d = true;
-                    }
-                }),
-            );
-        }
-        host.net = Some(net);
-        Ok(())
+        })
     }
 
     fn crash(&mut self, h: HostId) {
@@ -873,7 +1023,7 @@ impl Run {
             .hosts
             .iter()
             .map(|h| {
-                let unfinished: Vec<String> = if h.net.is_some() {
+                let unfinished: Vec<String> = if h.net.is_some() || h.raw {
                     let done = h.done.borrow();
                     h.apps
                         .iter()
@@ -886,6 +1036,7 @@ impl Run {
                 };
                 HostReport {
                     name: h.name.clone(),
+                    raw: h.raw,
                     counters: h.net.as_ref().map_or(h.last_counters, |n| n.counters()),
                     driver: h
                         .net
@@ -1000,6 +1151,8 @@ pub const SUMMARY_FAILURES: usize = 20;
 pub struct HostReport {
     /// Its name.
     pub name: String,
+    /// A raw host ([`SimBuilder::raw_host`]): no stack, so its counters stay zero.
+    pub raw: bool,
     /// Its stack's counters (the last life's, after a crash).
     pub counters: Counters,
     /// Its driver's counters.
@@ -1153,10 +1306,24 @@ impl Report {
         ));
         for h in &self.hosts {
             let c = &h.counters;
+            let finished = if h.finished { "yes" } else { "NO" };
+            if h.raw {
+                // No stack, no counters.
+                s.push_str(&format!(
+                    "{:<12} {:>8} {:>9} {:>9} {:>8} {:>8}\n",
+                    format!("{} (raw)", h.name),
+                    finished,
+                    "-",
+                    "-",
+                    h.crashes,
+                    "-"
+                ));
+                continue;
+            }
             s.push_str(&format!(
                 "{:<12} {:>8} {:>9} {:>9} {:>8} {:>8}\n",
                 h.name,
-                if h.finished { "yes" } else { "NO" },
+                finished,
                 c.udp.tx_datagrams,
                 c.udp.rx_delivered,
                 h.crashes,
