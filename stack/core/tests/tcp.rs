@@ -308,3 +308,40 @@ fn tcp_stack_sends_urgent_data_through_the_socket_api_must_30() {
     );
     assert!(net.stack_ref(b).tcp_info(peer).unwrap().recv.up.is_some());
 }
+
+#[test]
+fn tcp_stack_dscp_is_set_per_connection_must_48() {
+    let (mut net, a, b) = pair();
+    net.stack(b)
+        .tcp_listen(Ipv4Addr::UNSPECIFIED, 80, 4)
+        .unwrap();
+    let now = net.now();
+    let cfg = weft_core::tcp::TcpConfig {
+        dscp: 46, // EF (RFC 3246)
+        ..Default::default()
+    };
+    let sock = net
+        .stack(a)
+        .tcp_connect_with(now, (B, 80), (A, 0), cfg)
+        .unwrap();
+    net.run_for(Duration::from_millis(100));
+    let now = net.now();
+    net.stack(a).tcp_send(now, sock, b"expedited").unwrap();
+    net.run_for(Duration::from_millis(100));
+    let a_mac = [2u8, 0, 0, 0, 0, 1];
+    let from_a: Vec<u8> = net
+        .frames()
+        .iter()
+        .filter(|(_, f)| is_tcp(f) && f[6..12] == a_mac)
+        .map(|(_, f)| f[15] >> 2)
+        .collect();
+    assert!(from_a.len() >= 3, "{from_a:?}");
+    assert!(from_a.iter().all(|d| *d == 46), "{from_a:?}");
+    // The other side keeps the default.
+    assert!(
+        net.frames()
+            .iter()
+            .filter(|(_, f)| is_tcp(f) && f[6..12] != a_mac)
+            .all(|(_, f)| f[15] >> 2 == 0)
+    );
+}

@@ -143,6 +143,25 @@ impl Stack {
         payload: &[u8],
         dont_frag: bool,
     ) -> Result<(), UdpError> {
+        self.output_ipv4_dscp(
+            now, iface, next_hop, src, dst, protocol, payload, dont_frag, 0,
+        )
+    }
+
+    /// [`Stack::output_ipv4`] with a Diffserv code point (RFC 2474) in the header.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn output_ipv4_dscp(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        next_hop: Ipv4Addr,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        protocol: IpProtocol,
+        payload: &[u8],
+        dont_frag: bool,
+        dscp: u8,
+    ) -> Result<(), UdpError> {
         let mtu = self.ifaces.get(usize::from(iface.0)).map_or(576, |i| i.mtu);
         let ident = self.next_ident;
         self.next_ident = self.next_ident.wrapping_add(1);
@@ -151,7 +170,7 @@ impl Stack {
             dst,
             protocol,
             ttl: self.ttl,
-            dscp: 0,
+            dscp: dscp & 0x3f,
             ecn: 0,
             ident,
             reserved_flag: false,

@@ -241,6 +241,18 @@ impl Stack {
 
     /// Builds and sends one segment from `tuple.0:tuple.1` to `tuple.2:tuple.3`.
     fn output_tcp(&mut self, now: Instant, tuple: FourTuple, seg: &SegmentOut, payload: &[u8]) {
+        self.output_tcp_dscp(now, tuple, seg, payload, 0);
+    }
+
+    /// [`Stack::output_tcp`] with the connection's Diffserv code point.
+    fn output_tcp_dscp(
+        &mut self,
+        now: Instant,
+        tuple: FourTuple,
+        seg: &SegmentOut,
+        payload: &[u8],
+        dscp: u8,
+    ) {
         let (local, lport, remote, rport) = tuple;
         let Some((iface, next_hop, src)) = self.route(remote) else {
             self.counters.ipv4.tx_no_route += 1;
@@ -288,7 +300,7 @@ impl Stack {
         }
         self.tcp.counters.tx_segments += 1;
         // TCP sizes its segments to the MSS; no DF without path MTU discovery.
-        let _ = self.output_ipv4(
+        let _ = self.output_ipv4_dscp(
             now,
             iface,
             next_hop,
@@ -297,6 +309,7 @@ impl Stack {
             IpProtocol::TCP,
             &buf,
             false,
+            dscp,
         );
     }
 
@@ -378,7 +391,8 @@ impl Stack {
                 let n = slot.conn.read_payload(seg.payload_offset, &mut payload);
                 payload.truncate(n);
                 let tuple = slot.tuple;
-                self.output_tcp(now, tuple, &seg, &payload);
+                let dscp = slot.conn.dscp();
+                self.output_tcp_dscp(now, tuple, &seg, &payload, dscp);
             }
             self.tcp_events(index);
             let Some(slot) = self.tcp.slot_at(index) else {

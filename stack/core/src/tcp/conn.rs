@@ -114,6 +114,9 @@ pub struct TcpConfig {
     pub keepalive: Option<Duration>,
     /// Unanswered keepalive probes before the connection is given up.
     pub keepalive_probes: u32,
+    /// The Diffserv code point of the connection's segments (RFC 2474; MUST-48: the
+    /// application can set it). 0 = default forwarding.
+    pub dscp: u8,
 }
 
 impl TcpConfig {
@@ -143,6 +146,7 @@ impl Default for TcpConfig {
             nodelay: false,
             keepalive: None,
             keepalive_probes: 9,
+            dscp: 0,
         }
     }
 }
@@ -776,6 +780,11 @@ impl Conn {
         self.delack_at = None;
         self.keepalive_at = None;
         self.timewait_at = None;
+    }
+
+    /// The Diffserv code point for this connection's segments.
+    pub fn dscp(&self) -> u8 {
+        self.cfg.dscp
     }
 
     /// Changes settings from now on (no-delay, keepalive, user timeout, R2, delayed ACK).
