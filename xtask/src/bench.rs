@@ -35,6 +35,7 @@ const BENCHES: &[Bench] = &[
     ("wire_parse_vs_etherparse", wire_parse_vs_etherparse),
     ("udp_rx_vs_smoltcp", crate::bench_udp::udp_rx_vs_smoltcp),
     ("sim_udp_scale", crate::bench_sim::sim_udp_scale),
+    ("tcp_bulk_vs_smoltcp", crate::bench_tcp::tcp_bulk_vs_smoltcp),
 ];
 
 /// Runs the named benchmark, or every one when `name` is `None`.

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 mod bench;
 mod bench_sim;
+mod bench_tcp;
 mod bench_udp;
 mod conformance;
 mod corpus;

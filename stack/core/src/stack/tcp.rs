@@ -293,7 +293,64 @@ impl Stack {
             options_trailer: &[],
             payload,
         };
-        let mut buf = vec![0u8; repr.buffer_len()];
+        // The common case — the next hop's MAC is known and the segment fits the MTU — builds
+        // the whole frame in one buffer: Ethernet, IPv4 and TCP headers in place, the payload
+        // copied once.
+        let tcp_len = repr.buffer_len();
+        let fits = self
+            .ifaces
+            .get(usize::from(iface.0))
+            .is_some_and(|i| 20 + tcp_len <= usize::from(i.mtu));
+        let resolved = if fits && !self.routes.is_broadcast(iface, next_hop) {
+            self.ifaces
+                .get(usize::from(iface.0))
+                .and_then(|i| i.arp.lookup(now, next_hop).map(|mac| (i.mac, mac)))
+        } else {
+            None
+        };
+        if let Some((our_mac, their_mac)) = resolved {
+            let ident = self.next_ident;
+            self.next_ident = self.next_ident.wrapping_add(1);
+            let ip = weft_wire::ipv4::Ipv4Repr {
+                src,
+                dst: remote,
+                protocol: IpProtocol::TCP,
+                ttl: self.ttl,
+                dscp: dscp & 0x3f,
+                ecn: 0,
+                ident,
+                reserved_flag: false,
+                dont_frag: false,
+                more_frags: false,
+                frag_offset_units: 0,
+                options: arrayvec::ArrayVec::new(),
+                options_padding: &[],
+                payload_len: tcp_len,
+            };
+            let eth = weft_wire::ethernet::EthernetRepr {
+                dst: their_mac,
+                src: our_mac,
+                vlans: arrayvec::ArrayVec::new(),
+                ethertype: weft_wire::ethernet::EtherType::IPV4,
+            };
+            let l2 = weft_wire::ethernet::HEADER_LEN;
+            let mut frame = vec![0u8; l2 + 20 + tcp_len];
+            let ok = eth.emit(&mut frame).is_ok()
+                && frame
+                    .get_mut(l2..)
+                    .is_some_and(|b| ip.emit(b).is_ok())
+                // MUST-2: the sender computes the checksum (in emit).
+                && frame
+                    .get_mut(l2 + 20..)
+                    .is_some_and(|b| repr.emit(src, remote, b).is_ok());
+            if ok {
+                self.tcp.counters.tx_segments += 1;
+                self.counters.ipv4.tx_datagrams += 1;
+                self.push_frame(iface, frame);
+            }
+            return;
+        }
+        let mut buf = vec![0u8; tcp_len];
         // MUST-2: the sender computes the checksum (in emit).
         if repr.emit(src, remote, &mut buf).is_err() {
             return;
