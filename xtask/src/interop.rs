@@ -58,6 +58,7 @@ pub const STEPS: &[&str] = &[
     "tcp_echo_weft_to_linux",
     "tcp_bulk_weft_to_linux",
     "tcp_bulk_linux_to_weft",
+    "tcp_bulk_lossy",
     "tcp_half_close_linux_to_weft",
     "tcp_half_close_weft_to_linux",
     "tcp_rst_linux_to_weft",

@@ -23,6 +23,7 @@ pub const TCP_STEPS: &[&str] = &[
     "tcp_echo_weft_to_linux",
     "tcp_bulk_weft_to_linux",
     "tcp_bulk_linux_to_weft",
+    "tcp_bulk_lossy",
     "tcp_half_close_linux_to_weft",
     "tcp_half_close_weft_to_linux",
     "tcp_rst_linux_to_weft",
@@ -33,7 +34,11 @@ pub const TCP_STEPS: &[&str] = &[
 ];
 
 /// Steps not recorded by `--record` (their captures would hold megabytes).
-pub const NOT_RECORDED: &[&str] = &["tcp_bulk_weft_to_linux", "tcp_bulk_linux_to_weft"];
+pub const NOT_RECORDED: &[&str] = &[
+    "tcp_bulk_weft_to_linux",
+    "tcp_bulk_linux_to_weft",
+    "tcp_bulk_lossy",
+];
 
 const LINUX: &str = "10.77.5.1";
 const WEFT: &str = "10.77.5.2";
@@ -211,8 +216,15 @@ fn wait_tcp_listening(ns: &Netns, port: u16) -> Result<()> {
 /// Waits until neither side's TCP segment counts move for 150 ms (delayed ACKs, a FIN's
 /// last ACK), so that a snapshot falls between steps, not inside one.
 fn settle(ns: &Netns, host: &mut Host) -> Result<()> {
-    let deadline = sys::now() + Duration::from_secs(3);
+    settle_for(ns, host, Duration::from_millis(150), Duration::from_secs(3))
+}
+
+/// [`settle`] with the quiet time asked for (under loss, a retransmitted FIN or its ACK may
+/// come a retransmission timeout later), giving up after `limit`.
+fn settle_for(ns: &Netns, host: &mut Host, quiet: Duration, limit: Duration) -> Result<()> {
+    let deadline = sys::now() + limit;
     let mut last = None;
+    let mut since = sys::now();
     loop {
         let snmp = ns.snmp()?;
         let w = host.counters_now()?;
@@ -222,10 +234,15 @@ fn settle(ns: &Netns, host: &mut Host) -> Result<()> {
             cnt(&w, "tcp.rx_segments"),
             cnt(&w, "tcp.tx_segments"),
         );
-        if last == Some(now) || sys::now() >= deadline {
+        if last != Some(now) {
+            last = Some(now);
+            since = sys::now();
+        } else if sys::now().duration_since(since) >= quiet {
             return Ok(());
         }
-        last = Some(now);
+        if sys::now() >= deadline {
+            return Ok(());
+        }
         std::thread::sleep(Duration::from_millis(150));
     }
 }
@@ -262,6 +279,11 @@ struct Expect {
     /// Segments Linux sends are dropped before the TAP (the vanished peer): `Tcp.OutSegs`
     /// is not compared with weft's count.
     linux_out_dropped: bool,
+    /// Segments weft sent that nftables dropped before Linux's TCP saw them.
+    nft_dropped_in: u64,
+    /// Segments Linux's TCP sent (and counted in `Tcp.OutSegs`) that nftables dropped before
+    /// the TAP.
+    nft_dropped_out: u64,
     /// weft closes first and Linux last (no TIME-WAIT on Linux's side): Linux may answer
     /// with one RST more than `out_rsts`. weft-core sends a window update when the
     /// application reads data that came before the peer's FIN, also after it acknowledged
@@ -299,14 +321,19 @@ fn check_tcp(s0: &LinuxSnap, s1: &LinuxSnap, w0: &Value, w1: &Value, e: &Expect)
     }
     let (wtx, wrx) = (w("tx_segments"), w("rx_segments"));
     let (lin, lout) = (l("InSegs"), l("OutSegs"));
+    let (din, dout) = (e.nft_dropped_in, e.nft_dropped_out);
     ensure!(
-        i64::try_from(wtx).ok() == Some(lin),
-        "weft sent {wtx} TCP segments, Linux received {lin} (Tcp.InSegs)"
+        i64::try_from(wtx).ok() == i64::try_from(din).ok().map(|d| lin + d),
+        "weft sent {wtx} TCP segments, Linux received {lin} (Tcp.InSegs) and nftables dropped \
+         {din}"
     );
+    // Linux counts retransmissions in RetransSegs, not in OutSegs.
+    let lsent = lout + l("RetransSegs");
     if !e.linux_out_dropped {
         ensure!(
-            i64::try_from(wrx).ok() == Some(lout),
-            "Linux sent {lout} TCP segments (Tcp.OutSegs), weft received {wrx}"
+            i64::try_from(wrx + dout).ok() == Some(lsent),
+            "Linux sent {lsent} TCP segments (Tcp.OutSegs + RetransSegs), nftables dropped \
+             {dout}, weft received {wrx}"
         );
     }
     let tap = link_agreement(&s1.link.since(&s0.link), w0, w1)?;
@@ -406,11 +433,12 @@ impl Ctx {
         // steps' subject).
         host.cmd(&format!("ping {LINUX} 1 3000"), Duration::from_secs(5))?;
         ns.exec(&["ping", "-c", "1", "-W", "3", WEFT])?;
-        let steps: [(&str, Step); 11] = [
+        let steps: [(&str, Step); 12] = [
             ("tcp_echo_linux_to_weft", step_echo_linux_client),
             ("tcp_echo_weft_to_linux", step_echo_weft_client),
             ("tcp_bulk_weft_to_linux", step_bulk_weft_to_linux),
             ("tcp_bulk_linux_to_weft", step_bulk_linux_to_weft),
+            ("tcp_bulk_lossy", step_bulk_lossy),
             ("tcp_half_close_linux_to_weft", step_half_close_linux_first),
             ("tcp_half_close_weft_to_linux", step_half_close_weft_first),
             ("tcp_rst_linux_to_weft", step_rst_from_linux),
@@ -536,23 +564,100 @@ fn rate(bytes: usize, ms: f64) -> f64 {
     bytes as f64 / 1e6 / (ms / 1000.0)
 }
 
-fn step_bulk_weft_to_linux(ctx: &Ctx, ns: &Netns, host: &mut Host, _: &Path) -> Result<String> {
-    const SEED: u64 = 21;
-    let want = SeededBytes::sha256(SEED, BULK, None)?;
+/// One bulk transfer's outcome, with both sides' counters checked by [`check_tcp`].
+struct Bulk {
+    /// The host's answer to `tcp-client`.
+    r: Value,
+    /// From sending the command to its answer.
+    wall: Duration,
+    /// [`check_tcp`]'s text.
+    counts: String,
+    /// Linux's counters around the transfer.
+    s0: LinuxSnap,
+    s1: LinuxSnap,
+    /// weft's counters around the transfer.
+    w0: Value,
+    w1: Value,
+    /// What nftables saw and dropped during the transfer (zero without [`Lossy`]).
+    loss: LossCounts,
+}
+
+impl Bulk {
+    /// Settled snapshots of both sides (and of the loss counters) before a transfer.
+    fn before(
+        ns: &Netns,
+        host: &mut Host,
+        lossy: Option<&Lossy<'_>>,
+    ) -> Result<(LinuxSnap, Value, LossCounts)> {
+        match lossy {
+            None => {
+                let (s, w) = tcp_before(ns, host)?;
+                Ok((s, w, LossCounts::default()))
+            }
+            Some(l) => {
+                settle_for(ns, host, LOSSY_QUIET, LOSSY_SETTLE)?;
+                let c = l.counts()?;
+                let (s, w) = before(ns, host)?;
+                Ok((s, w, c))
+            }
+        }
+    }
+
+    /// [`Bulk::before`] after a transfer.
+    fn after(
+        ns: &Netns,
+        host: &mut Host,
+        lossy: Option<&Lossy<'_>>,
+    ) -> Result<(LinuxSnap, Value, LossCounts)> {
+        match lossy {
+            None => {
+                let (s, w) = tcp_after(ns, host)?;
+                Ok((s, w, LossCounts::default()))
+            }
+            Some(l) => {
+                settle_for(ns, host, LOSSY_QUIET, LOSSY_SETTLE)?;
+                let (s, w) = after(ns, host)?;
+                Ok((s, w, l.counts()?))
+            }
+        }
+    }
+
+    /// MB/s from the connection to Linux's FIN.
+    fn rate(&self) -> f64 {
+        rate(BULK, n(&self.r, "/eof_ms"))
+    }
+
+    /// Seconds from the connection to Linux's FIN.
+    fn secs(&self) -> f64 {
+        n(&self.r, "/eof_ms") / 1000.0
+    }
+}
+
+/// [`BULK`] seeded bytes from weft to `socat | sha256sum` on `port`, under `lossy` when given.
+fn bulk_weft_to_linux(
+    ctx: &Ctx,
+    ns: &Netns,
+    host: &mut Host,
+    port: u16,
+    seed: u64,
+    limit: Duration,
+    lossy: Option<&Lossy<'_>>,
+) -> Result<Bulk> {
+    let want = SeededBytes::sha256(seed, BULK, None)?;
     let mut cmd = ns.command("sh");
     cmd.arg("-c").arg(format!(
-        "socat -u -b 131072 TCP4-LISTEN:7010,bind={LINUX},reuseaddr STDOUT | sha256sum"
+        "socat -u -b 131072 TCP4-LISTEN:{port},bind={LINUX},reuseaddr STDOUT | sha256sum"
     ));
     let mut sink = Proc::spawn(&ctx.ledger, "socat | sha256sum", cmd)?;
-    wait_tcp_listening(ns, 7010)?;
-    let (s0, w0) = tcp_before(ns, host)?;
+    wait_tcp_listening(ns, port)?;
+    let (s0, w0, l0) = Bulk::before(ns, host, lossy)?;
     let t = sys::now();
     let r = host.cmd(
         &format!(
-            "tcp-client {LINUX}:7010 {BULK} {SEED} {}",
-            BULK_LIMIT.as_millis()
+            "tcp-client {LINUX}:{port} {BULK} {seed} {}",
+            limit.as_millis()
         ),
-        BULK_LIMIT + Duration::from_secs(2),
+        limit + Duration::from_secs(2),
     )?;
     let wall = sys::now().duration_since(t);
     let linux = sink
@@ -570,7 +675,8 @@ fn step_bulk_weft_to_linux(ctx: &Ctx, ns: &Netns, host: &mut Host, _: &Path) -> 
         linux == want,
         "Linux received bytes hashing to {linux}, weft sent {want}"
     );
-    let (s1, w1) = tcp_after(ns, host)?;
+    let (s1, w1, l1) = Bulk::after(ns, host, lossy)?;
+    let loss = l1.since(&l0);
     let counts = check_tcp(
         &s0,
         &s1,
@@ -579,26 +685,42 @@ fn step_bulk_weft_to_linux(ctx: &Ctx, ns: &Netns, host: &mut Host, _: &Path) -> 
         &Expect {
             passive: 1,
             weft_connects: 1,
+            nft_dropped_in: loss.in_dropped,
+            nft_dropped_out: loss.out_dropped,
+            // Under loss, Linux may be in LAST-ACK when weft's window update comes.
+            late_window_update: lossy.is_some(),
             ..Expect::default()
         },
     )?;
-    let eof_ms = n(&r, "/eof_ms");
-    Ok(format!(
-        "{BULK} seeded bytes weft → socat | sha256sum: {linux} on both sides; {:.2} s to \
-         Linux's FIN, {:.1} MB/s ({:.2} s wall); weft retransmitted {} segments; {counts}",
-        eof_ms / 1000.0,
-        rate(BULK, eof_ms),
-        wall.as_secs_f64(),
-        n(&r, "/flow/stats/retransmitted_segs"),
-    ))
+    Ok(Bulk {
+        r,
+        wall,
+        counts,
+        s0,
+        s1,
+        w0,
+        w1,
+        loss,
+    })
 }
 
-fn step_bulk_linux_to_weft(ctx: &Ctx, ns: &Netns, host: &mut Host, tmp: &Path) -> Result<String> {
-    const SEED: u64 = 22;
-    let file = tmp.join("bulk.bin");
+/// [`BULK`] seeded bytes from socat (a file in `tmp`) on `port` to weft, under `lossy` when
+/// given.
+#[allow(clippy::too_many_arguments)]
+fn bulk_linux_to_weft(
+    ctx: &Ctx,
+    ns: &Netns,
+    host: &mut Host,
+    tmp: &Path,
+    port: u16,
+    seed: u64,
+    limit: Duration,
+    lossy: Option<&Lossy<'_>>,
+) -> Result<(Bulk, String)> {
+    let file = tmp.join(format!("bulk-{seed}.bin"));
     let want = {
         let mut f = std::io::BufWriter::new(std::fs::File::create(&file)?);
-        let h = SeededBytes::sha256(SEED, BULK, Some(&mut f))?;
+        let h = SeededBytes::sha256(seed, BULK, Some(&mut f))?;
         std::io::Write::flush(&mut f)?;
         h
     };
@@ -612,26 +734,28 @@ fn step_bulk_linux_to_weft(ctx: &Ctx, ns: &Netns, host: &mut Host, tmp: &Path) -
     let mut cmd = ns.command("socat");
     cmd.args(["-u", "-b", "131072"])
         .arg(format!("OPEN:{}", file.display()))
-        .arg(format!("TCP4-LISTEN:7011,bind={LINUX},reuseaddr"));
+        .arg(format!("TCP4-LISTEN:{port},bind={LINUX},reuseaddr"));
     let mut source = Proc::spawn(&ctx.ledger, "socat file source", cmd)?;
-    wait_tcp_listening(ns, 7011)?;
-    let (s0, w0) = tcp_before(ns, host)?;
+    wait_tcp_listening(ns, port)?;
+    let (s0, w0, l0) = Bulk::before(ns, host, lossy)?;
     let t = sys::now();
     let r = host.cmd(
-        &format!("tcp-client {LINUX}:7011 0 0 {}", BULK_LIMIT.as_millis()),
-        BULK_LIMIT + Duration::from_secs(2),
+        &format!("tcp-client {LINUX}:{port} 0 0 {}", limit.as_millis()),
+        limit + Duration::from_secs(2),
     )?;
     let wall = sys::now().duration_since(t);
     source
         .wait(Duration::from_secs(5))
         .with_context(|| format!("socat: {}", source.stderr.text()))?;
+    let _ = std::fs::remove_file(&file);
     ensure!(
         n(&r, "/received") as usize == BULK && s(&r, "/received_sha256") == want,
         "weft received {} bytes hashing to {}; Linux sent {BULK}, {want}",
         n(&r, "/received"),
         s(&r, "/received_sha256")
     );
-    let (s1, w1) = tcp_after(ns, host)?;
+    let (s1, w1, l1) = Bulk::after(ns, host, lossy)?;
+    let loss = l1.since(&l0);
     let counts = check_tcp(
         &s0,
         &s1,
@@ -640,17 +764,371 @@ fn step_bulk_linux_to_weft(ctx: &Ctx, ns: &Netns, host: &mut Host, tmp: &Path) -
         &Expect {
             passive: 1,
             weft_connects: 1,
+            nft_dropped_in: loss.in_dropped,
+            nft_dropped_out: loss.out_dropped,
             late_window_update: true,
             ..Expect::default()
         },
     )?;
-    let eof_ms = n(&r, "/eof_ms");
+    Ok((
+        Bulk {
+            r,
+            wall,
+            counts,
+            s0,
+            s1,
+            w0,
+            w1,
+            loss,
+        },
+        want,
+    ))
+}
+
+fn step_bulk_weft_to_linux(ctx: &Ctx, ns: &Netns, host: &mut Host, _: &Path) -> Result<String> {
+    let b = bulk_weft_to_linux(ctx, ns, host, 7010, 21, BULK_LIMIT, None)?;
+    Ok(format!(
+        "{BULK} seeded bytes weft → socat | sha256sum: {} on both sides; {:.2} s to Linux's \
+         FIN, {:.1} MB/s ({:.2} s wall); weft retransmitted {} segments; {}",
+        s(&b.r, "/sent_sha256"),
+        b.secs(),
+        b.rate(),
+        b.wall.as_secs_f64(),
+        n(&b.r, "/flow/stats/retransmitted_segs"),
+        b.counts
+    ))
+}
+
+fn step_bulk_linux_to_weft(ctx: &Ctx, ns: &Netns, host: &mut Host, tmp: &Path) -> Result<String> {
+    let (b, want) = bulk_linux_to_weft(ctx, ns, host, tmp, 7011, 22, BULK_LIMIT, None)?;
     Ok(format!(
         "{BULK} seeded bytes socat → weft: SHA-256 {want} as sha256sum has it; {:.2} s to \
-         Linux's FIN, {:.1} MB/s ({:.2} s wall); {counts}",
-        eof_ms / 1000.0,
-        rate(BULK, eof_ms),
+         Linux's FIN, {:.1} MB/s ({:.2} s wall); {}",
+        b.secs(),
+        b.rate(),
+        b.wall.as_secs_f64(),
+        b.counts
+    ))
+}
+
+/// Percent of TCP frames dropped each way in `tcp_bulk_lossy`.
+const LOSS_PERCENT: u64 = 2;
+/// Longest one lossy transfer may take.
+const LOSSY_LIMIT: Duration = Duration::from_secs(25);
+/// Quiet time of the snapshots under loss: longer than Linux's retransmission timeouts at
+/// the end of a connection (a lost last ACK brings the FIN again).
+const LOSSY_QUIET: Duration = Duration::from_millis(1000);
+const LOSSY_SETTLE: Duration = Duration::from_secs(5);
+/// The nftables table of the loss.
+const LOSSY_TABLE: &str = "weftlossy";
+/// Where the egress chain sends the frames it drops: one end of a veth pair that stays
+/// down, whose transmit discards them.
+const LOSSY_SINK: &str = "wdrop0";
+const LOSSY_SINK_PEER: &str = "wdrop1";
+
+/// Packets nftables saw and dropped on the TAP (TCP only), by direction: `in` is weft →
+/// Linux (the TAP's ingress), `out` Linux → weft (its egress).
+#[derive(Debug, Default, Clone, Copy)]
+struct LossCounts {
+    in_seen: u64,
+    in_dropped: u64,
+    out_seen: u64,
+    out_dropped: u64,
+}
+
+impl LossCounts {
+    fn since(&self, b: &LossCounts) -> LossCounts {
+        LossCounts {
+            in_seen: self.in_seen.saturating_sub(b.in_seen),
+            in_dropped: self.in_dropped.saturating_sub(b.in_dropped),
+            out_seen: self.out_seen.saturating_sub(b.out_seen),
+            out_dropped: self.out_dropped.saturating_sub(b.out_dropped),
+        }
+    }
+
+    fn add(&self, b: &LossCounts) -> LossCounts {
+        LossCounts {
+            in_seen: self.in_seen + b.in_seen,
+            in_dropped: self.in_dropped + b.in_dropped,
+            out_seen: self.out_seen + b.out_seen,
+            out_dropped: self.out_dropped + b.out_dropped,
+        }
+    }
+
+    /// Reads the counters from `nft -j list table netdev LOSSY_TABLE`: in each chain, the
+    /// rule without a verdict counts what it sees, the one with a verdict what it drops.
+    fn parse(json: &str) -> Result<LossCounts> {
+        let v: Value = serde_json::from_str(json).context("parsing `nft -j list table`")?;
+        let mut c = LossCounts::default();
+        let mut found = 0;
+        for rule in v
+            .get("nftables")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o.get("rule"))
+        {
+            let exprs = rule.get("expr").and_then(Value::as_array);
+            let exprs = exprs.map(Vec::as_slice).unwrap_or_default();
+            let Some(packets) = exprs
+                .iter()
+                .find_map(|x| x.pointer("/counter/packets")?.as_u64())
+            else {
+                continue;
+            };
+            let verdict = exprs
+                .iter()
+                .any(|x| x.get("drop").is_some() || x.get("fwd").is_some());
+            let slot = match (rule.get("chain").and_then(Value::as_str), verdict) {
+                (Some("ingress"), false) => &mut c.in_seen,
+                (Some("ingress"), true) => &mut c.in_dropped,
+                (Some("egress"), false) => &mut c.out_seen,
+                (Some("egress"), true) => &mut c.out_dropped,
+                _ => continue,
+            };
+            *slot = packets;
+            found += 1;
+        }
+        ensure!(found == 4, "{found} of the 4 loss counters in {json}");
+        Ok(c)
+    }
+}
+
+/// Random loss of TCP frames on the TAP, both ways, with nftables (netem is not in this
+/// kernel): a `netdev` table with chains on the TAP's ingress hook (frames weft wrote,
+/// before Linux's IP sees them) and egress hook (frames Linux's TCP sent, after it counted
+/// them as sent), each a counting rule and `numgen random mod 100 < LOSS_PERCENT`. Ingress
+/// drops; egress must not, or Linux's TCP would see a local transmit error and send again
+/// at once (not a loss): it forwards the frame to a veth end that is down instead, which
+/// discards it, as a lossy wire does. The TAP's `gso_max_segs` is 1 meanwhile, so that
+/// Linux's TCP hands the device one segment at a time (not a GSO train the egress hook
+/// would drop whole). Everything is undone on drop.
+struct Lossy<'a> {
+    ns: &'a Netns,
+    dev: String,
+    /// The TAP's `gso_max_segs` before, restored on drop.
+    gso_max_segs: u64,
+    sink: bool,
+    table: bool,
+}
+
+impl<'a> Lossy<'a> {
+    fn install(ctx: &Ctx, ns: &'a Netns, dev: &str, dir: &Path) -> Result<Lossy<'a>> {
+        let gso_max_segs = gso_max_segs(ns, dev)?;
+        let mut l = Lossy {
+            ns,
+            dev: dev.to_string(),
+            gso_max_segs,
+            sink: false,
+            table: false,
+        };
+        ns.ip(&[
+            "link",
+            "add",
+            LOSSY_SINK,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            LOSSY_SINK_PEER,
+        ])?;
+        l.sink = true;
+        for link in [LOSSY_SINK, LOSSY_SINK_PEER] {
+            ctx.ledger
+                .borrow_mut()
+                .links
+                .push((ns.name.clone(), link.to_string()));
+        }
+        ns.ip(&["link", "set", dev, "gso_max_segs", "1"])?;
+        let p = LOSS_PERCENT;
+        let rules = format!(
+            "table netdev {LOSSY_TABLE} {{\n\
+             \tchain ingress {{\n\
+             \t\ttype filter hook ingress device \"{dev}\" priority 0; policy accept;\n\
+             \t\tip protocol tcp counter\n\
+             \t\tip protocol tcp numgen random mod 100 < {p} counter drop\n\
+             \t}}\n\
+             \tchain egress {{\n\
+             \t\ttype filter hook egress device \"{dev}\" priority 0; policy accept;\n\
+             \t\tip protocol tcp counter\n\
+             \t\tip protocol tcp numgen random mod 100 < {p} counter fwd to \"{LOSSY_SINK}\"\n\
+             \t}}\n\
+             }}\n"
+        );
+        let file = dir.join("lossy.nft");
+        std::fs::write(&file, rules)?;
+        ns.exec(&["nft", "-f", &file.to_string_lossy()])?;
+        l.table = true;
+        Ok(l)
+    }
+
+    fn counts(&self) -> Result<LossCounts> {
+        let out = self
+            .ns
+            .exec(&["nft", "-j", "list", "table", "netdev", LOSSY_TABLE])?;
+        LossCounts::parse(&out)
+    }
+
+    /// Removes everything (see [`Drop`]) and checks that nothing of it is left.
+    fn remove(mut self) -> Result<()> {
+        let (ns, dev, gso) = (self.ns, self.dev.clone(), self.gso_max_segs);
+        self.undo();
+        let tables = ns.exec(&["nft", "list", "tables"])?;
+        ensure!(
+            !tables.contains(LOSSY_TABLE),
+            "nftables table {LOSSY_TABLE} left: {tables}"
+        );
+        let links = ns.ip(&["-o", "link", "show"])?;
+        ensure!(
+            !links.contains(LOSSY_SINK) && !links.contains(LOSSY_SINK_PEER),
+            "veth {LOSSY_SINK} left: {links}"
+        );
+        let now = gso_max_segs(ns, &dev)?;
+        ensure!(now == gso, "{dev}: gso_max_segs {now}, was {gso}");
+        Ok(())
+    }
+
+    fn undo(&mut self) {
+        let mut errors = Vec::new();
+        if std::mem::take(&mut self.table)
+            && let Err(e) = self
+                .ns
+                .exec(&["nft", "delete", "table", "netdev", LOSSY_TABLE])
+        {
+            errors.push(e);
+        }
+        if std::mem::take(&mut self.sink)
+            && let Err(e) = self.ns.ip(&["link", "del", LOSSY_SINK])
+        {
+            errors.push(e);
+        }
+        let gso = self.gso_max_segs.to_string();
+        if let Err(e) = self
+            .ns
+            .ip(&["link", "set", &self.dev, "gso_max_segs", &gso])
+        {
+            errors.push(e);
+        }
+        for e in errors {
+            eprintln!("interop: cleanup: {e:#}");
+        }
+    }
+}
+
+impl Drop for Lossy<'_> {
+    fn drop(&mut self) {
+        if self.table || self.sink {
+            self.undo();
+        }
+    }
+}
+
+/// A link's `gso_max_segs` (`ip -d -j link show`).
+fn gso_max_segs(ns: &Netns, dev: &str) -> Result<u64> {
+    let out = ns.ip(&["-d", "-j", "link", "show", "dev", dev])?;
+    let v: Value = serde_json::from_str(&out).context("parsing `ip -d -j link show`")?;
+    v.pointer("/0/gso_max_segs")
+        .and_then(Value::as_u64)
+        .with_context(|| format!("no gso_max_segs for {dev} in {out}"))
+}
+
+/// `dropped` of `seen` is roughly [`LOSS_PERCENT`]: between half and one and a half times
+/// it (thousands of frames each way: many standard deviations from the edges).
+fn check_loss(what: &str, dropped: u64, seen: u64) -> Result<f64> {
+    ensure!(seen > 0, "nftables saw no {what} TCP frames");
+    let pct = dropped as f64 * 100.0 / seen as f64;
+    let p = LOSS_PERCENT as f64;
+    ensure!(
+        dropped > 0 && pct >= p / 2.0 && pct <= p * 1.5,
+        "nftables dropped {dropped} of {seen} {what} TCP frames ({pct:.2}%), expected about \
+         {p}%"
+    );
+    Ok(pct)
+}
+
+/// weft's retransmission counters of a `tcp-client` answer, as text.
+fn weft_retx(r: &Value) -> String {
+    format!(
+        "retransmitted {} segments ({} fast retransmits, {} RTOs), {} dup ACKs in, {} \
+         out-of-order segments in",
+        n(r, "/flow/stats/retransmitted_segs"),
+        n(r, "/flow/stats/fast_retransmits"),
+        n(r, "/flow/stats/rto_expirations"),
+        n(r, "/flow/stats/dup_acks"),
+        n(r, "/flow/stats/ooo_segments"),
+    )
+}
+
+fn step_bulk_lossy(ctx: &Ctx, ns: &Netns, host: &mut Host, tmp: &Path) -> Result<String> {
+    let t = sys::now();
+    let lossy = Lossy::install(ctx, ns, TAP, tmp)?;
+    let out = bulk_weft_to_linux(ctx, ns, host, 7050, 41, LOSSY_LIMIT, Some(&lossy))
+        .context("weft → Linux")?;
+    let (inn, _) = bulk_linux_to_weft(ctx, ns, host, tmp, 7051, 42, LOSSY_LIMIT, Some(&lossy))
+        .context("Linux → weft")?;
+    lossy.remove()?;
+    let wall = sys::now().duration_since(t);
+    let mut lines = Vec::new();
+    for (what, b) in [("weft → Linux", &out), ("Linux → weft", &inn)] {
+        // Every frame weft wrote went through the ingress chain; every segment Linux's TCP
+        // sent, one per frame, through the egress chain.
+        let wtx = delta(&b.w0, &b.w1, "tcp.tx_segments");
+        ensure!(
+            b.loss.in_seen == wtx,
+            "{what}: weft sent {wtx} TCP segments, nftables' ingress chain saw {}",
+            b.loss.in_seen
+        );
+        let lsent = b.s1.snmp.delta(&b.s0.snmp, "Tcp.OutSegs")
+            + b.s1.snmp.delta(&b.s0.snmp, "Tcp.RetransSegs");
+        ensure!(
+            i64::try_from(b.loss.out_seen).ok() == Some(lsent),
+            "{what}: Linux sent {lsent} TCP segments (OutSegs + RetransSegs), nftables' egress \
+             chain saw {} (one segment per frame?)",
+            b.loss.out_seen
+        );
+        ensure!(
+            b.loss.in_dropped > 0 && b.loss.out_dropped > 0,
+            "{what}: nftables dropped {} frames weft → Linux and {} Linux → weft",
+            b.loss.in_dropped,
+            b.loss.out_dropped
+        );
+        lines.push(format!(
+            "{what}: {:.2} s to Linux's FIN, {:.1} MB/s ({:.2} s wall), nftables dropped {}/{} \
+             weft → Linux and {}/{} Linux → weft; Linux RetransSegs +{}; weft {}; {}",
+            b.secs(),
+            b.rate(),
+            b.wall.as_secs_f64(),
+            b.loss.in_dropped,
+            b.loss.in_seen,
+            b.loss.out_dropped,
+            b.loss.out_seen,
+            b.s1.snmp.delta(&b.s0.snmp, "Tcp.RetransSegs"),
+            weft_retx(&b.r),
+            b.counts
+        ));
+    }
+    let all = out.loss.add(&inn.loss);
+    let pin = check_loss("weft → Linux", all.in_dropped, all.in_seen)?;
+    let pout = check_loss("Linux → weft", all.out_dropped, all.out_seen)?;
+    // Each sender lost data and sent it again.
+    let l_retx = snmp_at_least(&inn.s0.snmp, &inn.s1.snmp, "Tcp.RetransSegs", 1)
+        .context("Linux → weft under loss")?;
+    let w_retx = n(&out.r, "/flow/stats/retransmitted_segs");
+    ensure!(
+        w_retx >= 1.0,
+        "weft → Linux under loss: weft retransmitted {w_retx} segments"
+    );
+    Ok(format!(
+        "{BULK} seeded bytes each way with {LOSS_PERCENT}% random loss each way (nftables \
+         netdev ingress/egress on {TAP}): SHA-256 equal on both ends both ways; dropped \
+         {pin:.2}% weft → Linux ({}/{}) and {pout:.2}% Linux → weft ({}/{}); Linux \
+         retransmitted {l_retx}, weft {w_retx}; {:.2} s in all, table and veth removed. {}",
+        all.in_dropped,
+        all.in_seen,
+        all.out_dropped,
+        all.out_seen,
         wall.as_secs_f64(),
+        lines.join(". ")
     ))
 }
 
@@ -948,4 +1426,40 @@ fn step_vanished_peer(ctx: &Ctx, ns: &Netns, host: &mut Host, _: &Path) -> Resul
         elapsed.saturating_sub(USER_TIMEOUT).as_secs_f64(),
         USER_TIMEOUT.as_secs_f64(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interop_loss_counters_parse() {
+        // The shape of `nft -j list table netdev weftlossy` (nftables 1.0.6), trimmed.
+        let json = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}},
+          {"table": {"family": "netdev", "name": "weftlossy", "handle": 1}},
+          {"chain": {"family": "netdev", "table": "weftlossy", "name": "ingress"}},
+          {"rule": {"chain": "ingress", "expr": [{"match": {}},
+            {"counter": {"packets": 1000, "bytes": 9}}]}},
+          {"rule": {"chain": "ingress", "expr": [{"match": {}}, {"match": {}},
+            {"counter": {"packets": 21, "bytes": 9}}, {"drop": null}]}},
+          {"rule": {"chain": "egress", "expr": [{"match": {}},
+            {"counter": {"packets": 500, "bytes": 9}}]}},
+          {"rule": {"chain": "egress", "expr": [{"match": {}},
+            {"counter": {"packets": 9, "bytes": 9}}, {"fwd": {"dev": "wdrop0"}}]}}]}"#;
+        let c = LossCounts::parse(json).unwrap();
+        assert_eq!(
+            (c.in_seen, c.in_dropped, c.out_seen, c.out_dropped),
+            (1000, 21, 500, 9)
+        );
+        let d = c.since(&LossCounts {
+            in_seen: 100,
+            ..LossCounts::default()
+        });
+        assert_eq!(d.in_seen, 900);
+        assert!(LossCounts::parse(r#"{"nftables": []}"#).is_err());
+        assert!(check_loss("x", 21, 1000).is_ok());
+        assert!(check_loss("x", 0, 1000).is_err());
+        assert!(check_loss("x", 40, 1000).is_err());
+        assert!(check_loss("x", 0, 0).is_err());
+    }
 }
