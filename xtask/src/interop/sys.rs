@@ -50,8 +50,9 @@ pub struct Ledger {
     pub namespaces: Vec<String>,
     /// TAP and other links created (namespace, name).
     pub links: Vec<(String, String)>,
-    /// Processes started or found inside our namespaces (pid, what).
-    pub pids: Vec<(u32, String)>,
+    /// Processes started or found inside our namespaces (pid, its start time in clock ticks
+    /// since boot — so a pid the kernel reuses later is not mistaken for ours — and what).
+    pub pids: Vec<(u32, Option<u64>, String)>,
 }
 
 /// Shared ledger handle.
@@ -199,10 +200,11 @@ impl Drop for Netns {
         // Processes a step left running (socat's forked children, say) die with the
         // namespace; they are recorded so the final check sees them gone.
         for pid in self.pids() {
-            self.ledger
-                .borrow_mut()
-                .pids
-                .push((pid, format!("process left in {}", self.name)));
+            self.ledger.borrow_mut().pids.push((
+                pid,
+                start_time(pid),
+                format!("process left in {}", self.name),
+            ));
             let _ = run(Command::new("kill").args(["-KILL", &pid.to_string()]));
         }
         for _ in 0..50 {
@@ -346,7 +348,7 @@ impl Proc {
         ledger
             .borrow_mut()
             .pids
-            .push((child.id(), what.to_string()));
+            .push((child.id(), start_time(child.id()), what.to_string()));
         let stdout = Lines::spawn(child.stdout.take().context("no stdout")?);
         let stderr = Lines::spawn(child.stderr.take().context("no stderr")?);
         Ok(Proc {
@@ -552,6 +554,14 @@ pub fn our_namespaces(tail_prefix: &str) -> Vec<String> {
 }
 
 /// A process that still runs (a zombie has exited: only its status is left).
+/// A process's start time (field 22 of /proc/PID/stat, clock ticks since boot).
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; starttime is the 20th of them.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
@@ -589,8 +599,9 @@ pub fn leftovers(ledger: &Ledger) -> Vec<String> {
             left.push(format!("link {link} (made in {ns}) in the root namespace"));
         }
     }
-    for (pid, what) in &ledger.pids {
-        if alive(*pid) {
+    for (pid, started, what) in &ledger.pids {
+        // The same process: alive and started when it was recorded (not a reused pid).
+        if alive(*pid) && (started.is_none() || start_time(*pid) == *started) {
             left.push(format!("process {pid} ({what})"));
         }
     }
@@ -614,6 +625,7 @@ mod tests {
     #[test]
     fn our_own_process_is_alive() {
         assert!(alive(std::process::id()));
+        assert!(start_time(std::process::id()).is_some());
         assert!(!alive(u32::MAX));
     }
 }
