@@ -580,6 +580,8 @@ struct Bulk {
     w1: Value,
     /// What nftables saw and dropped during the transfer (zero without [`Lossy`]).
     loss: LossCounts,
+    /// Linux's `TcpExt` counters (/proc/net/netstat) around the transfer, under loss.
+    ext: (Snmp, Snmp),
 }
 
 impl Bulk {
@@ -588,17 +590,18 @@ impl Bulk {
         ns: &Netns,
         host: &mut Host,
         lossy: Option<&Lossy<'_>>,
-    ) -> Result<(LinuxSnap, Value, LossCounts)> {
+    ) -> Result<(LinuxSnap, Value, LossCounts, Snmp)> {
         match lossy {
             None => {
                 let (s, w) = tcp_before(ns, host)?;
-                Ok((s, w, LossCounts::default()))
+                Ok((s, w, LossCounts::default(), Snmp::default()))
             }
             Some(l) => {
                 settle_for(ns, host, LOSSY_QUIET, LOSSY_SETTLE)?;
                 let c = l.counts()?;
+                let ext = netstat(ns)?;
                 let (s, w) = before(ns, host)?;
-                Ok((s, w, c))
+                Ok((s, w, c, ext))
             }
         }
     }
@@ -608,16 +611,16 @@ impl Bulk {
         ns: &Netns,
         host: &mut Host,
         lossy: Option<&Lossy<'_>>,
-    ) -> Result<(LinuxSnap, Value, LossCounts)> {
+    ) -> Result<(LinuxSnap, Value, LossCounts, Snmp)> {
         match lossy {
             None => {
                 let (s, w) = tcp_after(ns, host)?;
-                Ok((s, w, LossCounts::default()))
+                Ok((s, w, LossCounts::default(), Snmp::default()))
             }
             Some(l) => {
                 settle_for(ns, host, LOSSY_QUIET, LOSSY_SETTLE)?;
                 let (s, w) = after(ns, host)?;
-                Ok((s, w, l.counts()?))
+                Ok((s, w, l.counts()?, netstat(ns)?))
             }
         }
     }
@@ -650,7 +653,7 @@ fn bulk_weft_to_linux(
     ));
     let mut sink = Proc::spawn(&ctx.ledger, "socat | sha256sum", cmd)?;
     wait_tcp_listening(ns, port)?;
-    let (s0, w0, l0) = Bulk::before(ns, host, lossy)?;
+    let (s0, w0, l0, x0) = Bulk::before(ns, host, lossy)?;
     let t = sys::now();
     let r = host.cmd(
         &format!(
@@ -675,7 +678,7 @@ fn bulk_weft_to_linux(
         linux == want,
         "Linux received bytes hashing to {linux}, weft sent {want}"
     );
-    let (s1, w1, l1) = Bulk::after(ns, host, lossy)?;
+    let (s1, w1, l1, x1) = Bulk::after(ns, host, lossy)?;
     let loss = l1.since(&l0);
     let counts = check_tcp(
         &s0,
@@ -701,6 +704,7 @@ fn bulk_weft_to_linux(
         w0,
         w1,
         loss,
+        ext: (x0, x1),
     })
 }
 
@@ -737,7 +741,7 @@ fn bulk_linux_to_weft(
         .arg(format!("TCP4-LISTEN:{port},bind={LINUX},reuseaddr"));
     let mut source = Proc::spawn(&ctx.ledger, "socat file source", cmd)?;
     wait_tcp_listening(ns, port)?;
-    let (s0, w0, l0) = Bulk::before(ns, host, lossy)?;
+    let (s0, w0, l0, x0) = Bulk::before(ns, host, lossy)?;
     let t = sys::now();
     let r = host.cmd(
         &format!("tcp-client {LINUX}:{port} 0 0 {}", limit.as_millis()),
@@ -754,7 +758,7 @@ fn bulk_linux_to_weft(
         n(&r, "/received"),
         s(&r, "/received_sha256")
     );
-    let (s1, w1, l1) = Bulk::after(ns, host, lossy)?;
+    let (s1, w1, l1, x1) = Bulk::after(ns, host, lossy)?;
     let loss = l1.since(&l0);
     let counts = check_tcp(
         &s0,
@@ -780,6 +784,7 @@ fn bulk_linux_to_weft(
             w0,
             w1,
             loss,
+            ext: (x0, x1),
         },
         want,
     ))
@@ -1049,14 +1054,40 @@ fn check_loss(what: &str, dropped: u64, seen: u64) -> Result<f64> {
 /// weft's retransmission counters of a `tcp-client` answer, as text.
 fn weft_retx(r: &Value) -> String {
     format!(
-        "retransmitted {} segments ({} fast retransmits, {} RTOs), {} dup ACKs in, {} \
-         out-of-order segments in",
+        "retransmitted {} segments ({} fast retransmits, {} RTOs; at the end RTO {:.0} ms, \
+         SRTT {:.2} ms, cwnd {}), {} dup ACKs in, {} out-of-order segments in",
         n(r, "/flow/stats/retransmitted_segs"),
         n(r, "/flow/stats/fast_retransmits"),
         n(r, "/flow/stats/rto_expirations"),
+        n(r, "/flow/send/rto_ms"),
+        n(r, "/flow/send/srtt_ms"),
+        n(r, "/flow/send/cwnd"),
         n(r, "/flow/stats/dup_acks"),
         n(r, "/flow/stats/ooo_segments"),
     )
+}
+
+/// Linux's `TcpExt` counters (/proc/net/netstat, the same layout as /proc/net/snmp).
+fn netstat(ns: &Netns) -> Result<Snmp> {
+    Ok(Snmp::parse(&ns.exec(&["cat", "/proc/net/netstat"])?))
+}
+
+/// Linux's loss recovery during a transfer, as text (for comparison with weft's).
+fn linux_recovery(b: &Bulk) -> String {
+    let (x0, x1) = &b.ext;
+    [
+        "TCPTimeouts",
+        "TCPLossProbes",
+        "TCPRenoRecovery",
+        "TCPSackRecovery",
+        "TCPFastRetrans",
+        "TCPRenoReorder",
+        "TCPSACKReorder",
+    ]
+    .iter()
+    .map(|k| format!("{k} +{}", x1.delta(x0, &format!("TcpExt.{k}"))))
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 fn step_bulk_lossy(ctx: &Ctx, ns: &Netns, host: &mut Host, tmp: &Path) -> Result<String> {
@@ -1094,7 +1125,7 @@ fn step_bulk_lossy(ctx: &Ctx, ns: &Netns, host: &mut Host, tmp: &Path) -> Result
         );
         lines.push(format!(
             "{what}: {:.2} s to Linux's FIN, {:.1} MB/s ({:.2} s wall), nftables dropped {}/{} \
-             weft → Linux and {}/{} Linux → weft; Linux RetransSegs +{}; weft {}; {}",
+             weft → Linux and {}/{} Linux → weft; Linux RetransSegs +{} ({}); weft {}; {}",
             b.secs(),
             b.rate(),
             b.wall.as_secs_f64(),
@@ -1103,6 +1134,7 @@ fn step_bulk_lossy(ctx: &Ctx, ns: &Netns, host: &mut Host, tmp: &Path) -> Result
             b.loss.out_dropped,
             b.loss.out_seen,
             b.s1.snmp.delta(&b.s0.snmp, "Tcp.RetransSegs"),
+            linux_recovery(b),
             weft_retx(&b.r),
             b.counts
         ));
