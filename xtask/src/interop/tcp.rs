@@ -1072,7 +1072,8 @@ fn netstat(ns: &Netns) -> Result<Snmp> {
     Ok(Snmp::parse(&ns.exec(&["cat", "/proc/net/netstat"])?))
 }
 
-/// Linux's loss recovery during a transfer, as text (for comparison with weft's).
+/// Linux's loss recovery as a sender and its out-of-order handling as a receiver during a
+/// transfer, as text (for comparison with weft's).
 fn linux_recovery(b: &Bulk) -> String {
     let (x0, x1) = &b.ext;
     [
@@ -1083,6 +1084,12 @@ fn linux_recovery(b: &Bulk) -> String {
         "TCPFastRetrans",
         "TCPRenoReorder",
         "TCPSACKReorder",
+        "TCPOFOQueue",
+        "TCPOFODrop",
+        "TCPBacklogCoalesce",
+        "TCPBacklogDrop",
+        "DelayedACKs",
+        "TCPDSACKOldSent",
     ]
     .iter()
     .map(|k| format!("{k} +{}", x1.delta(x0, &format!("TcpExt.{k}"))))
