@@ -23,6 +23,7 @@ fn target(name: &str) -> Option<Target> {
         "repr_roundtrip" => w::roundtrip::repr_roundtrip,
         "etherparse_differential" => w::differential::etherparse_differential,
         "stack_frames" => weft_core::fuzzing::stack_frames,
+        "tcp_ops" => weft_core::fuzzing::tcp_ops,
         "sim_tape" => weft_sim::fuzzing::sim_tape,
         _ => return None,
     })

@@ -13,7 +13,12 @@
 //! * now and then raw or mutated bytes, or a frame the link claims to have checksummed;
 //! * time steps, small and large, with `handle_timeout` whenever `poll_timeout` is due;
 //! * UDP bind, send, receive and close, ping, DHCP release and restart, a `poll_transmit`
-//!   into a buffer too small for the frame.
+//!   into a buffer too small for the frame;
+//! * TCP (see [`stack_tcp`]): listeners and connections opened with the configuration, a
+//!   peer per 4-tuple played by the harness (SYN, SYN-ACK to the stack's SYN with the ISN it
+//!   really sent, data in and out of order, FIN, RST, ACKs with plausible and implausible
+//!   numbers, every kind of option, zero and small windows), and the socket calls (listen,
+//!   accept, connect, send, receive, shutdown, close, abort, configure).
 //!
 //! After every step the harness does what a driver does (timers, then every transmission,
 //! then every event) and panics on a broken invariant:
@@ -24,7 +29,10 @@
 //! * `poll_timeout` is never due any more right after `handle_timeout(now)`;
 //! * counters never decrease; every received frame and every queued frame is accounted for;
 //! * bounds hold: transmit queue, event queue, ARP cache and pending datagrams, UDP sockets and
-//!   UDP receive queues never exceed their `Limits`.
+//!   UDP receive queues, TCP connections and listen backlogs never exceed their `Limits`;
+//! * every TCP segment and event is checked as [`stack_tcp`] describes.
+//!
+//! The second target, [`tcp_ops`], drives two stacks back to back through the socket API.
 #![allow(
     clippy::unwrap_used,
     clippy::panic,
@@ -57,6 +65,12 @@ use weft_wire::ipv4::{IpProtocol, Ipv4Option, Ipv4Packet, Ipv4Repr};
 use weft_wire::udp::{UdpChecksumVerdict, UdpPacket, UdpRepr};
 use weft_wire::{ChecksumMode, Ipv4Addr, MacAddr};
 
+mod stack_tcp;
+pub mod tcp_ops;
+
+pub use stack_tcp::TcpCoverage;
+pub use tcp_ops::tcp_ops;
+
 type Res<T> = arbitrary::Result<T>;
 
 /// Operations per input at most.
@@ -85,6 +99,7 @@ pub struct Outcome {
     pub counters: Counters,
     pub steps: usize,
     pub frames_out: u64,
+    pub tcp: TcpCoverage,
 }
 
 /// Runs the body on `data` and reports what happened.
@@ -94,7 +109,9 @@ pub fn run(data: &[u8]) -> Outcome {
         Ok(h) => h,
         Err(_) => return Harness::empty_outcome(),
     };
-    h.settle();
+    if h.tcp_setup(&mut u).is_ok() {
+        h.settle();
+    }
     let mut steps = 0;
     while steps < MAX_STEPS && !u.is_empty() {
         steps += 1;
@@ -113,6 +130,7 @@ pub fn run(data: &[u8]) -> Outcome {
         counters: h.stack.counters(),
         steps,
         frames_out: h.emitted,
+        tcp: h.tcp.cov,
     }
 }
 
@@ -168,6 +186,7 @@ struct Harness {
     digest: u64,
     buf: Vec<u8>,
     trace: bool,
+    tcp: stack_tcp::TcpModel,
 }
 
 /// FNV-1a.
@@ -215,6 +234,9 @@ fn assert_monotonic(old: &Counters, new: &Counters) {
             rx_queue_full, tx_datagrams }
         dhcp { tx_messages, rx_messages, rx_ignored, leases, renewals, leases_lost, declines }
         queues { tx_queue_full, tx_buffer_too_small, events_dropped }
+        tcp { rx_segments, rx_bad_checksum, rx_malformed, rx_no_socket, rx_broadcast, tx_segments,
+            rst_sent, backlog_drops, connection_limit, challenge_acks_limited, connects,
+            passive_opens, tx_deferred, demux_ops }
     );
 }
 
@@ -313,6 +335,7 @@ impl Harness {
             counters: Counters::default(),
             steps: 0,
             frames_out: 0,
+            tcp: TcpCoverage::default(),
         }
     }
 
@@ -433,7 +456,10 @@ impl Harness {
                 udp_sockets: u.int_in_range(1..=4)?,
                 udp_rx_datagrams: u.int_in_range(1..=4)?,
                 udp_rx_bytes: u.int_in_range(0..=4096)?,
-                tx_queue_frames: u.int_in_range(1..=16)?,
+                tx_queue_frames: match u.int_in_range(0..=3u8)? {
+                    0 | 1 => u.int_in_range(1..=16)?,
+                    _ => stack_tcp::BIG_TX_QUEUE,
+                },
                 event_queue: u.int_in_range(1..=8)?,
                 icmp_errors_per_sec: u.int_in_range(0..=20)?,
                 icmp_error_burst: u.int_in_range(0..=5)?,
@@ -453,6 +479,10 @@ impl Harness {
             0 => Instant::from_nanos(u.int_in_range(0..=MAX_START_NS)?),
             _ => Instant::ZERO,
         };
+        config.tcp = stack_tcp::gen_tcp_config(u)?;
+        if std::env::var_os("WEFT_FUZZ_TRACE").is_some() {
+            std::eprintln!("{config:?}");
+        }
         let ttl = config.ttl;
         let stack = Stack::new(config.clone(), now)
             .unwrap_or_else(|e| panic!("harness built an invalid configuration: {e}\n{config:?}"));
@@ -478,6 +508,7 @@ impl Harness {
             digest: 0xcbf2_9ce4_8422_2325,
             buf: vec![0u8; BUF_LEN],
             trace: std::env::var_os("WEFT_FUZZ_TRACE").is_some(),
+            tcp: stack_tcp::TcpModel::new(config.tcp, &limits),
         })
     }
 
@@ -616,7 +647,9 @@ impl Harness {
     // ---- steps ----
 
     fn step(&mut self, u: &mut Unstructured<'_>) -> Res<()> {
-        match u.int_in_range(0..=99u8)? {
+        match u.int_in_range(0..=159u8)? {
+            100..=139 => self.op_tcp_segment(u),
+            140..=159 => self.op_tcp_app(u),
             0..=29 => self.op_ipv4(u),
             30..=43 => self.op_arp(u),
             44..=55 => self.op_time(u),
@@ -656,6 +689,17 @@ impl Harness {
         };
         self.log(|| format!("rx if{} {} bytes {:02x?}", id.0, frame.len(), frame));
         self.frames_in += 1;
+        if usize::from(id.0) < self.ifaces.len() {
+            self.record_tcp_input(frame, meta);
+            let arp =
+                EthernetFrame::new_checked(frame).is_ok_and(|f| f.ethertype() == EtherType::ARP);
+            let pending = (0..self.ifaces.len()).any(|j| {
+                self.stack
+                    .arp_cache_len(IfaceId(j as u8))
+                    .is_some_and(|(_, p)| p > 0)
+            });
+            self.tcp.stale |= arp && pending;
+        }
         self.stack.handle_frame(self.now, id, frame, meta);
         self.check_bounds();
     }
@@ -1142,7 +1186,7 @@ impl Harness {
     /// A generated frame with some bytes changed, cut or extended, or plain input bytes.
     fn op_mutated(&mut self, u: &mut Unstructured<'_>) -> Res<()> {
         let i = self.pick_iface(u)?;
-        let mut frame = match u.int_in_range(0..=3u8)? {
+        let mut frame = match u.int_in_range(0..=4u8)? {
             0 => {
                 // Our MAC, then input bytes (any EtherType or length field, any payload).
                 let mut f = self.ifaces[i].mac.0.to_vec();
@@ -1150,6 +1194,7 @@ impl Harness {
                 f
             }
             1 => self.gen_arp(u, i)?,
+            2 => self.gen_tcp_frame(u, i)?,
             _ => self.gen_ipv4(u, i)?.swap_remove(0),
         };
         for _ in 0..u.int_in_range(1..=4u8)? {
@@ -1416,6 +1461,8 @@ impl Harness {
             self.op_send(u)?;
         }
         let i = IfaceId(self.pick_iface(u)? as u8);
+        self.tcp_snapshot();
+        let mut frames = Vec::new();
         if let Some(len) = self.stack.peek_transmit_len(self.now, i) {
             let mut buf = std::mem::take(&mut self.buf);
             let t = self
@@ -1424,7 +1471,7 @@ impl Harness {
                 .expect("peek_transmit_len promised a frame");
             assert_eq!((t.iface, t.len), (i, len), "peeked frame differs");
             self.emitted += 1;
-            self.check_frame(t, &buf[..t.len]);
+            frames.push((t, buf[..t.len].to_vec()));
             self.buf = buf;
         }
         let n = u.int_in_range(0..=100usize)?;
@@ -1432,8 +1479,13 @@ impl Harness {
         if let Some(t) = self.stack.poll_transmit(self.now, &mut small) {
             assert!(t.len <= n);
             self.emitted += 1;
-            self.check_frame(t, &small[..t.len]);
+            frames.push((t, small[..t.len].to_vec()));
         }
+        self.tcp_snapshot_after();
+        for (t, f) in frames {
+            self.check_frame(t, &f);
+        }
+        self.tcp.stale = false;
         self.check_bounds();
         Ok(())
     }
@@ -1457,6 +1509,7 @@ impl Harness {
             self.drain();
             self.check_bounds();
             self.check_counters();
+            self.check_tcp_state();
             if self.stack.poll_timeout().is_none_or(|t| t > self.now) {
                 break;
             }
@@ -1472,12 +1525,13 @@ impl Harness {
         }
         // Events dropped since the last drain (`self.counters` is from then).
         let dropped_before = self.counters.queues.events_dropped;
+        self.tcp_snapshot();
         let mut buf = std::mem::take(&mut self.buf);
         let mut frames = Vec::new();
         while let Some(t) = self.stack.poll_transmit(self.now, &mut buf) {
             self.emitted += 1;
             assert!(
-                frames.len() <= self.limits.tx_queue_frames + 64,
+                frames.len() <= self.limits.tx_queue_frames + 64 + self.tcp_frame_allowance(),
                 "poll_transmit does not run dry"
             );
             frames.push((t, buf[..t.len].to_vec()));
@@ -1502,9 +1556,11 @@ impl Harness {
         // Addresses become known through the events drained after the frames; an address
         // whose `AddressUp` was dropped (queue full) since the last drain cannot be checked.
         let strict = self.stack.counters().queues.events_dropped == dropped_before;
+        self.tcp_snapshot_after();
         for (t, f) in frames {
             self.check_frame_inner(t, &f, strict);
         }
+        self.tcp.stale = false;
     }
 
     fn check_event(&mut self, e: &Event) {
@@ -1538,8 +1594,6 @@ impl Harness {
             Event::AddressDown { iface, .. } | Event::AddressConflict { iface, .. } => {
                 assert!(usize::from(iface.0) < n, "{e:?}");
             }
-            // This harness opens no TCP connection and no listener: segments it sends are
-            // answered with RST by the stack, never turned into connections.
             Event::TcpConnected { .. }
             | Event::TcpAcceptable { .. }
             | Event::TcpReadable { .. }
@@ -1549,7 +1603,7 @@ impl Harness {
             | Event::TcpFailed { .. }
             | Event::TcpIcmpError { .. }
             | Event::TcpRetransmitting { .. }
-            | Event::TcpClosed { .. } => panic!("TCP event without TCP sockets: {e:?}"),
+            | Event::TcpClosed { .. } => self.check_tcp_event(e),
         }
     }
 
@@ -1579,6 +1633,12 @@ impl Harness {
             );
         }
         assert!(self.open.len() <= l.udp_sockets);
+        assert!(
+            self.stack.tcp_connections() <= l.tcp_connections,
+            "{} TCP connections, limit {}",
+            self.stack.tcp_connections(),
+            l.tcp_connections
+        );
     }
 
     /// Counters never decrease, and every frame in and out is accounted for.
@@ -1707,15 +1767,17 @@ impl Harness {
         }
         let e = self.out_frags.entry(key).or_default();
         e.insert(r.frag_offset_units, (body.to_vec(), r.more_frags));
-        // Whole when the pieces run from 0 without a gap to one without MF.
+        // Whole when the pieces run from 0 without a gap to one without MF (looked for only
+        // once the last piece is there: a datagram may come in a thousand fragments).
+        if e.last_key_value().is_none_or(|(_, (_, mf))| *mf) {
+            return;
+        }
         let mut next = 0usize;
-        let mut whole = Vec::new();
         let mut done = false;
         for (units, (data, mf)) in e.iter() {
             if usize::from(*units) * 8 != next {
                 break;
             }
-            whole.extend_from_slice(data);
             next += data.len();
             if !mf {
                 done = true;
@@ -1723,6 +1785,11 @@ impl Harness {
             }
         }
         if done {
+            let whole: Vec<u8> = e
+                .values()
+                .flat_map(|(data, _)| data.iter().copied())
+                .take(next)
+                .collect();
             self.out_frags.remove(&key);
             let repr = Ipv4Repr {
                 more_frags: false,
@@ -1799,6 +1866,10 @@ impl Harness {
                     }
                 }
             }
+            IpProtocol::TCP => {
+                self.check_tcp(r, body);
+                self.remember_tcp_datagram(datagram);
+            }
             other => panic!("stack sent IP protocol {other}"),
         }
     }
@@ -1866,6 +1937,8 @@ mod tests {
         let (mut delivered, mut echoes, mut reassembled, mut arp_replies, mut leases) =
             (0, 0, 0, 0, 0);
         let (mut queue_full, mut frames) = (0, 0);
+        let (mut accepted, mut connected, mut read, mut sent_data, mut fins, mut failed) =
+            (0, 0, 0, 0, 0, 0);
         let save = std::env::var_os("WEFT_FUZZ_SAVE");
         for (k, data) in inputs(seed, n).enumerate() {
             if let Some(path) = &save {
@@ -1881,6 +1954,13 @@ mod tests {
             leases += u64::from(c.dhcp.leases > 0);
             queue_full += u64::from(c.queues.tx_queue_full > 0);
             frames += o.frames_out;
+            let t = o.tcp;
+            accepted += u64::from(t.accepted > 0);
+            connected += u64::from(t.connected > 0);
+            read += u64::from(t.bytes_read > 0);
+            sent_data += u64::from(t.data_segments > 0);
+            fins += u64::from(t.fins > 0);
+            failed += u64::from(t.failed > 0);
             if k < 200 {
                 assert_eq!(
                     o.digest,
@@ -1892,10 +1972,14 @@ mod tests {
         println!(
             "{n} stack_frames inputs: {frames} frames sent; inputs with UDP delivered \
              {delivered}, echo replies {echoes}, reassembly {reassembled}, ARP learned \
-             {arp_replies}, DHCP lease {leases}, tx queue full {queue_full}"
+             {arp_replies}, DHCP lease {leases}, tx queue full {queue_full}; TCP: accepted \
+             {accepted}, connected {connected}, data read {read}, data sent {sent_data}, FIN \
+             sent {fins}, failed {failed}"
         );
         // The inputs get past the filters into the protocols.
         assert!(delivered > 0 && echoes > 0 && arp_replies > 0 && queue_full > 0);
+        assert!(accepted > 0 && connected > 0 && read > 0 && sent_data > 0 && fins > 0);
+        assert!(failed > 0);
     }
 
     // A single input (a crash from `cargo xtask fuzz`) is replayed with
