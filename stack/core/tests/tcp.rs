@@ -171,6 +171,18 @@ fn tcp_stack_recovers_from_lost_segments() {
     let data = pattern(300_000);
     let (back, _) = echo_transfer(&mut net, a, b, data.clone());
     assert_eq!(back, data);
+    // The retransmissions are counted (a's connection is still held by its handle) ...
+    let total = net.stack_ref(a).tcp_stats_total();
+    assert!(total.retransmitted_segs >= 3, "{total:?}");
+    assert!(
+        total.fast_retransmits + total.rto_expirations > 0,
+        "{total:?}"
+    );
+    // ... and the totals outlive connections: b closed and freed its, which had taken the
+    // segments after each hole out of order.
+    assert_eq!(net.stack_ref(b).tcp_connections(), 0);
+    let freed = net.stack_ref(b).tcp_stats_total();
+    assert!(freed.ooo_segments > 0 && freed.segs_in > 200, "{freed:?}");
 }
 
 #[test]

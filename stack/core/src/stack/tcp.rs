@@ -6,7 +6,9 @@ use super::Stack;
 use super::input::LinkInfo;
 use crate::event::Event;
 use crate::link::ChecksumState;
-use crate::tcp::conn::{Conn, RecvError, SegmentIn, SegmentOut, SendError, TcpConfig, events};
+use crate::tcp::conn::{
+    Conn, ConnStats, RecvError, SegmentIn, SegmentOut, SendError, TcpConfig, events,
+};
 use crate::tcp::seq::Seq;
 use crate::tcp::sockets::{FourTuple, Owner};
 use crate::tcp::{ConnError, State, TcpListenerId, TcpSocketId};
@@ -791,5 +793,16 @@ impl Stack {
     /// Live TCP connections (every state).
     pub fn tcp_connections(&self) -> usize {
         self.tcp.live
+    }
+
+    /// The per-connection counts ([`ConnStats`]: retransmission timeouts, fast retransmits,
+    /// retransmitted segments, duplicate ACKs, window probes …) summed over every connection
+    /// this stack has had, live or freed. Costs one pass over the live connections.
+    pub fn tcp_stats_total(&self) -> ConnStats {
+        let mut total = self.tcp.closed_stats;
+        for s in self.tcp.slots.iter().flatten() {
+            total.accumulate(&s.conn.stats());
+        }
+        total
     }
 }

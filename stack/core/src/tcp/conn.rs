@@ -301,6 +301,46 @@ pub struct ConnStats {
     pub icmp_ignored: u64,
 }
 
+impl ConnStats {
+    /// Adds `other`'s counts to these (totals over many connections).
+    pub fn accumulate(&mut self, other: &ConnStats) {
+        let ConnStats {
+            segs_in,
+            segs_out,
+            rto_expirations,
+            fast_retransmits,
+            retransmitted_segs,
+            unacceptable,
+            challenge_acks,
+            dup_acks,
+            ooo_segments,
+            ooo_dropped,
+            window_probes,
+            keepalives,
+            r1_reached,
+            partial_acks,
+            icmp_errors,
+            icmp_ignored,
+        } = *other;
+        self.segs_in += segs_in;
+        self.segs_out += segs_out;
+        self.rto_expirations += rto_expirations;
+        self.fast_retransmits += fast_retransmits;
+        self.retransmitted_segs += retransmitted_segs;
+        self.unacceptable += unacceptable;
+        self.challenge_acks += challenge_acks;
+        self.dup_acks += dup_acks;
+        self.ooo_segments += ooo_segments;
+        self.ooo_dropped += ooo_dropped;
+        self.window_probes += window_probes;
+        self.keepalives += keepalives;
+        self.r1_reached += r1_reached;
+        self.partial_acks += partial_acks;
+        self.icmp_errors += icmp_errors;
+        self.icmp_ignored += icmp_ignored;
+    }
+}
+
 /// Send-side variables (RFC 9293 §3.3.1), for introspection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SendVars {

@@ -2,7 +2,7 @@
 //! keyed by the 4-tuple (SipHash, keyed from the seed), listeners by (address, port), the
 //! connections with output waiting, RFC 6528 ISNs and RFC 6056 ephemeral ports.
 
-use super::conn::{Conn, TcpConfig};
+use super::conn::{Conn, ConnStats, TcpConfig};
 use super::seq::Seq;
 use crate::table::{SeededState, Table, table};
 use crate::time::Instant;
@@ -117,6 +117,8 @@ pub(crate) struct TcpSockets {
     pub(crate) max_connections: usize,
     pub(crate) max_backlog: usize,
     pub(crate) counters: TcpCounters,
+    /// Per-connection counts of the connections already freed.
+    pub(crate) closed_stats: ConnStats,
 }
 
 /// RFC 5961 §7: at most `per_sec` challenge ACKs per second, stack-wide.
@@ -176,6 +178,7 @@ impl TcpSockets {
             max_connections,
             max_backlog,
             counters: TcpCounters::default(),
+            closed_stats: ConnStats::default(),
         }
     }
 
@@ -297,6 +300,7 @@ impl TcpSockets {
             return;
         };
         self.counters.demux_ops += 1;
+        self.closed_stats.accumulate(&slot.conn.stats());
         if self.demux.get(&slot.tuple) == Some(&index) {
             self.demux.remove(&slot.tuple);
         }
