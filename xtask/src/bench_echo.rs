@@ -5,10 +5,11 @@
 //! once against weft-net's `TcpNet` and run on `SimNet` and on `TurmoilNet`.
 //!
 //! Each client connects (client `i` at `i` × [`STAGGER`], so the listen backlog is never
-//! exceeded), waits until every client has had time to connect, then sends [`ROUND_TRIPS`]
-//! messages of [`MSG`] bytes one at a time, reading each echo in full before the next,
-//! half-closes, expects the server's end of stream and closes. Message bytes are a function of
-//! the client's number and the round trip alone, so both simulators carry the same bytes. The
+//! exceeded), waits until every client has had time to connect, then — after its own phase
+//! offset, [`PHASES`] of them spread over one round trip — sends [`ROUND_TRIPS`] messages of
+//! [`MSG`] bytes one at a time, reading each echo in full before the next, half-closes,
+//! expects the server's end of stream and closes. Message bytes are a function of the
+//! client's number and the round trip alone, so both simulators carry the same bytes. The
 //! digest folds every echoed byte per client, chained in client order: equal digests, equal
 //! work. The ratio is turmoil's wall time over weft's (median of alternating single runs; each
 //! side timed from building the simulation to the end of its run).
