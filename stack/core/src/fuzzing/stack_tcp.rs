@@ -51,7 +51,6 @@
 //! and `WEFT_FUZZ_STRICT=1` turns them all off (fuzz/pending/README.md).
 
 use super::{Harness, Res, mac_of, payload};
-use crate::config::Limits;
 use crate::event::Event;
 use crate::link::{ChecksumState, RxMeta};
 use crate::stack::{TcpError, TcpInfo};
@@ -74,7 +73,7 @@ use weft_wire::{ChecksumMode, Ipv4Addr};
 /// (stack's address, stack's port, peer's address, peer's port).
 pub(super) type Tuple = (Ipv4Addr, u16, Ipv4Addr, u16);
 
-/// A transmit queue no step fills (see [`TcpModel::new`]).
+/// A transmit queue no step fills: TCP's output is never held back.
 pub(super) const BIG_TX_QUEUE: usize = 65_536;
 
 /// Sequence ranges remembered per 4-tuple; beyond, the tuple's acknowledgment check is off.
@@ -203,16 +202,10 @@ pub struct TcpCoverage {
 }
 
 impl TcpModel {
-    pub(super) fn new(config: TcpConfig, limits: &Limits) -> TcpModel {
-        let strict = std::env::var_os("WEFT_FUZZ_STRICT").is_some();
+    pub(super) fn new(config: TcpConfig) -> TcpModel {
         TcpModel {
             config,
-            strict,
-            // Open bug (fuzz/pending/stack_frames/flush-tcp-hangs-on-full-tx-queue): the
-            // stack loops forever in `flush_tcp` when the transmit queue is full while a
-            // connection has something to send. Until it is fixed, TCP sockets are opened
-            // only with a transmit queue that no step fills; `WEFT_FUZZ_STRICT=1` lifts this.
-            allowed: strict || limits.tx_queue_frames >= BIG_TX_QUEUE,
+            strict: std::env::var_os("WEFT_FUZZ_STRICT").is_some(),
             ..Default::default()
         }
     }
@@ -224,8 +217,6 @@ pub(super) struct TcpModel {
     pub(super) config: TcpConfig,
     /// `WEFT_FUZZ_STRICT` is set: no workaround for open bugs.
     strict: bool,
-    /// Listeners and connections may be opened (see [`TcpModel::new`]).
-    allowed: bool,
     listeners: BTreeMap<TcpListenerId, Listening>,
     ever_listeners: BTreeSet<TcpListenerId>,
     /// Connections the application holds or held, until they are gone.
@@ -414,9 +405,6 @@ impl Harness {
 
     /// Listeners and connections opened before the first step.
     pub(super) fn tcp_setup(&mut self, u: &mut Unstructured<'_>) -> Res<()> {
-        if !self.tcp.allowed {
-            return Ok(());
-        }
         for _ in 0..u.int_in_range(0..=2u8)? {
             self.tcp_listen(u)?;
         }
@@ -505,9 +493,6 @@ impl Harness {
     }
 
     fn tcp_listen(&mut self, u: &mut Unstructured<'_>) -> Res<()> {
-        if !self.tcp.allowed {
-            return Ok(());
-        }
         let i = self.pick_iface(u)?;
         let addr = match u.int_in_range(0..=5u8)? {
             0..=3 => Ipv4Addr::UNSPECIFIED,
@@ -641,9 +626,6 @@ impl Harness {
     }
 
     fn tcp_connect(&mut self, u: &mut Unstructured<'_>) -> Res<()> {
-        if !self.tcp.allowed {
-            return Ok(());
-        }
         let i = self.pick_iface(u)?;
         let remote_addr = match u.int_in_range(0..=7u8)? {
             0..=4 => self.onlink_peer(i, u.arbitrary()?),
