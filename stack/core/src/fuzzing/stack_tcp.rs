@@ -780,12 +780,6 @@ impl Harness {
                 }
                 Err(TcpError::Recv(RecvError::Finished)) => {
                     assert!(held);
-                    if size == 0 && readable > 0 && !self.tcp.strict {
-                        // Open bug (fuzz/pending/stack_frames/recv-empty-buffer-reports-eof):
-                        // `tcp_recv` with an empty buffer reports the end of the stream while
-                        // bytes before the FIN are still unread.
-                        break;
-                    }
                     assert_eq!(readable, 0, "end of stream with {readable} bytes readable");
                     let s = self.tcp.socks.get_mut(&id).unwrap();
                     s.eof = true;

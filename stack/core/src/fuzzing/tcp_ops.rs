@@ -647,7 +647,6 @@ impl World {
     }
 
     fn read_into(&mut self, s: usize, c: usize, buf: &mut [u8], rounds: usize) {
-        let size = buf.len();
         for _ in 0..rounds {
             let id = self.sides[s].conns[c].id;
             let readable = self.sides[s].stack.tcp_info(id).map_or(0, |i| i.readable);
@@ -664,11 +663,6 @@ impl World {
                 }
                 Err(TcpError::Recv(RecvError::Finished)) => {
                     assert!(conn.held);
-                    if size == 0 && readable > 0 && !self.strict {
-                        // Open bug (fuzz/pending/tcp_ops/recv-empty-buffer-reports-eof): an
-                        // empty buffer gets the end of the stream while data is unread.
-                        break;
-                    }
                     assert_eq!(readable, 0, "end of stream with {readable} bytes unread");
                     if !conn.eof {
                         self.out.eofs += 1;
@@ -1393,21 +1387,27 @@ mod tests {
         ]
     }
 
+    /// Inputs that failed because of bugs in the TCP code, now fixed (fuzz/regressions/tcp_ops,
+    /// replayed by `cargo test -p weft-tests --test corpus_replay`).
+    fn regressions() -> Vec<(&'static str, Vec<u8>)> {
+        let connected = |s: Script| s.listen(0, 0).connect(1, 0, 0).deliver_all().accept(0);
+        vec![(
+            "recv-empty-buffer-reports-eof",
+            connected(Script::new(11).side(4, 2).side(4, 2))
+                .send(1, 0, 10)
+                .shutdown(1, 0)
+                .deliver_all()
+                .recv_nothing(0, 0)
+                .recv(0, 0)
+                .0,
+        )]
+    }
+
     /// Inputs that fail with `WEFT_FUZZ_STRICT=1` because of open bugs in the TCP code
     /// (fuzz/pending/tcp_ops; see the README there).
     fn pending() -> Vec<(&'static str, Vec<u8>)> {
         let connected = |s: Script| s.listen(0, 0).connect(1, 0, 0).deliver_all().accept(0);
         vec![
-            (
-                "recv-empty-buffer-reports-eof",
-                connected(Script::new(11).side(4, 2).side(4, 2))
-                    .send(1, 0, 10)
-                    .shutdown(1, 0)
-                    .deliver_all()
-                    .recv_nothing(0, 0)
-                    .recv(0, 0)
-                    .0,
-            ),
             (
                 "zero-window-probe-byte-stalls-the-sender",
                 connected(Script::new(12).side_small_rcv(100, 4, 2).side(4, 2))
@@ -1455,6 +1455,33 @@ mod tests {
 
     fn pending_dir() -> std::path::PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/pending/tcp_ops")
+    }
+
+    fn regressions_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/tcp_ops")
+    }
+
+    /// The scripted regression inputs are the files (`WEFT_WRITE_SEEDS=1` rewrites them) and
+    /// run clean with every check on.
+    #[test]
+    fn tcp_ops_regression_inputs_match_and_run_strictly() {
+        let dir = regressions_dir();
+        let write = std::env::var_os("WEFT_WRITE_SEEDS").is_some();
+        for (name, bytes) in regressions() {
+            let path = dir.join(name);
+            if write {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &bytes).unwrap();
+            }
+            assert!(
+                std::fs::read(&path).unwrap_or_default() == bytes,
+                "{} is stale: rerun with WEFT_WRITE_SEEDS=1",
+                path.display()
+            );
+            let o = run_with(&bytes, true);
+            println!("{name}: {o:?}");
+            assert!(o.established >= 2, "{name}: {o:?}");
+        }
     }
 
     /// The scripted pending inputs are the files (`WEFT_WRITE_SEEDS=1` rewrites them) and run

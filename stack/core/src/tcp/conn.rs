@@ -726,7 +726,8 @@ impl Conn {
     }
 
     /// Reads received data into `buf`. `Ok(0)` means nothing is there yet (or `buf` is
-    /// empty); the end of the stream is [`RecvError::Finished`].
+    /// empty); the end of the stream is [`RecvError::Finished`], reported once every byte
+    /// before it was read (an empty `buf` gets `Ok(0)` while data waits).
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
         let n = self.recvbuf.read(buf);
         if n > 0 {
@@ -743,6 +744,12 @@ impl Conn {
                 }
             }
             return Ok(n);
+        }
+        // RFC 9293 §3.10.3 (RECEIVE): the end of the stream ("connection closing") is
+        // reported only once every byte before the FIN was read, and a failure only after
+        // the data that came before it; an empty `buf` reads nothing, and learns nothing else.
+        if self.recvbuf.readable() > 0 {
+            return Ok(0);
         }
         if self.fin_rcvd {
             return Err(RecvError::Finished);

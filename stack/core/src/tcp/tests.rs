@@ -824,3 +824,32 @@ fn tcp_user_timeout_fires_on_time_must_21() {
         "{took:?}"
     );
 }
+
+#[test]
+fn tcp_recv_into_an_empty_buffer_reports_the_end_only_after_the_data() {
+    // RFC 9293 §3.10.3 (RECEIVE in CLOSE-WAIT): the end of the stream comes once the data
+    // before the FIN was delivered; an empty buffer reads nothing and must not learn it early.
+    let mut p = Pair::open(cfg(), cfg());
+    p.a.send(b"ten bytes!").unwrap();
+    p.a.shutdown();
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(p.b.state(), State::CloseWait);
+    assert_eq!(p.b.readable(), 10);
+    assert_eq!(p.b.recv(&mut []), Ok(0), "data waits: not the end yet");
+    let mut buf = [0u8; 64];
+    assert_eq!(p.b.recv(&mut buf), Ok(10));
+    assert_eq!(&buf[..10], b"ten bytes!");
+    assert_eq!(p.b.recv(&mut []), Err(RecvError::Finished));
+    assert_eq!(p.b.recv(&mut buf), Err(RecvError::Finished));
+
+    // The same for a failure: the data that came before a reset is read first.
+    let mut p = Pair::open(cfg(), cfg());
+    p.a.send(b"before the reset").unwrap();
+    p.run_for(Duration::from_millis(100));
+    p.a.abort();
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(p.b.error(), Some(ConnError::Reset));
+    assert_eq!(p.b.recv(&mut []), Ok(0));
+    assert_eq!(p.b.recv(&mut buf), Ok(16));
+    assert_eq!(p.b.recv(&mut []), Err(RecvError::Failed(ConnError::Reset)));
+}
