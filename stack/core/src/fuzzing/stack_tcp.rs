@@ -45,10 +45,6 @@
 //! for sockets it connected, once, nothing after `TcpClosed`, and never the application's own
 //! abort; sends take exactly what `writable` said; reads return the peer's bytes in order
 //! and the end of stream only after a FIN, with nothing left to read.
-//!
-//! Open bugs in the TCP code that inputs reach easily are steered around, so that fuzzing
-//! goes on past them; each workaround is marked `Open bug (fuzz/pending/...)` where it is,
-//! and `WEFT_FUZZ_STRICT=1` turns them all off (fuzz/pending/README.md).
 
 use super::{Harness, Res, mac_of, payload};
 use crate::event::Event;
@@ -205,7 +201,6 @@ impl TcpModel {
     pub(super) fn new(config: TcpConfig) -> TcpModel {
         TcpModel {
             config,
-            strict: std::env::var_os("WEFT_FUZZ_STRICT").is_some(),
             ..Default::default()
         }
     }
@@ -215,8 +210,6 @@ impl TcpModel {
 pub(super) struct TcpModel {
     /// The stack's default connection settings.
     pub(super) config: TcpConfig,
-    /// `WEFT_FUZZ_STRICT` is set: no workaround for open bugs.
-    strict: bool,
     listeners: BTreeMap<TcpListenerId, Listening>,
     ever_listeners: BTreeSet<TcpListenerId>,
     /// Connections the application holds or held, until they are gone.
@@ -1744,20 +1737,8 @@ impl Harness {
                 s.connected = true;
                 self.tcp.cov.connected += 1;
             }
-            Event::TcpIcmpError { socket, .. } => {
-                let strict = self.tcp.strict;
-                let s = self
-                    .tcp
-                    .socks
-                    .get_mut(&socket)
-                    .filter(|s| s.held)
-                    .unwrap_or_else(|| panic!("{e:?} for a socket the application does not hold"));
-                // Open bug (fuzz/pending/stack_frames/icmp-error-event-after-closed): an ICMP
-                // error about a closed connection (still held) is reported as a soft error
-                // on which "the connection goes on".
-                assert!(!s.closed || !strict, "{e:?} after TcpClosed");
-            }
             Event::TcpReadable { socket }
+            | Event::TcpIcmpError { socket, .. }
             | Event::TcpWritable { socket }
             | Event::TcpUrgent { socket }
             | Event::TcpRetransmitting { socket } => {

@@ -853,8 +853,16 @@ impl Conn {
     /// quoted segment's sequence number: a quote of nothing we have outstanding is ignored
     /// (RFC 5927 §4.1, against forged errors). A hard error aborts a connection that is
     /// still opening; everything else is a soft error, remembered and reported only if the
-    /// connection later times out (RFC 1122 §4.2.3.9; RFC 5461 for established ones).
+    /// connection later times out (RFC 1122 §4.2.3.9; RFC 5461 for established ones). Errors
+    /// reaching a closed connection are ignored.
     pub fn icmp_error(&mut self, hard: bool, seq: Seq) {
+        // A closed connection has nothing outstanding, whatever its frozen SND.UNA and
+        // SND.MAX say: there is no connection left for the error to concern (RFC 9293
+        // §3.10.7.1: in CLOSED "the TCB does not exist"), so it is ignored, not reported.
+        if self.state == State::Closed {
+            self.stats.icmp_ignored += 1;
+            return;
+        }
         if !(seq.ge(self.snd_una) && seq.lt(self.snd_max.max(self.snd_una + 1))) {
             self.stats.icmp_ignored += 1;
             return;

@@ -853,3 +853,25 @@ fn tcp_recv_into_an_empty_buffer_reports_the_end_only_after_the_data() {
     assert_eq!(p.b.recv(&mut buf), Ok(16));
     assert_eq!(p.b.recv(&mut []), Err(RecvError::Failed(ConnError::Reset)));
 }
+
+#[test]
+fn tcp_icmp_error_about_a_closed_connection_is_ignored() {
+    // RFC 9293 §3.10.7.1: once CLOSED no connection is left for an ICMP error to concern;
+    // the frozen SND.UNA and SND.MAX must not make it look outstanding (RFC 5927 §4.1).
+    let mut p = Pair::open(cfg(), cfg());
+    p.a.send(b"in flight").unwrap();
+    drain(&mut p.a, p.now);
+    let una = p.a.send_vars().una;
+    p.a.abort();
+    assert_eq!(p.a.state(), State::Closed);
+    let before = p.a.stats();
+    p.a.icmp_error(false, una);
+    p.a.icmp_error(true, una);
+    assert_eq!(
+        p.a.stats().icmp_errors,
+        before.icmp_errors,
+        "nothing reported"
+    );
+    assert_eq!(p.a.stats().icmp_ignored, before.icmp_ignored + 2, "counted");
+    assert_eq!(p.a.error(), Some(ConnError::Aborted), "the reason stays");
+}
