@@ -34,7 +34,7 @@
 //!   window); nothing ends beyond SND.MAX afterwards; a SYN carries the ISS; the payload is
 //!   exactly the bytes the application wrote at that offset; a FIN comes only after
 //!   `tcp_shutdown`/`tcp_close` and right after the last byte written; the advertised window
-//!   never exceeds the receive buffer. (Skipped for the frames of a step in which an ARP
+//!   never exceeds the receive buffer (rounded up to the window scale unit). (Skipped for the frames of a step in which an ARP
 //!   reply released datagrams built earlier, before the snapshot.)
 //!
 //! On every step: the number of connections is within `Limits::tcp_connections`; a handle the
@@ -1627,11 +1627,12 @@ impl Harness {
         if f.syn() {
             assert_eq!(seq, s.iss, "SYN with a sequence number other than the ISS");
         }
-        // The advertised window fits the receive buffer.
+        // The advertised window fits the receive buffer, rounded up to the scale unit (a
+        // window below the unit is announced as one unit, RFC 7323 §2.3).
         let shift = if f.syn() { 0 } else { pre.recv.wscale };
         let wnd = usize::from(t.window_len) << shift;
         assert!(
-            wnd <= s.recv_buffer,
+            wnd <= s.recv_buffer.next_multiple_of(1 << shift),
             "window {wnd} advertised with a {}-byte receive buffer",
             s.recv_buffer
         );
@@ -1816,7 +1817,7 @@ impl Harness {
                 "receive buffer over its size"
             );
             assert!(
-                info.recv.wnd as usize <= s.recv_buffer,
+                info.recv.wnd as usize <= s.recv_buffer.next_multiple_of(1 << info.recv.wscale),
                 "RCV.WND {} over the {}-byte buffer",
                 info.recv.wnd,
                 s.recv_buffer

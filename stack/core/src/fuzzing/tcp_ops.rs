@@ -28,10 +28,6 @@
 //!   stacks hold no connection the applications did not know of, and none but FIN-WAIT-2
 //!   whose peer is gone (RFC 9293 has no timer to leave FIN-WAIT-2; such orphans are
 //!   counted, not failed).
-//!
-//! Open bugs in the TCP code that inputs reach easily are steered around (each workaround is
-//! marked `Open bug (fuzz/pending/...)`); `WEFT_FUZZ_STRICT=1` turns them off
-//! (fuzz/pending/README.md).
 #![allow(
     clippy::unwrap_used,
     clippy::panic,
@@ -103,8 +99,6 @@ pub struct TcpOpsOutcome {
     pub failures: usize,
     /// FIN-WAIT-2 connections left behind by a vanished peer.
     pub orphans: usize,
-    /// Final checks skipped for the open zero-window bugs (0 with `WEFT_FUZZ_STRICT`).
-    pub probe_stalls: usize,
 }
 
 /// The byte an application writes at offset `off` of a connection's stream (`salt` tells
@@ -161,12 +155,8 @@ struct World {
     /// The applications' read buffer.
     rbuf: Vec<u8>,
     trace: bool,
-    /// `WEFT_FUZZ_STRICT` is set: no workaround for open bugs.
-    strict: bool,
     /// Frames without TCP data delivered in a row, at this instant.
     empty_run: (Instant, usize),
-    /// The stacks fell into the open ACK-loop bug: the run stops.
-    stormed: bool,
 }
 
 fn gen_config(u: &mut Unstructured<'_>) -> Res<TcpConfig> {
@@ -210,7 +200,7 @@ fn gen_config(u: &mut Unstructured<'_>) -> Res<TcpConfig> {
 }
 
 impl World {
-    fn new(u: &mut Unstructured<'_>, strict: bool) -> Res<World> {
+    fn new(u: &mut Unstructured<'_>) -> Res<World> {
         let seed: u64 = u.arbitrary()?;
         let start = match u.int_in_range(0..=3u8)? {
             0 => Instant::from_nanos(u.int_in_range(0..=1u64 << 42)?),
@@ -247,9 +237,7 @@ impl World {
             buf: vec![0u8; 65_536],
             rbuf: Vec::new(),
             trace: std::env::var_os("WEFT_FUZZ_TRACE").is_some(),
-            strict,
             empty_run: (start, 0),
-            stormed: false,
         })
     }
 
@@ -393,24 +381,12 @@ impl World {
         let Some(frame) = frame else {
             return false;
         };
-        if self.stormed {
-            return false;
-        }
-        let (data, pure_ack) = tcp_kind(&frame);
-        if data || self.empty_run.0 != self.now {
+        if carries_tcp_data(&frame) || self.empty_run.0 != self.now {
             self.empty_run = (self.now, 0);
         } else {
             self.empty_run.1 += 1;
         }
         if self.empty_run.1 > EMPTY_STORM {
-            if pure_ack && !self.strict {
-                // Open bug (fuzz/pending/tcp_ops/ack-loop-after-zero-window-probe): each
-                // stack finds the other's pure ACKs unacceptable and answers each with one,
-                // forever, at one instant. The run ends here.
-                self.stormed = true;
-                self.wire = [VecDeque::new(), VecDeque::new()];
-                return false;
-            }
             panic!(
                 "{EMPTY_STORM} segments without data exchanged at {}, the last: {}",
                 self.now,
@@ -445,7 +421,7 @@ impl World {
                     );
                 }
             }
-            if !any || self.stormed {
+            if !any {
                 break;
             }
         }
@@ -892,9 +868,6 @@ impl World {
 
     /// Perfect network, applications accepting and reading, 20 minutes: the final checks.
     fn finish(&mut self) {
-        if self.stormed {
-            return;
-        }
         let until = self.now + Duration::from_secs(20 * 60);
         self.run_perfect(until, 4000, true);
         self.now = self.now.max(until);
@@ -968,13 +941,6 @@ impl World {
         if s > 0 || !y.held || y.failed.is_some() || events_lost || x.shut_early || y.shut_early {
             return;
         }
-        if !self.strict && (self.probed(s, &x) || self.probed(1 - s, &y)) {
-            // Open bugs (fuzz/pending/tcp_ops/): after zero-window probing a connection may
-            // stall (a dropped probe byte held as in flight, or a FIN outstanding on a zero
-            // window with no timer left).
-            self.out.probe_stalls += 1;
-            return;
-        }
         let ix = self.sides[s].stack.tcp_info(x.id).unwrap();
         let iy = self.sides[1 - s].stack.tcp_info(y.id).unwrap();
         let (sx, sy) = (ix.state, iy.state);
@@ -1008,18 +974,6 @@ impl World {
         );
     }
 
-    /// `conn` of side `s`, or a connection of the other side on the same 4-tuple, sent
-    /// zero-window probes.
-    fn probed(&self, s: usize, conn: &Conn) -> bool {
-        let probes = |c: &Conn| c.last.is_some_and(|i| i.stats.window_probes > 0);
-        let t = reversed(conn.tuple);
-        probes(conn)
-            || self.sides[1 - s]
-                .conns
-                .iter()
-                .any(|o| o.tuple == t && probes(o))
-    }
-
     /// After everything was closed: no connection left but FIN-WAIT-2 orphans.
     fn check_empty(&mut self, s: usize) {
         let live = self.sides[s].stack.tcp_connections();
@@ -1030,11 +984,6 @@ impl World {
                 continue;
             };
             known += 1;
-            if !self.strict && self.probed(s, conn) {
-                // The open zero-window bugs, as in `check_pair`.
-                self.out.probe_stalls += 1;
-                continue;
-            }
             let t = reversed(conn.tuple);
             let peer_alive = self.sides[1 - s]
                 .conns
@@ -1074,24 +1023,18 @@ fn check_frame(frame: &[u8]) {
     }
 }
 
-/// (carries TCP data, is a pure ACK without options).
-fn tcp_kind(frame: &[u8]) -> (bool, bool) {
+/// The frame is a TCP segment with data.
+fn carries_tcp_data(frame: &[u8]) -> bool {
     let Ok(eth) = EthernetFrame::new_checked(frame) else {
-        return (false, false);
+        return false;
     };
     let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
-        return (false, false);
+        return false;
     };
     if eth.ethertype() != EtherType::IPV4 || ip.protocol() != IpProtocol::TCP {
-        return (false, false);
+        return false;
     }
-    match TcpPacket::new_checked(ip.payload()) {
-        Ok(t) => (
-            !t.payload().is_empty(),
-            t.payload().is_empty() && t.flags() == weft_wire::tcp::TcpFlags::ACK,
-        ),
-        Err(_) => (false, false),
-    }
+    TcpPacket::new_checked(ip.payload()).is_ok_and(|t| !t.payload().is_empty())
 }
 
 /// One line about a frame, for traces.
@@ -1122,20 +1065,14 @@ fn describe(frame: &[u8]) -> String {
     }
 }
 
-/// Runs the body on `data` and reports how far it got (`WEFT_FUZZ_STRICT` set: without the
-/// workarounds for open bugs).
+/// Runs the body on `data` and reports how far it got.
 pub fn run(data: &[u8]) -> TcpOpsOutcome {
-    run_with(data, std::env::var_os("WEFT_FUZZ_STRICT").is_some())
-}
-
-/// [`run`], strict or not.
-pub fn run_with(data: &[u8], strict: bool) -> TcpOpsOutcome {
     let mut u = Unstructured::new(data);
-    let Ok(mut w) = World::new(&mut u, strict) else {
+    let Ok(mut w) = World::new(&mut u) else {
         return TcpOpsOutcome::default();
     };
     w.settle();
-    while w.out.ops < MAX_OPS && !u.is_empty() && !w.stormed {
+    while w.out.ops < MAX_OPS && !u.is_empty() {
         w.out.ops += 1;
         if w.step(&mut u).is_err() {
             break;
@@ -1391,23 +1328,17 @@ mod tests {
     /// replayed by `cargo test -p weft-tests --test corpus_replay`).
     fn regressions() -> Vec<(&'static str, Vec<u8>)> {
         let connected = |s: Script| s.listen(0, 0).connect(1, 0, 0).deliver_all().accept(0);
-        vec![(
-            "recv-empty-buffer-reports-eof",
-            connected(Script::new(11).side(4, 2).side(4, 2))
-                .send(1, 0, 10)
-                .shutdown(1, 0)
-                .deliver_all()
-                .recv_nothing(0, 0)
-                .recv(0, 0)
-                .0,
-        )]
-    }
-
-    /// Inputs that fail with `WEFT_FUZZ_STRICT=1` because of open bugs in the TCP code
-    /// (fuzz/pending/tcp_ops; see the README there).
-    fn pending() -> Vec<(&'static str, Vec<u8>)> {
-        let connected = |s: Script| s.listen(0, 0).connect(1, 0, 0).deliver_all().accept(0);
         vec![
+            (
+                "recv-empty-buffer-reports-eof",
+                connected(Script::new(11).side(4, 2).side(4, 2))
+                    .send(1, 0, 10)
+                    .shutdown(1, 0)
+                    .deliver_all()
+                    .recv_nothing(0, 0)
+                    .recv(0, 0)
+                    .0,
+            ),
             (
                 "zero-window-probe-byte-stalls-the-sender",
                 connected(Script::new(12).side_small_rcv(100, 4, 2).side(4, 2))
@@ -1453,16 +1384,12 @@ mod tests {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/tcp_ops")
     }
 
-    fn pending_dir() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/pending/tcp_ops")
-    }
-
     fn regressions_dir() -> std::path::PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/tcp_ops")
     }
 
     /// The scripted regression inputs are the files (`WEFT_WRITE_SEEDS=1` rewrites them) and
-    /// run clean with every check on.
+    /// each gets its connection through.
     #[test]
     fn tcp_ops_regression_inputs_match_and_run_strictly() {
         let dir = regressions_dir();
@@ -1478,39 +1405,9 @@ mod tests {
                 "{} is stale: rerun with WEFT_WRITE_SEEDS=1",
                 path.display()
             );
-            let o = run_with(&bytes, true);
+            let o = run(&bytes);
             println!("{name}: {o:?}");
             assert!(o.established >= 2, "{name}: {o:?}");
-        }
-    }
-
-    /// The scripted pending inputs are the files (`WEFT_WRITE_SEEDS=1` rewrites them) and run
-    /// clean with the workarounds; every file there fails strictly (until its bug is fixed).
-    #[test]
-    fn tcp_ops_pending_inputs_match_and_run_with_workarounds() {
-        let dir = pending_dir();
-        let write = std::env::var_os("WEFT_WRITE_SEEDS").is_some();
-        for (name, bytes) in pending() {
-            let path = dir.join(name);
-            if write {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &bytes).unwrap();
-            }
-            assert!(
-                std::fs::read(&path).unwrap_or_default() == bytes,
-                "{} is stale: rerun with WEFT_WRITE_SEEDS=1",
-                path.display()
-            );
-        }
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let path = e.unwrap().path();
-            if path.extension().is_none() {
-                println!(
-                    "{}: {:?}",
-                    path.display(),
-                    run_with(&std::fs::read(&path).unwrap(), false)
-                );
-            }
         }
     }
 
