@@ -72,7 +72,9 @@ pub enum WindowScale {
 pub struct TcpConfig {
     /// Send buffer bytes per connection.
     pub send_buffer: usize,
-    /// Receive buffer bytes per connection (the largest window we advertise).
+    /// Receive buffer bytes per connection (the largest window we advertise). With window
+    /// scaling, windows go out rounded up to the scale unit (RFC 7323 §2.3), and the buffer
+    /// takes up to one unit less a byte beyond this so that all they offer fits.
     pub recv_buffer: usize,
     /// Out-of-order ranges kept per connection; a segment that would need more is dropped.
     pub max_ooo_ranges: usize,
@@ -424,8 +426,13 @@ pub struct Conn {
     irs: Seq,
     rcv_nxt: Seq,
     rcv_wscale: u8,
-    /// The right edge of the window we last advertised (never moves left: §3.8.6.2.2).
+    /// The right edge of the window we last advertised (RCV.NXT + RCV.WND as the peer knows
+    /// it). Never moves left (§3.8.6.2.2) but by less than the scale unit, when a window that
+    /// was rounded up to the unit has to be rounded down (RFC 7323 §2.4).
     rcv_adv: Seq,
+    /// The right edge of the largest window we advertised: segments up to it are in the
+    /// window (RFC 7323 §2.4: "any segment that would have been in window for any ACK").
+    rcv_edge_max: Seq,
     recvbuf: RecvBuffer,
     /// Sequence number of the peer's FIN, once seen (possibly ahead of RCV.NXT).
     fin_rcvd_at: Option<Seq>,
@@ -535,6 +542,7 @@ impl Conn {
             rcv_nxt: Seq(0),
             rcv_wscale: 0,
             rcv_adv: Seq(0),
+            rcv_edge_max: Seq(0),
             recvbuf: RecvBuffer::new(cfg.recv_buffer, cfg.max_ooo_ranges),
             fin_rcvd_at: None,
             fin_rcvd: false,
@@ -609,6 +617,7 @@ impl Conn {
         c.irs = syn.seq;
         c.rcv_nxt = syn.seq + 1;
         c.rcv_adv = c.rcv_nxt + c.recvbuf.window().min(65_535);
+        c.rcv_edge_max = c.rcv_adv;
         // The SYN's window is never scaled (RFC 7323 §2.2).
         c.snd_wnd = u32::from(syn.window);
         c.max_snd_wnd = c.snd_wnd;
@@ -635,6 +644,10 @@ impl Conn {
                 self.rcv_wscale = 0;
             }
         }
+        // Windows go out in units of 2^shift bytes, rounded up (`window_field`): the receive
+        // buffer takes up to one unit less a byte beyond its size, so all a window offered
+        // fits.
+        self.recvbuf.set_slack((1usize << self.rcv_wscale) - 1);
     }
 
     // ------------------------------------------------------------------ introspection
@@ -765,7 +778,8 @@ impl Conn {
             if self.advertise_edge().gt(before) && self.state.is_synchronized() && !self.fin_rcvd {
                 let grown = self.advertise_edge().since(before);
                 // Window update when the window was (nearly) closed or grew by a lot.
-                if before.since(self.rcv_nxt) < self.smss() || grown >= self.cfg.recv_buffer / 2 {
+                let open = before.since(self.rcv_nxt);
+                if open < self.smss() || grown >= self.cfg.recv_buffer / 2 {
                     self.ack_now = true;
                 }
             }
@@ -1131,6 +1145,7 @@ impl Conn {
             self.ack_now = true;
             self.rcv_adv = self.rcv_nxt;
             self.rcv_adv = self.advertise_edge();
+            self.rcv_edge_max = self.rcv_adv;
         } else {
             // Simultaneous open (MUST-10): SYN-RECEIVED, answer with SYN-ACK (same ISS).
             self.state = State::SynReceived;
@@ -1139,6 +1154,7 @@ impl Conn {
             self.snd_nxt = self.iss;
             self.rcv_adv = self.rcv_nxt;
             self.rcv_adv = self.advertise_edge();
+            self.rcv_edge_max = self.rcv_adv;
             return;
         }
         // Data or FIN on the SYN-ACK: go on as in ESTABLISHED.
@@ -1176,7 +1192,7 @@ impl Conn {
 
     /// RFC 9293 §3.10.7.4: the receive window test.
     fn acceptable(&self, seg: &SegmentIn<'_>) -> bool {
-        let wnd = self.rcv_adv.since(self.rcv_nxt);
+        let wnd = self.rcv_edge_max.since(self.rcv_nxt);
         let len = seg.len();
         let end = self.rcv_nxt + wnd;
         match (len, wnd) {
@@ -1232,7 +1248,7 @@ impl Conn {
         let trimmed;
         let seg = if self.acceptable(seg) {
             seg
-        } else if self.rcv_adv == self.rcv_nxt && seg.seq == self.rcv_nxt {
+        } else if self.rcv_edge_max.le(self.rcv_nxt) && seg.seq == self.rcv_nxt {
             // RFC 9293 §3.10.7.4 (MUST-66): at a zero window the text cannot be taken, but
             // "special allowance should be made to accept valid ACKs, URGs, and RSTs".
             self.ack_now = true;
@@ -1563,36 +1579,42 @@ impl Conn {
         }
     }
 
-    /// SEG.WND for a segment we send, and RCV.ADV moved to the edge it announces.
+    /// SEG.WND for a segment we send; RCV.ADV (and the largest edge) moved to what it
+    /// announces.
     fn window_field(&mut self, syn: bool) -> u16 {
-        self.rcv_adv = self.advertise_edge();
-        let wnd = self.rcv_adv.since(self.rcv_nxt);
+        let edge = self.advertise_edge();
+        let wnd = edge.since(self.rcv_nxt);
         if syn {
             // RFC 7323 §2.2: the SYN's window is never scaled.
-            return u16::try_from(wnd).unwrap_or(u16::MAX);
+            let field = u16::try_from(wnd).unwrap_or(u16::MAX);
+            self.announce(self.rcv_nxt + usize::from(field));
+            return field;
         }
         // RFC 7323 §2.3: SEG.WND = RCV.WND >> Rcv.Wind.Shift. Shifted down, any window below
         // the scale unit reads as zero, and the peer sees a closed window we would take data
-        // into (it would trickle one probe byte per persist interval). So a window is rounded
-        // up to the unit while the buffer has room (as Linux's `__tcp_select_window`), and
-        // down — possibly to zero — once it is full: the window closes when nothing fits, and
-        // opens by at most one unit less a byte beyond the room there is (bytes beyond the
-        // room are trimmed on arrival and sent again once the application reads).
+        // into (it would trickle one probe octet per persist interval). So the window is
+        // rounded up to the unit (as Linux's `__tcp_select_window`) whenever what it then
+        // offers fits the buffer (whose slack is one unit less a byte), and down otherwise:
+        // always when the buffer is full, so a full buffer closes the window.
         let unit = 1usize << self.rcv_wscale;
-        let units = if self.recvbuf.window() > 0 {
-            wnd.div_ceil(unit)
+        let up = wnd.div_ceil(unit);
+        let units = if up * unit <= self.recvbuf.room() {
+            up
         } else {
             wnd / unit
         };
         let field = u16::try_from(units).unwrap_or(u16::MAX);
-        // RFC 7323 §2.4: the receiver honours, as in the window, any segment that would have
-        // been in the window for any ACK it sent: RCV.ADV, the edge acceptance tests against,
-        // follows what was announced (and never moves left).
-        let announced = self.rcv_nxt + (usize::from(field) << self.rcv_wscale);
-        if announced.gt(self.rcv_adv) {
-            self.rcv_adv = announced;
-        }
+        self.announce(self.rcv_nxt + (usize::from(field) << self.rcv_wscale));
         field
+    }
+
+    /// The peer now knows `edge` as our window's right edge. Rounded down to the scale unit it
+    /// may lie left of the edge announced before, which stays in the window (RFC 7323 §2.4).
+    fn announce(&mut self, edge: Seq) {
+        self.rcv_adv = edge;
+        if edge.gt(self.rcv_edge_max) {
+            self.rcv_edge_max = edge;
+        }
     }
 
     /// The next segment to send, if any. Call until `None` after every other call.

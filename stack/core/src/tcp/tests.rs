@@ -932,8 +932,7 @@ fn tcp_fin_waiting_on_a_closed_window_is_probed_and_sent_when_it_opens() {
 fn tcp_window_below_the_scale_unit_is_rounded_up_not_down_to_zero() {
     // RFC 7323 §2.3: SEG.WND = RCV.WND >> shift would read any window below the scale unit
     // as zero. A 1000-byte buffer with a shift of 10: the window goes out as one unit, and
-    // data up to the edge announced is taken (§2.4); what the buffer has no room for is cut
-    // off, counted, and sent again.
+    // all of it is taken (the buffer's slack): nothing cut off and sent again.
     let mut cb = cfg();
     cb.recv_buffer = 1000;
     cb.window_scale = super::conn::WindowScale::Shift(10);
@@ -958,7 +957,26 @@ fn tcp_window_below_the_scale_unit_is_rounded_up_not_down_to_zero() {
         windows.iter().all(|w| *w <= 1),
         "never more than the buffer's unit"
     );
-    assert!(p.b.stats().trimmed_bytes > 0, "{:?}", p.b.stats());
+    assert_eq!(p.b.stats().trimmed_bytes, 0, "{:?}", p.b.stats());
+    assert_eq!(p.a.stats().retransmitted_segs, 0, "{:?}", p.a.stats());
+}
+
+#[test]
+fn tcp_window_rounded_down_to_zero_when_full_opens_again_on_a_read() {
+    // RFC 7323 §2.4: a window rounded up to the scale unit and then rounded down (the buffer
+    // filled) retracts the edge the peer knows by less than a unit; that edge stays in the
+    // window, and reading must still announce the reopened window. A 1-byte buffer with a
+    // shift of 10: every byte read opens a one-unit window.
+    let mut cb = cfg();
+    cb.recv_buffer = 1;
+    cb.window_scale = super::conn::WindowScale::Shift(10);
+    let mut p = Pair::open(cfg(), cb);
+    let data = pattern(5000);
+    let start = p.now;
+    assert_eq!(p.transfer(&data, true), data);
+    let took = p.now.saturating_since(start);
+    assert!(took < Duration::from_secs(10), "{took:?} for 5 kB");
+    assert_eq!(p.b.stats().trimmed_bytes, 0, "{:?}", p.b.stats());
 }
 
 #[test]
