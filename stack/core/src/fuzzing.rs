@@ -508,7 +508,7 @@ impl Harness {
             digest: 0xcbf2_9ce4_8422_2325,
             buf: vec![0u8; BUF_LEN],
             trace: std::env::var_os("WEFT_FUZZ_TRACE").is_some(),
-            tcp: stack_tcp::TcpModel::new(config.tcp, &limits),
+            tcp: stack_tcp::TcpModel::new(config.tcp),
         })
     }
 

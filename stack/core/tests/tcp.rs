@@ -357,3 +357,31 @@ fn tcp_stack_dscp_is_set_per_connection_must_48() {
             .all(|(_, f)| f[15] >> 2 == 0)
     );
 }
+
+#[test]
+fn tcp_stack_sends_through_a_one_frame_transmit_queue() {
+    // A full transmit queue holds TCP's segments back until `poll_transmit` takes a frame;
+    // it must neither hang the stack (each changed connection is visited once per flush)
+    // nor lose a segment. One frame of room: the ARP request alone fills it while the SYN
+    // waits for the answer.
+    let mut net = TestNet::new();
+    let mut ca = host(1, 1, A);
+    ca.limits.tx_queue_frames = 1;
+    let mut cb = host(2, 2, B);
+    cb.limits.tx_queue_frames = 1;
+    let a = net.add_host("a", ca);
+    let b = net.add_host("b", cb);
+    net.add_segment(&[(a, IfaceId(0)), (b, IfaceId(0))], LAN);
+    let data = pattern(100_000);
+    let (back, served) = echo_transfer(&mut net, a, b, data.clone());
+    assert_eq!(served, data.len());
+    assert_eq!(back, data);
+    let counters = net.stack_ref(a).counters();
+    assert!(counters.tcp.tx_deferred > 0, "{:?}", counters.tcp);
+    // No segment was lost for want of room (TCP waited instead): nothing was sent twice.
+    // (ARP's own frames are dropped, counted, when they find the queue full.)
+    for h in [a, b] {
+        let total = net.stack_ref(h).tcp_stats_total();
+        assert_eq!(total.retransmitted_segs, 0, "{total:?}");
+    }
+}

@@ -34,7 +34,7 @@
 //!   window); nothing ends beyond SND.MAX afterwards; a SYN carries the ISS; the payload is
 //!   exactly the bytes the application wrote at that offset; a FIN comes only after
 //!   `tcp_shutdown`/`tcp_close` and right after the last byte written; the advertised window
-//!   never exceeds the receive buffer. (Skipped for the frames of a step in which an ARP
+//!   never exceeds the receive buffer (rounded up to the window scale unit). (Skipped for the frames of a step in which an ARP
 //!   reply released datagrams built earlier, before the snapshot.)
 //!
 //! On every step: the number of connections is within `Limits::tcp_connections`; a handle the
@@ -45,13 +45,8 @@
 //! for sockets it connected, once, nothing after `TcpClosed`, and never the application's own
 //! abort; sends take exactly what `writable` said; reads return the peer's bytes in order
 //! and the end of stream only after a FIN, with nothing left to read.
-//!
-//! Open bugs in the TCP code that inputs reach easily are steered around, so that fuzzing
-//! goes on past them; each workaround is marked `Open bug (fuzz/pending/...)` where it is,
-//! and `WEFT_FUZZ_STRICT=1` turns them all off (fuzz/pending/README.md).
 
 use super::{Harness, Res, mac_of, payload};
-use crate::config::Limits;
 use crate::event::Event;
 use crate::link::{ChecksumState, RxMeta};
 use crate::stack::{TcpError, TcpInfo};
@@ -74,7 +69,7 @@ use weft_wire::{ChecksumMode, Ipv4Addr};
 /// (stack's address, stack's port, peer's address, peer's port).
 pub(super) type Tuple = (Ipv4Addr, u16, Ipv4Addr, u16);
 
-/// A transmit queue no step fills (see [`TcpModel::new`]).
+/// A transmit queue no step fills: TCP's output is never held back.
 pub(super) const BIG_TX_QUEUE: usize = 65_536;
 
 /// Sequence ranges remembered per 4-tuple; beyond, the tuple's acknowledgment check is off.
@@ -203,16 +198,9 @@ pub struct TcpCoverage {
 }
 
 impl TcpModel {
-    pub(super) fn new(config: TcpConfig, limits: &Limits) -> TcpModel {
-        let strict = std::env::var_os("WEFT_FUZZ_STRICT").is_some();
+    pub(super) fn new(config: TcpConfig) -> TcpModel {
         TcpModel {
             config,
-            strict,
-            // Open bug (fuzz/pending/stack_frames/flush-tcp-hangs-on-full-tx-queue): the
-            // stack loops forever in `flush_tcp` when the transmit queue is full while a
-            // connection has something to send. Until it is fixed, TCP sockets are opened
-            // only with a transmit queue that no step fills; `WEFT_FUZZ_STRICT=1` lifts this.
-            allowed: strict || limits.tx_queue_frames >= BIG_TX_QUEUE,
             ..Default::default()
         }
     }
@@ -222,10 +210,6 @@ impl TcpModel {
 pub(super) struct TcpModel {
     /// The stack's default connection settings.
     pub(super) config: TcpConfig,
-    /// `WEFT_FUZZ_STRICT` is set: no workaround for open bugs.
-    strict: bool,
-    /// Listeners and connections may be opened (see [`TcpModel::new`]).
-    allowed: bool,
     listeners: BTreeMap<TcpListenerId, Listening>,
     ever_listeners: BTreeSet<TcpListenerId>,
     /// Connections the application holds or held, until they are gone.
@@ -414,9 +398,6 @@ impl Harness {
 
     /// Listeners and connections opened before the first step.
     pub(super) fn tcp_setup(&mut self, u: &mut Unstructured<'_>) -> Res<()> {
-        if !self.tcp.allowed {
-            return Ok(());
-        }
         for _ in 0..u.int_in_range(0..=2u8)? {
             self.tcp_listen(u)?;
         }
@@ -505,9 +486,6 @@ impl Harness {
     }
 
     fn tcp_listen(&mut self, u: &mut Unstructured<'_>) -> Res<()> {
-        if !self.tcp.allowed {
-            return Ok(());
-        }
         let i = self.pick_iface(u)?;
         let addr = match u.int_in_range(0..=5u8)? {
             0..=3 => Ipv4Addr::UNSPECIFIED,
@@ -641,9 +619,6 @@ impl Harness {
     }
 
     fn tcp_connect(&mut self, u: &mut Unstructured<'_>) -> Res<()> {
-        if !self.tcp.allowed {
-            return Ok(());
-        }
         let i = self.pick_iface(u)?;
         let remote_addr = match u.int_in_range(0..=7u8)? {
             0..=4 => self.onlink_peer(i, u.arbitrary()?),
@@ -798,12 +773,6 @@ impl Harness {
                 }
                 Err(TcpError::Recv(RecvError::Finished)) => {
                     assert!(held);
-                    if size == 0 && readable > 0 && !self.tcp.strict {
-                        // Open bug (fuzz/pending/stack_frames/recv-empty-buffer-reports-eof):
-                        // `tcp_recv` with an empty buffer reports the end of the stream while
-                        // bytes before the FIN are still unread.
-                        break;
-                    }
                     assert_eq!(readable, 0, "end of stream with {readable} bytes readable");
                     let s = self.tcp.socks.get_mut(&id).unwrap();
                     s.eof = true;
@@ -1658,11 +1627,12 @@ impl Harness {
         if f.syn() {
             assert_eq!(seq, s.iss, "SYN with a sequence number other than the ISS");
         }
-        // The advertised window fits the receive buffer.
+        // The advertised window fits the receive buffer, rounded up to the scale unit (a
+        // window below the unit is announced as one unit, RFC 7323 §2.3).
         let shift = if f.syn() { 0 } else { pre.recv.wscale };
         let wnd = usize::from(t.window_len) << shift;
         assert!(
-            wnd <= s.recv_buffer,
+            wnd <= s.recv_buffer.next_multiple_of(1 << shift),
             "window {wnd} advertised with a {}-byte receive buffer",
             s.recv_buffer
         );
@@ -1768,20 +1738,8 @@ impl Harness {
                 s.connected = true;
                 self.tcp.cov.connected += 1;
             }
-            Event::TcpIcmpError { socket, .. } => {
-                let strict = self.tcp.strict;
-                let s = self
-                    .tcp
-                    .socks
-                    .get_mut(&socket)
-                    .filter(|s| s.held)
-                    .unwrap_or_else(|| panic!("{e:?} for a socket the application does not hold"));
-                // Open bug (fuzz/pending/stack_frames/icmp-error-event-after-closed): an ICMP
-                // error about a closed connection (still held) is reported as a soft error
-                // on which "the connection goes on".
-                assert!(!s.closed || !strict, "{e:?} after TcpClosed");
-            }
             Event::TcpReadable { socket }
+            | Event::TcpIcmpError { socket, .. }
             | Event::TcpWritable { socket }
             | Event::TcpUrgent { socket }
             | Event::TcpRetransmitting { socket } => {
@@ -1854,12 +1812,13 @@ impl Harness {
             );
             assert!(info.unacked <= s.send_buffer, "send buffer over its size");
             assert!(info.writable <= s.send_buffer, "writable over the buffer");
+            // (Plus the slack for windows rounded up to the scale unit, RFC 7323 §2.3.)
             assert!(
-                info.readable <= s.recv_buffer,
+                info.readable < s.recv_buffer + (1 << info.recv.wscale),
                 "receive buffer over its size"
             );
             assert!(
-                info.recv.wnd as usize <= s.recv_buffer,
+                info.recv.wnd as usize <= s.recv_buffer.next_multiple_of(1 << info.recv.wscale),
                 "RCV.WND {} over the {}-byte buffer",
                 info.recv.wnd,
                 s.recv_buffer

@@ -423,20 +423,25 @@ impl Stack {
     }
 
     /// Turns every changed connection's segments into frames and its events into stack
-    /// events; frees connections nobody holds once closed. Stops while the transmit queue is
-    /// full (the connections stay marked).
+    /// events; frees connections nobody holds once closed. Each changed connection is visited
+    /// once: while the transmit queue is full its segments wait (it stays marked, and the
+    /// next flush — the next `poll_transmit` — goes on), but its events are delivered now.
     pub(super) fn flush_tcp(&mut self, now: Instant) {
         let mut payload = Vec::new();
+        // Connections held back by a full transmit queue, marked again once every changed
+        // connection was visited (marking them at once would visit them again, forever).
+        let mut deferred = Vec::new();
         while let Some(index) = self.tcp.dirty.pop_front() {
             if let Some(slot) = self.tcp.slot_at(index) {
                 slot.dirty = false;
             } else {
                 continue;
             }
+            let mut held_back = false;
             loop {
                 if self.tx.len() >= self.limits.tx_queue_frames {
                     self.tcp.counters.tx_deferred += 1;
-                    self.tcp.mark_dirty(index);
+                    held_back = true;
                     break;
                 }
                 let Some(slot) = self.tcp.slot_at(index) else {
@@ -459,13 +464,20 @@ impl Stack {
             };
             let closed = slot.conn.state() == State::Closed;
             let t = slot.conn.poll_timeout();
-            let free = closed && !slot.dirty && slot.owner != Owner::App;
+            // (A closed connection held back may still owe its RST.)
+            let free = closed && !held_back && !slot.dirty && slot.owner != Owner::App;
             if free {
                 self.tcp.remove(index);
                 self.deadlines.set(TimerOwner::Tcp(index), None);
             } else {
                 self.deadlines.set(TimerOwner::Tcp(index), t);
             }
+            if held_back {
+                deferred.push(index);
+            }
+        }
+        for index in deferred {
+            self.tcp.mark_dirty(index);
         }
     }
 

@@ -186,6 +186,8 @@ pub struct Insert {
 pub struct RecvBuffer {
     buf: VecDeque<u8>,
     capacity: usize,
+    /// Bytes beyond `capacity` the buffer also takes (see [`RecvBuffer::set_slack`]).
+    slack: usize,
     readable: usize,
     /// `(start, end)` offsets from the in-order end, sorted, disjoint, with gaps between.
     ooo: Vec<(usize, usize)>,
@@ -200,6 +202,7 @@ impl RecvBuffer {
         RecvBuffer {
             buf: VecDeque::new(),
             capacity,
+            slack: 0,
             readable: 0,
             ooo: Vec::new(),
             max_ooo_ranges,
@@ -209,6 +212,21 @@ impl RecvBuffer {
     /// The most bytes the buffer holds (readable plus window).
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// Lets the buffer take `slack` bytes beyond its capacity (0 by default). A window scaled
+    /// by 2^shift is announced in units of 2^shift bytes (RFC 7323 §2.3), so a window rounded
+    /// up to the unit offers up to 2^shift − 1 bytes more than [`window`](RecvBuffer::window):
+    /// with that much slack, everything the window offered fits. Data the buffer already holds
+    /// stays.
+    pub fn set_slack(&mut self, slack: usize) {
+        self.slack = slack;
+    }
+
+    /// Free space counting the slack: what [`insert`](RecvBuffer::insert) takes at most, from
+    /// the in-order end.
+    pub fn room(&self) -> usize {
+        (self.capacity + self.slack).saturating_sub(self.readable)
     }
 
     /// The most out-of-order ranges kept at once.
@@ -263,7 +281,7 @@ impl RecvBuffer {
     /// RFC 9293 §3.10.7.4, "trimmed to the window"), so a `usize` offset is always at or after
     /// RCV.NXT.
     ///
-    /// - Bytes at or beyond [`window`](RecvBuffer::window) are cut off (`trimmed`).
+    /// - Bytes at or beyond [`room`](RecvBuffer::room) are cut off (`trimmed`).
     /// - At offset 0 the data extends the in-order part, then joins every out-of-order range
     ///   that has become contiguous; `advanced` is how far RCV.NXT moves.
     /// - At offset > 0 the data is stored out of order, merged with the ranges it overlaps or
@@ -272,7 +290,7 @@ impl RecvBuffer {
     /// - Zero-length data (after trimming) changes nothing.
     pub fn insert(&mut self, offset: usize, data: &[u8]) -> Insert {
         let mut out = Insert::default();
-        let window = self.window();
+        let window = self.room();
         let kept = if offset >= window {
             0
         } else {
@@ -297,7 +315,7 @@ impl RecvBuffer {
         // first copy of each byte wins.
         let needed = self.readable + end;
         if needed > self.buf.len() {
-            reserve_bounded(&mut self.buf, needed, self.capacity);
+            reserve_bounded(&mut self.buf, needed, self.capacity + self.slack);
             self.buf.resize(needed, 0);
         }
         let mut held = 0;
@@ -537,6 +555,22 @@ mod tests {
         // Entirely beyond.
         assert_eq!(r.insert(8, b"z"), ins(0, 0, 1, 0));
         assert_eq!(r.insert(usize::MAX, b"z"), ins(0, 0, 1, 0));
+    }
+
+    #[test]
+    fn tcp_recv_buffer_slack_takes_a_window_rounded_up_to_the_scale_unit() {
+        // RFC 7323 §2.3: with a shift of 3 a 5-byte window goes out as one 8-byte unit; a
+        // slack of 2^3 − 1 lets the buffer take all of it, and the window offered stays
+        // capacity − readable.
+        let mut r = RecvBuffer::new(5, 2);
+        r.set_slack(7);
+        assert_eq!((r.window(), r.room()), (5, 12));
+        assert_eq!(r.insert(0, b"01234567"), ins(8, 0, 0, 0));
+        assert_eq!((r.window(), r.room()), (0, 4));
+        assert_eq!(r.insert(0, b"89abcdef"), ins(4, 0, 4, 0));
+        assert_eq!(r.room(), 0);
+        assert_eq!(read_all(&mut r), b"0123456789ab");
+        assert!(r.buf.capacity() <= 64);
     }
 
     #[test]

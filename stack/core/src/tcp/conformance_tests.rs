@@ -346,6 +346,41 @@ fn tcp_conf_window_shrunk_to_zero_is_probed_must_35() {
 }
 
 #[test]
+fn tcp_conf_window_shrunk_to_zero_under_flight_resumes_from_snd_una_must_35() {
+    // MUST-35: the data in flight that a window shrunk to zero did not take is probed for,
+    // not held as in flight: once the window opens, sending goes on at once from SND.UNA.
+    let (mut c, peer_seq, now) = open_active(TcpConfig::default(), 20_000, None);
+    c.send(&pattern(30_000)).unwrap();
+    let flight = drain(&mut c, now);
+    let acked = flight[0].out.seq + SMSS;
+    give(
+        &mut c,
+        now,
+        &SegmentIn {
+            window: 0,
+            ..ack_seg(peer_seq, acked)
+        },
+    );
+    drain(&mut c, now);
+    // The retransmission timeout finds the window closed: a probe, nothing in flight.
+    let later = run_timers(&mut c, now + Duration::from_secs(2));
+    assert!(
+        later
+            .iter()
+            .all(|(_, s)| s.out.seq == acked && s.payload.len() <= 1)
+    );
+    assert!(c.stats().window_probes >= 1, "{:?}", c.stats());
+    assert_eq!(c.send_vars().nxt, acked, "nothing counts as in flight");
+    // The window opens (an update acknowledging nothing new): data goes at once.
+    let t = now + Duration::from_secs(2);
+    give(&mut c, t, &ack_seg(peer_seq, acked));
+    let out = drain(&mut c, t);
+    assert!(!out.is_empty(), "sending resumes without a timer");
+    assert_eq!(out[0].out.seq, acked, "from SND.UNA");
+    assert!(out[0].payload.len() == SMSS);
+}
+
+#[test]
 fn tcp_conf_zero_window_is_probed_with_data_and_backs_off_must_36() {
     // MUST-36: probing of zero windows; SHLD-29/30: the first probe after an RTO, then
     // exponentially further apart.

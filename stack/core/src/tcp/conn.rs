@@ -72,7 +72,9 @@ pub enum WindowScale {
 pub struct TcpConfig {
     /// Send buffer bytes per connection.
     pub send_buffer: usize,
-    /// Receive buffer bytes per connection (the largest window we advertise).
+    /// Receive buffer bytes per connection (the largest window we advertise). With window
+    /// scaling, windows go out rounded up to the scale unit (RFC 7323 §2.3), and the buffer
+    /// takes up to one unit less a byte beyond this so that all they offer fits.
     pub recv_buffer: usize,
     /// Out-of-order ranges kept per connection; a segment that would need more is dropped.
     pub max_ooo_ranges: usize,
@@ -297,8 +299,16 @@ pub struct ConnStats {
     pub partial_acks: u64,
     /// ICMP errors that concerned outstanding data.
     pub icmp_errors: u64,
-    /// ICMP errors ignored (their quote matched nothing outstanding).
+    /// ICMP errors ignored (their quote matched nothing outstanding, or the connection was
+    /// closed).
     pub icmp_ignored: u64,
+    /// ACKs not sent in answer to unacceptable segments without data, because one was sent
+    /// less than [`UNACCEPTABLE_ACK_INTERVAL`] before (RFC 5961 §7; breaks ACK loops).
+    pub unacceptable_acks_limited: u64,
+    /// Received data bytes cut off at the right edge of the receive window, or at the end of
+    /// the buffer's room when a window rounded up to the scale unit promised a little more
+    /// (RFC 7323 §2.3); the peer sends them again.
+    pub trimmed_bytes: u64,
 }
 
 impl ConnStats {
@@ -321,6 +331,8 @@ impl ConnStats {
             partial_acks,
             icmp_errors,
             icmp_ignored,
+            unacceptable_acks_limited,
+            trimmed_bytes,
         } = *other;
         self.segs_in += segs_in;
         self.segs_out += segs_out;
@@ -338,6 +350,8 @@ impl ConnStats {
         self.partial_acks += partial_acks;
         self.icmp_errors += icmp_errors;
         self.icmp_ignored += icmp_ignored;
+        self.unacceptable_acks_limited += unacceptable_acks_limited;
+        self.trimmed_bytes += trimmed_bytes;
     }
 }
 
@@ -412,8 +426,13 @@ pub struct Conn {
     irs: Seq,
     rcv_nxt: Seq,
     rcv_wscale: u8,
-    /// The right edge of the window we last advertised (never moves left: §3.8.6.2.2).
+    /// The right edge of the window we last advertised (RCV.NXT + RCV.WND as the peer knows
+    /// it). Never moves left (§3.8.6.2.2) but by less than the scale unit, when a window that
+    /// was rounded up to the unit has to be rounded down (RFC 7323 §2.4).
     rcv_adv: Seq,
+    /// The right edge of the largest window we advertised: segments up to it are in the
+    /// window (RFC 7323 §2.4: "any segment that would have been in window for any ACK").
+    rcv_edge_max: Seq,
     recvbuf: RecvBuffer,
     /// Sequence number of the peer's FIN, once seen (possibly ahead of RCV.NXT).
     fin_rcvd_at: Option<Seq>,
@@ -458,7 +477,12 @@ pub struct Conn {
     pending_reset_seq: Option<Seq>,
     fast_retx: bool,
     probe_now: bool,
+    /// The segment being polled is a zero-window probe: flow control, not data in flight, so
+    /// R2 does not start from it (MUST-37).
+    probe_out: bool,
     keepalive_now: bool,
+    /// When an unacceptable segment without data was last answered with an ACK.
+    last_unacceptable_ack: Option<Instant>,
     // --- results
     events: u16,
     error: Option<ConnError>,
@@ -468,6 +492,13 @@ pub struct Conn {
 /// Duplicate ACKs owed at most (a burst of out-of-order segments beyond this is answered by
 /// fewer ACKs; fast retransmit needs three).
 const MAX_DUP_ACKS_OWED: u32 = 8;
+
+/// An unacceptable segment without data is answered with an ACK at most once per this
+/// interval (RFC 5961 §7 asks to rate-limit the ACKs such segments draw; Linux's
+/// `tcp_invalid_ratelimit` is the same 500 ms). Two stacks that each find the other's ACKs
+/// unacceptable would otherwise exchange them forever; segments with data are always
+/// answered (they are not part of such a loop, and the ACK tells their sender what to send).
+pub const UNACCEPTABLE_ACK_INTERVAL: Duration = Duration::from_millis(500);
 
 fn shift_for(buffer: usize) -> u8 {
     let mut shift = 0u8;
@@ -511,6 +542,7 @@ impl Conn {
             rcv_nxt: Seq(0),
             rcv_wscale: 0,
             rcv_adv: Seq(0),
+            rcv_edge_max: Seq(0),
             recvbuf: RecvBuffer::new(cfg.recv_buffer, cfg.max_ooo_ranges),
             fin_rcvd_at: None,
             fin_rcvd: false,
@@ -544,7 +576,9 @@ impl Conn {
             pending_reset_seq: None,
             fast_retx: false,
             probe_now: false,
+            probe_out: false,
             keepalive_now: false,
+            last_unacceptable_ack: None,
             events: 0,
             error: None,
             stats: ConnStats::default(),
@@ -583,6 +617,7 @@ impl Conn {
         c.irs = syn.seq;
         c.rcv_nxt = syn.seq + 1;
         c.rcv_adv = c.rcv_nxt + c.recvbuf.window().min(65_535);
+        c.rcv_edge_max = c.rcv_adv;
         // The SYN's window is never scaled (RFC 7323 §2.2).
         c.snd_wnd = u32::from(syn.window);
         c.max_snd_wnd = c.snd_wnd;
@@ -609,6 +644,10 @@ impl Conn {
                 self.rcv_wscale = 0;
             }
         }
+        // Windows go out in units of 2^shift bytes, rounded up (`window_field`): the receive
+        // buffer takes up to one unit less a byte beyond its size, so all a window offered
+        // fits.
+        self.recvbuf.set_slack((1usize << self.rcv_wscale) - 1);
     }
 
     // ------------------------------------------------------------------ introspection
@@ -726,7 +765,8 @@ impl Conn {
     }
 
     /// Reads received data into `buf`. `Ok(0)` means nothing is there yet (or `buf` is
-    /// empty); the end of the stream is [`RecvError::Finished`].
+    /// empty); the end of the stream is [`RecvError::Finished`], reported once every byte
+    /// before it was read (an empty `buf` gets `Ok(0)` while data waits).
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
         let n = self.recvbuf.read(buf);
         if n > 0 {
@@ -738,11 +778,18 @@ impl Conn {
             if self.advertise_edge().gt(before) && self.state.is_synchronized() && !self.fin_rcvd {
                 let grown = self.advertise_edge().since(before);
                 // Window update when the window was (nearly) closed or grew by a lot.
-                if before.since(self.rcv_nxt) < self.smss() || grown >= self.cfg.recv_buffer / 2 {
+                let open = before.since(self.rcv_nxt);
+                if open < self.smss() || grown >= self.cfg.recv_buffer / 2 {
                     self.ack_now = true;
                 }
             }
             return Ok(n);
+        }
+        // RFC 9293 §3.10.3 (RECEIVE): the end of the stream ("connection closing") is
+        // reported only once every byte before the FIN was read, and a failure only after
+        // the data that came before it; an empty `buf` reads nothing, and learns nothing else.
+        if self.recvbuf.readable() > 0 {
+            return Ok(0);
         }
         if self.fin_rcvd {
             return Err(RecvError::Finished);
@@ -846,8 +893,16 @@ impl Conn {
     /// quoted segment's sequence number: a quote of nothing we have outstanding is ignored
     /// (RFC 5927 §4.1, against forged errors). A hard error aborts a connection that is
     /// still opening; everything else is a soft error, remembered and reported only if the
-    /// connection later times out (RFC 1122 §4.2.3.9; RFC 5461 for established ones).
+    /// connection later times out (RFC 1122 §4.2.3.9; RFC 5461 for established ones). Errors
+    /// reaching a closed connection are ignored.
     pub fn icmp_error(&mut self, hard: bool, seq: Seq) {
+        // A closed connection has nothing outstanding, whatever its frozen SND.UNA and
+        // SND.MAX say: there is no connection left for the error to concern (RFC 9293
+        // §3.10.7.1: in CLOSED "the TCB does not exist"), so it is ignored, not reported.
+        if self.state == State::Closed {
+            self.stats.icmp_ignored += 1;
+            return;
+        }
         if !(seq.ge(self.snd_una) && seq.lt(self.snd_max.max(self.snd_una + 1))) {
             self.stats.icmp_ignored += 1;
             return;
@@ -902,7 +957,6 @@ impl Conn {
         if self.persist_at.is_some_and(|t| t <= now) {
             self.persist_at = None;
             self.probe_now = true;
-            self.stats.window_probes += 1;
         }
         if self.keepalive_at.is_some_and(|t| t <= now) {
             self.keepalive_at = None;
@@ -917,10 +971,14 @@ impl Conn {
         let handshake = matches!(self.state, State::SynSent | State::SynReceived);
         if !handshake && self.snd_wnd == 0 {
             // MUST-36/37: the peer closed its window under our data: that is flow control,
-            // not loss. Probe (the persist timer backs off) and never count it towards R2.
+            // not loss, and never counts towards R2. What the closed window did not take is
+            // not in flight (RFC 9293 §3.8.6.1): it goes again from SND.UNA once the window
+            // opens, and until then the window is probed (now, then on the persist timer,
+            // which backs off).
+            self.snd_nxt = self.snd_una;
+            self.rtt_probe = None;
+            self.una_since = None;
             self.probe_now = true;
-            self.una_since = Some(now);
-            self.arm_persist(now);
             return;
         }
         self.stats.rto_expirations += 1;
@@ -1087,6 +1145,7 @@ impl Conn {
             self.ack_now = true;
             self.rcv_adv = self.rcv_nxt;
             self.rcv_adv = self.advertise_edge();
+            self.rcv_edge_max = self.rcv_adv;
         } else {
             // Simultaneous open (MUST-10): SYN-RECEIVED, answer with SYN-ACK (same ISS).
             self.state = State::SynReceived;
@@ -1095,6 +1154,7 @@ impl Conn {
             self.snd_nxt = self.iss;
             self.rcv_adv = self.rcv_nxt;
             self.rcv_adv = self.advertise_edge();
+            self.rcv_edge_max = self.rcv_adv;
             return;
         }
         // Data or FIN on the SYN-ACK: go on as in ESTABLISHED.
@@ -1132,7 +1192,7 @@ impl Conn {
 
     /// RFC 9293 §3.10.7.4: the receive window test.
     fn acceptable(&self, seg: &SegmentIn<'_>) -> bool {
-        let wnd = self.rcv_adv.since(self.rcv_nxt);
+        let wnd = self.rcv_edge_max.since(self.rcv_nxt);
         let len = seg.len();
         let end = self.rcv_nxt + wnd;
         match (len, wnd) {
@@ -1188,7 +1248,7 @@ impl Conn {
         let trimmed;
         let seg = if self.acceptable(seg) {
             seg
-        } else if self.rcv_adv == self.rcv_nxt && seg.seq == self.rcv_nxt {
+        } else if self.rcv_edge_max.le(self.rcv_nxt) && seg.seq == self.rcv_nxt {
             // RFC 9293 §3.10.7.4 (MUST-66): at a zero window the text cannot be taken, but
             // "special allowance should be made to accept valid ACKs, URGs, and RSTs".
             self.ack_now = true;
@@ -1204,9 +1264,20 @@ impl Conn {
                 // A retransmitted FIN: our last ACK was lost; 2·MSL starts again (§3.10.7.4).
                 self.timewait_at = Some(now + self.cfg.time_wait);
             }
-            // Unacceptable segments are answered with an ACK (unless RST).
+            // Unacceptable segments are answered with an ACK (unless RST); those without data
+            // at most once per UNACCEPTABLE_ACK_INTERVAL (RFC 5961 §7: against ACK loops).
             if !seg.rst {
-                self.ack_now = true;
+                let recent = self
+                    .last_unacceptable_ack
+                    .is_some_and(|t| now.saturating_since(t) < UNACCEPTABLE_ACK_INTERVAL);
+                if seg.is_empty() && recent {
+                    self.stats.unacceptable_acks_limited += 1;
+                } else {
+                    if seg.is_empty() {
+                        self.last_unacceptable_ack = Some(now);
+                    }
+                    self.ack_now = true;
+                }
             }
             return;
         };
@@ -1348,8 +1419,11 @@ impl Conn {
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = ack;
-            if self.snd_wnd > 0 {
+            if self.snd_wnd > 0 && self.persist_at.is_some() {
+                // The window opened: what waited goes now; a later closed window is probed
+                // from the first interval again.
                 self.persist_at = None;
+                self.persist_backoff = 0;
             }
         }
         // Our FIN acknowledged?
@@ -1405,6 +1479,7 @@ impl Conn {
                     let had_gaps = self.recvbuf.ooo_bytes() > 0;
                     let r = self.recvbuf.insert(offset, data);
                     self.stats.ooo_dropped += r.dropped_ooo as u64;
+                    self.stats.trimmed_bytes += r.trimmed as u64;
                     if r.advanced > 0 {
                         self.rcv_nxt = self.rcv_nxt + r.advanced;
                         self.events |= events::READABLE;
@@ -1504,18 +1579,50 @@ impl Conn {
         }
     }
 
+    /// SEG.WND for a segment we send; RCV.ADV (and the largest edge) moved to what it
+    /// announces.
     fn window_field(&mut self, syn: bool) -> u16 {
-        self.rcv_adv = self.advertise_edge();
-        let wnd = self.rcv_adv.since(self.rcv_nxt);
-        let shifted = if syn { wnd } else { wnd >> self.rcv_wscale };
-        u16::try_from(shifted).unwrap_or(u16::MAX)
+        let edge = self.advertise_edge();
+        let wnd = edge.since(self.rcv_nxt);
+        if syn {
+            // RFC 7323 §2.2: the SYN's window is never scaled.
+            let field = u16::try_from(wnd).unwrap_or(u16::MAX);
+            self.announce(self.rcv_nxt + usize::from(field));
+            return field;
+        }
+        // RFC 7323 §2.3: SEG.WND = RCV.WND >> Rcv.Wind.Shift. Shifted down, any window below
+        // the scale unit reads as zero, and the peer sees a closed window we would take data
+        // into (it would trickle one probe octet per persist interval). So the window is
+        // rounded up to the unit (as Linux's `__tcp_select_window`) whenever what it then
+        // offers fits the buffer (whose slack is one unit less a byte), and down otherwise:
+        // always when the buffer is full, so a full buffer closes the window.
+        let unit = 1usize << self.rcv_wscale;
+        let up = wnd.div_ceil(unit);
+        let units = if up * unit <= self.recvbuf.room() {
+            up
+        } else {
+            wnd / unit
+        };
+        let field = u16::try_from(units).unwrap_or(u16::MAX);
+        self.announce(self.rcv_nxt + (usize::from(field) << self.rcv_wscale));
+        field
+    }
+
+    /// The peer now knows `edge` as our window's right edge. Rounded down to the scale unit it
+    /// may lie left of the edge announced before, which stays in the window (RFC 7323 §2.4).
+    fn announce(&mut self, edge: Seq) {
+        self.rcv_adv = edge;
+        if edge.gt(self.rcv_edge_max) {
+            self.rcv_edge_max = edge;
+        }
     }
 
     /// The next segment to send, if any. Call until `None` after every other call.
     pub fn poll_segment(&mut self, now: Instant) -> Option<SegmentOut> {
         let seg = self.next_segment(now)?;
         self.stats.segs_out += 1;
-        if (seg.payload_len > 0 || seg.fin) && !seg.rst && self.una_since.is_none() {
+        let probe = core::mem::take(&mut self.probe_out);
+        if (seg.payload_len > 0 || seg.fin) && !seg.rst && !probe && self.una_since.is_none() {
             self.una_since = Some(now);
         }
         if seg.ack.is_some() {
@@ -1554,11 +1661,12 @@ impl Conn {
         }
         if self.send_rst {
             self.send_rst = false;
-            // RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>.
+            // RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>, SND.NXT in the RFC's sense (the
+            // peer takes a RST only at RCV.NXT, RFC 5961 §3.2).
             return Some(SegmentOut {
                 rst: true,
                 ack: Some(self.rcv_nxt),
-                ..self.blank(self.snd_nxt)
+                ..self.blank(self.empty_seq())
             });
         }
         match self.state {
@@ -1625,33 +1733,48 @@ impl Conn {
         let wnd = (self.snd_wnd as usize).min(self.cc.window());
         let in_flight = self.snd_nxt.since(self.snd_una);
         let usable = wnd.saturating_sub(in_flight);
+        // The FIN is next: every byte before it was sent.
+        let fin_next = self.fin_queued && queued == 0 && self.snd_nxt == fin_seq;
+        let probe = core::mem::take(&mut self.probe_now);
         // The persist timer fired with a small window open: the sender-side SWS override
         // (RFC 9293 §3.8.6.2.1): send what the window takes.
-        if self.probe_now && usable > 0 && queued > 0 {
-            self.probe_now = false;
+        if probe && usable > 0 && queued > 0 {
             let len = queued.min(usable).min(smss);
             let seq = self.snd_nxt;
             let mut s = self.data_segment(seq, offset, len, false);
             s.psh = true;
+            if seq.lt(self.snd_max) {
+                self.stats.retransmitted_segs += 1;
+            }
             self.snd_nxt = seq + len;
             self.snd_max = self.snd_max.max(self.snd_nxt);
+            self.stats.window_probes += 1;
             if self.rto_at.is_none() {
                 self.arm_rto(now);
             }
             return Some(s);
         }
-        // Zero-window probe: one byte past the window (RFC 9293 §3.8.6.1).
-        if self.probe_now {
-            self.probe_now = false;
-            let probe_off = self.snd_una.since(self.buf_seq);
-            if self.sendbuf.len() > probe_off {
-                let seq = self.snd_una;
-                if self.snd_nxt == self.snd_una {
-                    self.snd_nxt = self.snd_nxt + 1;
-                    self.snd_max = self.snd_max.max(self.snd_nxt);
-                }
+        // Zero-window probe (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17): the first octet at
+        // SND.UNA, one past the closed window, or the FIN when only the FIN is left. The
+        // peer may drop it, so it is not in flight: SND.NXT stays (SND.MAX covers the octet,
+        // so the peer may acknowledge it), nothing waits for its acknowledgment, and when the
+        // window opens sending goes on from SND.UNA. The persist timer, not the
+        // retransmission timer, repeats it.
+        if probe && usable == 0 {
+            let una_off = self.snd_una.since(self.buf_seq);
+            let seg = if self.sendbuf.len() > una_off {
+                Some(self.data_segment(self.snd_una, una_off, 1, false))
+            } else if self.fin_queued && self.snd_una == fin_seq {
+                Some(self.data_segment(fin_seq, 0, 0, true))
+            } else {
+                None
+            };
+            if let Some(s) = seg {
+                self.snd_max = self.snd_max.max(s.seq + 1);
+                self.stats.window_probes += 1;
+                self.probe_out = true;
                 self.arm_persist(now);
-                return Some(self.data_segment(seq, probe_off, 1, false));
+                return Some(s);
             }
         }
         if queued > 0 {
@@ -1683,15 +1806,10 @@ impl Conn {
                 }
                 return Some(s);
             }
-            // Data waits with nothing in flight — on a zero window (probe it, §3.8.6.1) or
-            // on a window too small to fill a segment (the SWS override timeout,
-            // §3.8.6.2.1): the persist timer covers both.
-            if in_flight == 0 && self.persist_at.is_none() {
-                self.arm_persist(now);
-            }
         }
-        // FIN alone, once the data before it is sent.
-        if self.fin_queued && queued == 0 && self.snd_nxt == fin_seq {
+        // FIN alone, once the data before it is sent, when the window takes it (it occupies
+        // a sequence number; a closed window is probed with it instead).
+        if fin_next && usable > 0 {
             let mut s = self.data_segment(fin_seq, 0, 0, true);
             s.payload_offset = 0;
             if fin_seq.lt(self.snd_max) {
@@ -1704,13 +1822,33 @@ impl Conn {
             }
             return Some(s);
         }
+        // Data or the FIN waits with nothing in flight — on a zero window (probe it,
+        // §3.8.6.1) or on a window too small to fill a segment (the SWS override timeout,
+        // §3.8.6.2.1): the persist timer covers both.
+        if (queued > 0 || fin_next) && in_flight == 0 && self.persist_at.is_none() {
+            self.arm_persist(now);
+        }
         if self.ack_now {
-            let mut s = self.blank(self.snd_nxt);
+            let mut s = self.blank(self.empty_seq());
             s.ack = Some(self.rcv_nxt);
             s.window = self.window_field(false);
             return Some(s);
         }
         None
+    }
+
+    /// The sequence number of a segment without data (an ACK, an abort's RST): RFC 9293's
+    /// SND.NXT, the next new sequence number, is our SND.MAX (our SND.NXT moves back after
+    /// a retransmission timeout), kept within the peer's window (a zero-window probe's octet
+    /// lies beyond it). Any other would fail the peer's acceptability test (§3.10.7.4) and its
+    /// acknowledgment be lost; as BSD's snd_max and Linux's `tcp_acceptable_seq`.
+    fn empty_seq(&self) -> Seq {
+        let edge = self.snd_una + self.snd_wnd as usize;
+        if self.snd_max.le(edge) {
+            self.snd_max
+        } else {
+            edge.max(self.snd_una)
+        }
     }
 
     fn arm_persist(&mut self, now: Instant) {

@@ -89,7 +89,8 @@ pub struct TcpCounters {
     pub connects: u64,
     /// Connections opened passively (SYN received on a listener).
     pub passive_opens: u64,
-    /// Segments that a full transmit queue held back (sent later).
+    /// Times a connection's output was held back by a full transmit queue (it is sent at a
+    /// later `poll_transmit`).
     pub tx_deferred: u64,
     /// Demultiplexing table operations (operation-count tests).
     pub demux_ops: u64,

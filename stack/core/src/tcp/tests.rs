@@ -824,3 +824,212 @@ fn tcp_user_timeout_fires_on_time_must_21() {
         "{took:?}"
     );
 }
+
+#[test]
+fn tcp_recv_into_an_empty_buffer_reports_the_end_only_after_the_data() {
+    // RFC 9293 §3.10.3 (RECEIVE in CLOSE-WAIT): the end of the stream comes once the data
+    // before the FIN was delivered; an empty buffer reads nothing and must not learn it early.
+    let mut p = Pair::open(cfg(), cfg());
+    p.a.send(b"ten bytes!").unwrap();
+    p.a.shutdown();
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(p.b.state(), State::CloseWait);
+    assert_eq!(p.b.readable(), 10);
+    assert_eq!(p.b.recv(&mut []), Ok(0), "data waits: not the end yet");
+    let mut buf = [0u8; 64];
+    assert_eq!(p.b.recv(&mut buf), Ok(10));
+    assert_eq!(&buf[..10], b"ten bytes!");
+    assert_eq!(p.b.recv(&mut []), Err(RecvError::Finished));
+    assert_eq!(p.b.recv(&mut buf), Err(RecvError::Finished));
+
+    // The same for a failure: the data that came before a reset is read first.
+    let mut p = Pair::open(cfg(), cfg());
+    p.a.send(b"before the reset").unwrap();
+    p.run_for(Duration::from_millis(100));
+    p.a.abort();
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(p.b.error(), Some(ConnError::Reset));
+    assert_eq!(p.b.recv(&mut []), Ok(0));
+    assert_eq!(p.b.recv(&mut buf), Ok(16));
+    assert_eq!(p.b.recv(&mut []), Err(RecvError::Failed(ConnError::Reset)));
+}
+
+#[test]
+fn tcp_icmp_error_about_a_closed_connection_is_ignored() {
+    // RFC 9293 §3.10.7.1: once CLOSED no connection is left for an ICMP error to concern;
+    // the frozen SND.UNA and SND.MAX must not make it look outstanding (RFC 5927 §4.1).
+    let mut p = Pair::open(cfg(), cfg());
+    p.a.send(b"in flight").unwrap();
+    drain(&mut p.a, p.now);
+    let una = p.a.send_vars().una;
+    p.a.abort();
+    assert_eq!(p.a.state(), State::Closed);
+    let before = p.a.stats();
+    p.a.icmp_error(false, una);
+    p.a.icmp_error(true, una);
+    assert_eq!(
+        p.a.stats().icmp_errors,
+        before.icmp_errors,
+        "nothing reported"
+    );
+    assert_eq!(p.a.stats().icmp_ignored, before.icmp_ignored + 2, "counted");
+    assert_eq!(p.a.error(), Some(ConnError::Aborted), "the reason stays");
+}
+
+/// b with a `rcv`-byte receive buffer that a's `sent` bytes filled: a sees a zero window.
+fn pair_with_full_receiver(rcv: usize, sent: usize) -> Pair {
+    let mut cb = cfg();
+    cb.recv_buffer = rcv;
+    let mut p = Pair::open(cfg(), cb);
+    p.a.send(&pattern(sent)).unwrap();
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(p.b.readable(), rcv);
+    assert_eq!(p.a.send_vars().wnd, 0);
+    p
+}
+
+#[test]
+fn tcp_dropped_zero_window_probe_is_not_held_in_flight() {
+    // RFC 9293 §3.8.6.1 (RFC 1122 §4.2.2.17): the probe octet goes one past a closed window
+    // and the receiver may drop it. It must not count as in flight: once the window opens the
+    // rest goes at once (Nagle waits for nothing), not after a timer that no one armed.
+    let mut p = pair_with_full_receiver(100, 150);
+    p.run_for(Duration::from_secs(1));
+    let v = p.a.send_vars();
+    assert!(p.a.stats().window_probes >= 1, "{:?}", p.a.stats());
+    assert_eq!(p.b.readable(), 100, "b had no room for the probe");
+    assert_eq!(v.nxt, v.una, "the probe octet is not in flight");
+    assert_eq!(v.max, v.una + 1, "the peer may still acknowledge it");
+    let mut buf = [0u8; 100];
+    assert_eq!(p.b.recv(&mut buf), Ok(100));
+    p.run_for(Duration::from_millis(30));
+    assert_eq!(p.b.readable(), 50, "the rest followed the window update");
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(p.a.unacked(), 0);
+}
+
+#[test]
+fn tcp_fin_waiting_on_a_closed_window_is_probed_and_sent_when_it_opens() {
+    // RFC 9293 §3.8.6.1: with only the FIN left to send on a closed window, the FIN is the
+    // probe (the persist timer repeats it), and it goes once the window opens.
+    let mut p = pair_with_full_receiver(100, 100);
+    p.a.shutdown();
+    p.run_for(Duration::from_secs(3));
+    assert_eq!(p.a.state(), State::FinWait1);
+    assert_eq!(p.b.state(), State::Established, "no room for the FIN yet");
+    let fins = p.log.iter().filter(|(from_a, s)| *from_a && s.fin).count();
+    assert!(fins >= 2, "the FIN is probed with, again and again: {fins}");
+    assert!(p.a.stats().window_probes >= 2, "{:?}", p.a.stats());
+    let mut buf = [0u8; 100];
+    assert_eq!(p.b.recv(&mut buf), Ok(100));
+    p.run_for(Duration::from_millis(30));
+    assert_eq!(p.b.state(), State::CloseWait);
+    assert_eq!(p.a.state(), State::FinWait2);
+    assert_eq!(p.b.recv(&mut buf), Err(RecvError::Finished));
+}
+
+#[test]
+fn tcp_window_below_the_scale_unit_is_rounded_up_not_down_to_zero() {
+    // RFC 7323 §2.3: SEG.WND = RCV.WND >> shift would read any window below the scale unit
+    // as zero. A 1000-byte buffer with a shift of 10: the window goes out as one unit, and
+    // all of it is taken (the buffer's slack): nothing cut off and sent again.
+    let mut cb = cfg();
+    cb.recv_buffer = 1000;
+    cb.window_scale = super::conn::WindowScale::Shift(10);
+    let mut p = Pair::open(cfg(), cb);
+    assert_eq!(p.b.recv_vars().wscale, 10);
+    let start = p.now;
+    let data = pattern(30_000);
+    assert_eq!(p.transfer(&data, true), data);
+    let took = p.now.saturating_since(start);
+    assert!(took < Duration::from_secs(10), "{took:?} for 30 kB");
+    let windows: Vec<u16> = p
+        .log
+        .iter()
+        .filter(|(from_a, s)| !from_a && !s.syn)
+        .map(|(_, s)| s.window)
+        .collect();
+    assert!(
+        windows.contains(&1),
+        "a window below 1024 goes out as one unit"
+    );
+    assert!(
+        windows.iter().all(|w| *w <= 1),
+        "never more than the buffer's unit"
+    );
+    assert_eq!(p.b.stats().trimmed_bytes, 0, "{:?}", p.b.stats());
+    assert_eq!(p.a.stats().retransmitted_segs, 0, "{:?}", p.a.stats());
+}
+
+#[test]
+fn tcp_window_rounded_down_to_zero_when_full_opens_again_on_a_read() {
+    // RFC 7323 §2.4: a window rounded up to the scale unit and then rounded down (the buffer
+    // filled) retracts the edge the peer knows by less than a unit; that edge stays in the
+    // window, and reading must still announce the reopened window. A 1-byte buffer with a
+    // shift of 10: every byte read opens a one-unit window.
+    let mut cb = cfg();
+    cb.recv_buffer = 1;
+    cb.window_scale = super::conn::WindowScale::Shift(10);
+    let mut p = Pair::open(cfg(), cb);
+    let data = pattern(5000);
+    let start = p.now;
+    assert_eq!(p.transfer(&data, true), data);
+    let took = p.now.saturating_since(start);
+    assert!(took < Duration::from_secs(10), "{took:?} for 5 kB");
+    assert_eq!(p.b.stats().trimmed_bytes, 0, "{:?}", p.b.stats());
+}
+
+#[test]
+fn tcp_empty_segments_carry_the_highest_sequence_sent_after_a_timeout() {
+    // RFC 9293 §3.10.7.4: an ACK is taken in only if its sequence number passes the peer's
+    // acceptability test. After a retransmission timeout SND.NXT moves back to SND.UNA, but
+    // the peer may hold more: ACKs carry the highest sequence number sent (RFC 9293's SND.NXT).
+    let mut p = Pair::open(cfg(), cfg());
+    let now = p.now;
+    p.a.send(&pattern(2920)).unwrap();
+    let first = drain(&mut p.a, now);
+    assert_eq!(first.len(), 2);
+    let max = p.a.send_vars().max;
+    let t = p.a.poll_timeout().unwrap();
+    p.a.handle_timeout(t);
+    let again = drain(&mut p.a, t);
+    assert_eq!(again.len(), 1, "one segment again after the timeout");
+    assert!(p.a.send_vars().nxt.lt(max));
+    // b's data arrives: a acknowledges it at once (an old, unacceptable segment here).
+    let rcv = p.a.recv_vars();
+    p.a.handle_segment(t, &seg(rcv.nxt - 10, p.a.send_vars().una), &mut || true);
+    let acks = drain(&mut p.a, t);
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].out.seq, max, "{:?}", acks[0].out);
+}
+
+#[test]
+fn tcp_acks_to_unacceptable_empty_segments_are_rate_limited_rfc5961_7() {
+    // RFC 5961 §7 (as Linux's tcp_invalid_ratelimit): unacceptable segments without data are
+    // answered at most once per UNACCEPTABLE_ACK_INTERVAL, so two stacks that find each other's
+    // ACKs unacceptable cannot ping-pong forever; segments with data are always answered.
+    use super::conn::UNACCEPTABLE_ACK_INTERVAL;
+    let mut p = Pair::open(cfg(), cfg());
+    let now = p.now;
+    let old = seg(p.a.recv_vars().nxt - 1000, p.a.send_vars().una);
+    for _ in 0..10 {
+        p.a.handle_segment(now, &old, &mut || true);
+    }
+    assert_eq!(drain(&mut p.a, now).len(), 1, "one ACK for ten");
+    assert_eq!(p.a.stats().unacceptable, 10);
+    assert_eq!(p.a.stats().unacceptable_acks_limited, 9);
+    let with_data = SegmentIn {
+        payload: b"old data",
+        ..old
+    };
+    p.a.handle_segment(now, &with_data, &mut || true);
+    assert_eq!(drain(&mut p.a, now).len(), 1, "data is always answered");
+    let later = now + UNACCEPTABLE_ACK_INTERVAL;
+    p.a.handle_segment(later, &old, &mut || true);
+    assert_eq!(
+        drain(&mut p.a, later).len(),
+        1,
+        "answered again after the interval"
+    );
+    assert_eq!(p.a.stats().unacceptable_acks_limited, 9);
+}
