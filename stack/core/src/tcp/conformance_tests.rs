@@ -990,3 +990,44 @@ fn tcp_conf_rst_in_active_syn_received_closes_and_reports_must_11() {
     assert_eq!(c.error(), Some(ConnError::Refused));
     assert!(c.take_events() & events::FAILED != 0);
 }
+
+// ------------------------------------------------------------------------------ §3.10.7.4
+
+/// A retransmitted SYN in SYN-RECEIVED asks for the SYN-ACK again (SND.NXT back to ISS); the
+/// ACK of the first SYN-ACK arriving before it went out completes the handshake, and SND.NXT
+/// must then move up to SEG.ACK: the SYN occupies ISS, the first data octet is ISS+1 (RFC 9293
+/// §3.4), and SND.UNA =< SND.NXT always (§3.3.1). Before the fix the first data went out on
+/// the SYN's sequence number, shifting the stream by one octet at the peer.
+#[test]
+fn tcp_conf_ack_after_retransmitted_syn_leaves_snd_nxt_past_the_syn() {
+    let now = Instant::from_secs(1);
+    let peer_iss = Seq(70_000);
+    let syn = SegmentIn {
+        syn: true,
+        ack: None,
+        mss: Some(MSS),
+        ..ack_seg(peer_iss, Seq(0))
+    };
+    let iss = Seq(3000);
+    let mut c = Conn::accept(TcpConfig::default(), MSS, iss, now, &syn);
+    let synack = drain(&mut c, now);
+    assert!(synack.len() == 1 && synack[0].out.syn);
+    // The peer's SYN again (our SYN-ACK looked lost), then its ACK of the first SYN-ACK,
+    // both before we send anything.
+    give(&mut c, now, &syn);
+    assert_eq!(c.state(), State::SynReceived);
+    give(&mut c, now, &ack_seg(peer_iss + 1, iss + 1));
+    assert_eq!(c.state(), State::Established);
+    let v = c.send_vars();
+    assert_eq!((v.una, v.nxt), (iss + 1, iss + 1), "{v:?}");
+    assert_eq!(c.send(b"hello").unwrap(), 5);
+    let out = drain(&mut c, now);
+    assert!(
+        out.iter().all(|s| !s.out.syn),
+        "no SYN-ACK after ESTABLISHED"
+    );
+    let data: Vec<_> = out.iter().filter(|s| !s.payload.is_empty()).collect();
+    assert_eq!(data.len(), 1, "{out:?}");
+    assert_eq!(data[0].out.seq, iss + 1, "data starts after the SYN");
+    assert_eq!(data[0].payload, b"hello");
+}

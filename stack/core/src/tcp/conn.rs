@@ -1231,6 +1231,11 @@ impl Conn {
                     self.snd_wl1 = seg.seq;
                     self.snd_wl2 = a;
                     self.snd_una = a;
+                    // RFC 9293 §3.3.1: SND.UNA =< SND.NXT (a SYN-ACK asked for again by a
+                    // retransmitted SYN had moved SND.NXT back to ISS).
+                    if self.snd_nxt.lt(a) {
+                        self.snd_nxt = a;
+                    }
                     self.sample_rtt(now, a);
                     let fin_was_queued = self.fin_queued;
                     self.established(now);
@@ -1316,6 +1321,12 @@ impl Conn {
                 self.snd_wl1 = seg.seq;
                 self.snd_wl2 = ack;
                 self.snd_una = ack;
+                // RFC 9293 §3.3.1 and §3.4: SND.UNA =< SND.NXT, and the first data octet is
+                // ISS+1. A retransmitted SYN moved SND.NXT back to ISS to send the SYN-ACK
+                // again; this ACK of the first one makes that unnecessary.
+                if self.snd_nxt.lt(ack) {
+                    self.snd_nxt = ack;
+                }
                 self.sample_rtt(now, ack);
                 let fin_was_queued = self.fin_queued;
                 self.established(now);
