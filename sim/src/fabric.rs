@@ -243,6 +243,12 @@ pub(crate) struct Fabric {
     ipv4_from_nics: u64,
     #[cfg(feature = "planted-bugs")]
     pub(crate) planted: Vec<PlantedBug>,
+    /// TCP segments NICs emitted: all, with ACK, with data, RSTs.
+    #[cfg(feature = "planted-bugs")]
+    tcp_from_nics: [u64; 4],
+    /// TCP data segments past the monitor.
+    #[cfg(feature = "planted-bugs")]
+    tcp_data_after_monitor: u64,
     /// This run is an odd one of those planting `Nondeterminism` in this process.
     #[cfg(feature = "planted-bugs")]
     odd_run: bool,
@@ -277,6 +283,117 @@ fn corrupt_udp_payload(frame: &mut [u8]) {
     }
     if let Ok(mut u) = weft_wire::udp::UdpPacket::new_checked(udp) {
         u.fill_checksum(src, dst);
+    }
+}
+
+/// The (src, dst, TCP segment) of an untagged IPv4/TCP frame, for planted bugs' surgery.
+#[cfg(feature = "planted-bugs")]
+fn tcp_of(frame: &mut [u8]) -> Option<(weft_wire::Ipv4Addr, weft_wire::Ipv4Addr, &mut [u8])> {
+    if !is_ipv4(frame, false) || frame.get(23) != Some(&6) {
+        return None;
+    }
+    let ihl = usize::from(frame.get(14).copied().unwrap_or(0x45) & 0x0f) * 4;
+    let (src, dst) = match (frame.get(26..30), frame.get(30..34)) {
+        (Some(&[a, b, c, d]), Some(&[e, f, g, h])) => (
+            weft_wire::Ipv4Addr::new(a, b, c, d),
+            weft_wire::Ipv4Addr::new(e, f, g, h),
+        ),
+        _ => return None,
+    };
+    let total = frame
+        .get(16..18)
+        .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+    let seg = frame.get_mut(14 + ihl..14 + total.max(ihl))?;
+    Some((src, dst, seg))
+}
+
+/// Planted TCP bugs that change a segment before the monitor sees it.
+#[cfg(feature = "planted-bugs")]
+fn plant_tcp(planted: &[PlantedBug], counts: &mut [u64; 4], frame: &mut [u8]) {
+    use weft_wire::tcp::TcpPacket;
+    let Some((src, dst, seg)) = tcp_of(frame) else {
+        return;
+    };
+    let Ok(mut t) = TcpPacket::new_checked(&mut *seg) else {
+        return;
+    };
+    let flags = t.flags();
+    let data = !t.payload().is_empty();
+    let [all, acks, datas, rsts] = *counts;
+    counts[0] += 1;
+    let mut fix = false;
+    if flags.ack() && !flags.rst() {
+        counts[1] += 1;
+        if planted.contains(&PlantedBug::TcpAckUnsent { nth: acks }) {
+            let a = t.ack_number().wrapping_add(1 << 24);
+            t.set_ack_number(a);
+            fix = true;
+        }
+    }
+    if data {
+        counts[2] += 1;
+        if planted.contains(&PlantedBug::TcpBeyondWindow { nth: datas }) {
+            let q = t.seq_number().wrapping_add(1 << 24);
+            t.set_seq_number(q);
+            fix = true;
+        }
+        if planted.contains(&PlantedBug::TcpEarlyFin { nth: datas }) {
+            let mut f = flags;
+            f.insert(weft_wire::tcp::TcpFlags::FIN);
+            t.set_flags(f);
+            fix = true;
+        }
+    }
+    if flags.rst() {
+        counts[3] += 1;
+        if planted.contains(&PlantedBug::TcpRstSeq { nth: rsts }) {
+            let q = t.seq_number().wrapping_add(1 << 30);
+            t.set_seq_number(q);
+            fix = true;
+        }
+    }
+    if fix {
+        t.fill_checksum(src, dst);
+    }
+    if planted.contains(&PlantedBug::TcpBadChecksum { nth: all }) {
+        let c = t.checksum() ^ 0x0100;
+        t.set_checksum(c);
+    }
+    if planted.contains(&PlantedBug::TcpBadHeader { nth: all })
+        && let Some(b) = seg.get_mut(12)
+    {
+        *b = (*b & 0x0f) | 0x40;
+    }
+}
+
+/// The planted `TcpMssInflated`: a SYN's MSS option raised to 1460 (after the monitor).
+#[cfg(feature = "planted-bugs")]
+fn inflate_mss(frame: &mut [u8]) {
+    use weft_wire::tcp::TcpPacket;
+    let Some((src, dst, seg)) = tcp_of(frame) else {
+        return;
+    };
+    let syn = TcpPacket::new_checked(&*seg).is_ok_and(|t| t.flags().syn());
+    if !syn {
+        return;
+    }
+    let hl = usize::from(seg.get(12).copied().unwrap_or(0x50) >> 4) * 4;
+    let mut i = 20;
+    while i + 1 < hl {
+        match seg.get(i).copied() {
+            Some(0) | None => break,
+            Some(1) => i += 1,
+            Some(2) => {
+                if let Some(v) = seg.get_mut(i + 2..i + 4) {
+                    v.copy_from_slice(&1460u16.to_be_bytes());
+                }
+                break;
+            }
+            Some(_) => i += usize::from(seg.get(i + 1).copied().unwrap_or(2)).max(2),
+        }
+    }
+    if let Ok(mut t) = TcpPacket::new_checked(&mut *seg) {
+        t.fill_checksum(src, dst);
     }
 }
 
@@ -328,6 +445,10 @@ impl Fabric {
             ipv4_from_nics: 0,
             #[cfg(feature = "planted-bugs")]
             planted: Vec::new(),
+            #[cfg(feature = "planted-bugs")]
+            tcp_from_nics: [0; 4],
+            #[cfg(feature = "planted-bugs")]
+            tcp_data_after_monitor: 0,
             #[cfg(feature = "planted-bugs")]
             odd_run: false,
         }
@@ -518,9 +639,40 @@ impl Fabric {
                     *b ^= 0x40;
                 }
             }
+            #[cfg(feature = "planted-bugs")]
+            plant_tcp(&self.planted, &mut self.tcp_from_nics, &mut frame);
             // The sender's output, before any fault: the monitor's view.
             if let Some(m) = self.monitor.as_mut() {
                 m.check(now, from, &frame, lookup);
+            }
+            #[cfg(feature = "planted-bugs")]
+            {
+                if self.planted.contains(&PlantedBug::TcpMssInflated) {
+                    inflate_mss(&mut frame);
+                }
+                if let Some((src, dst, seg)) = tcp_of(&mut frame)
+                    && let Ok(mut t) = weft_wire::tcp::TcpPacket::new_checked(&mut *seg)
+                    && !t.payload().is_empty()
+                {
+                    let n = self.tcp_data_after_monitor;
+                    self.tcp_data_after_monitor += 1;
+                    if self
+                        .planted
+                        .contains(&PlantedBug::TcpCorruptAfterMonitor { nth: n })
+                    {
+                        if let Some(b) = t.payload_mut().first_mut() {
+                            *b ^= 0x01;
+                        }
+                        t.fill_checksum(src, dst);
+                    }
+                    if self
+                        .planted
+                        .contains(&PlantedBug::TcpResetAfterMonitor { nth: n })
+                    {
+                        t.set_flags(weft_wire::tcp::TcpFlags::RST);
+                        t.fill_checksum(src, dst);
+                    }
+                }
             }
             #[cfg(feature = "planted-bugs")]
             {

@@ -1246,6 +1246,19 @@ pub enum PlantedBug {
         /// Which data segment.
         nth: u64,
     },
+    /// After the monitor, the fabric flips a payload bit of the `nth` TCP data segment and
+    /// fixes its checksum, recording no fault (the stream oracle's integrity check).
+    TcpCorruptAfterMonitor {
+        /// Which data segment.
+        nth: u64,
+    },
+    /// After the monitor, the fabric turns the `nth` TCP data segment into a RST with the
+    /// same (acceptable) sequence number, recording no fault: the receiver's connection is
+    /// reset with no crash or partition to explain it (the stream oracle's error check).
+    TcpResetAfterMonitor {
+        /// Which data segment.
+        nth: u64,
+    },
     /// The NIC moves the `nth` RST's sequence number 1 GiB ahead (`tcp.rst`).
     TcpRstSeq {
         /// Which RST.

@@ -278,19 +278,28 @@ struct Conn {
     id: u64,
 }
 
-/// Shared state of one client: failures so far.
+/// One client's sequence of connections doing one piece of work (a transfer, a series of
+/// messages or requests), with the failures it had so far.
 struct Client {
     plan: Rc<Plan>,
     host: HostId,
-    failures: RefCell<u32>,
+    failures: core::cell::Cell<u32>,
 }
 
 impl Client {
-    /// Counts a failure; false once the client has no attempts left.
+    fn new(plan: &Rc<Plan>, host: HostId) -> Client {
+        Client {
+            plan: plan.clone(),
+            host,
+            failures: core::cell::Cell::new(0),
+        }
+    }
+
+    /// Counts a failure; false once this piece of work has no attempts left.
     fn failed(&self) -> bool {
-        let mut f = self.failures.borrow_mut();
-        *f += 1;
-        *f < self.plan.attempts
+        let f = self.failures.get() + 1;
+        self.failures.set(f);
+        f < self.plan.attempts
     }
 
     /// Opens a connection and sends its header.
@@ -612,11 +621,8 @@ fn filler(mut rng: weft_net::ChaCha20Rng) -> impl FnMut(&mut [u8]) {
 /// Runs one client of a TCP workload.
 pub(crate) async fn client(net: SimNet, plan: Rc<Plan>) {
     net.sleep(plan.start).await;
-    let c = Rc::new(Client {
-        plan: plan.clone(),
-        host: host_of(&net),
-        failures: RefCell::new(0),
-    });
+    let host = host_of(&net);
+    let c = Client::new(&plan, host);
     let purpose = format!("workload/{}/{}", plan.name, net_name(&net));
     match plan.job {
         Job::Echo {
@@ -630,8 +636,8 @@ pub(crate) async fn client(net: SimNet, plan: Rc<Plan>) {
                 let left = Rc::new(RefCell::new(connections));
                 let gate = Rc::new(Gate::default());
                 for i in 0..connections {
-                    let (net2, c, left, gate) =
-                        (net.clone(), c.clone(), left.clone(), gate.clone());
+                    let (net2, left, gate) = (net.clone(), left.clone(), gate.clone());
+                    let c = Client::new(&plan, host);
                     let purpose = format!("{purpose}/{i}");
                     net.spawn(async move {
                         echo(
