@@ -17,8 +17,10 @@
 //!   stream (the peer's FIN) must have read everything the peer wrote.
 //! - **Stream errors** ([`Oracle::Loss`] too): a connection reset or refused must be explained
 //!   by a crash or a partition of either host while the connection was open (or being
-//!   opened); a timeout (the stack's, or the workload's idle limit) by any loss-causing fault
-//!   on the path.
+//!   opened), or by the other end's abort after an error explained itself; a timeout (the
+//!   stack's, or the workload's idle limit) by any loss-causing fault on the path (a stall
+//!   of consecutive losses and backed-off retransmissions is TCP working as specified, and
+//!   the oracle cannot tell it from a stall of the stack's own making).
 //! - **Duplicates** ([`Oracle::Duplicate`]): an application receives a datagram more often
 //!   than it was sent only when a duplication fault fired on the path.
 //! - **The sender-side monitor** ([`Oracle::Monitor`], [`crate::monitor`]).
@@ -987,14 +989,31 @@ fn judge_streams(
                 None => {}
             }
         }
-        for (side, at, e) in &s.errors {
+        // In time order: a workload aborts a connection (a RST) only after it recorded an
+        // error on it, so a reset of one end that follows an explained error of the other
+        // end is explained by it.
+        let mut errors = s.errors.clone();
+        errors.sort_by_key(|(_, at, _)| *at);
+        let mut aborted_by: [Option<Instant>; 2] = [None, None];
+        for (side, at, e) in &errors {
             t.errors += 1;
             let (me, peer) = if *side == 0 {
                 (s.hosts[0], s.hosts[1])
             } else {
                 (s.hosts[1], s.hosts[0])
             };
-            if !explained(*e, me, peer, s.opened, *at) {
+            let other = 1 - (*side).min(1);
+            let after_abort = *e == StreamError::Reset
+                && aborted_by
+                    .get(other)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|a| a <= *at);
+            let ok = after_abort || explained(*e, me, peer, s.opened, *at);
+            if ok && let Some(slot) = aborted_by.get_mut(*side) {
+                slot.get_or_insert(*at);
+            }
+            if !ok {
                 out.push(OracleFailure::UnaccountedStreamError {
                     workload: workload(s.workload),
                     host: paths.name(me),
