@@ -302,7 +302,8 @@ fn tcp_of(frame: &mut [u8]) -> Option<(weft_wire::Ipv4Addr, weft_wire::Ipv4Addr,
     };
     let total = frame
         .get(16..18)
-        .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+        .and_then(|b| <[u8; 2]>::try_from(b).ok())
+        .map_or(0, |b| usize::from(u16::from_be_bytes(b)));
     let seg = frame.get_mut(14 + ihl..14 + total.max(ihl))?;
     Some((src, dst, seg))
 }

@@ -1669,6 +1669,9 @@ fn resolve_workload(
     })
 }
 
+/// Reads a count that must be at least 1 (key, default).
+type Positive<'a> = dyn Fn(&Option<Spanned<u32>>, &str, u32) -> Checked<u32> + 'a;
+
 /// A TCP kind's workload for the engine, with its keys checked.
 fn tcp_workload(
     w: &RawWorkload,
@@ -1676,7 +1679,7 @@ fn tcp_workload(
     server: Option<usize>,
     clients: &[usize],
     hosts: &[Host],
-    positive: &dyn Fn(&Option<Spanned<u32>>, &str, u32) -> Checked<u32>,
+    positive: &Positive<'_>,
 ) -> Checked<crate::workload::Workload> {
     use crate::workload::{TcpBulk, TcpEcho, TcpRequestResponse, Workload as W};
     let host = |i: usize| hosts.get(i).map(|h| h.name.clone()).unwrap_or_default();

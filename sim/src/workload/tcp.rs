@@ -49,19 +49,15 @@ enum Kind {
 
 fn header(kind: Kind, id: u64, arg1: u32, arg2: u32) -> [u8; HEADER] {
     let mut h = [0u8; HEADER];
-    let mut w = 0;
-    for b in MAGIC
+    let bytes = MAGIC
         .iter()
         .copied()
         .chain([kind as u8])
         .chain(id.to_be_bytes())
         .chain(arg1.to_be_bytes())
-        .chain(arg2.to_be_bytes())
-    {
-        if let Some(slot) = h.get_mut(w) {
-            *slot = b;
-        }
-        w += 1;
+        .chain(arg2.to_be_bytes());
+    for (slot, b) in h.iter_mut().zip(bytes) {
+        *slot = b;
     }
     h
 }
@@ -510,7 +506,7 @@ async fn pump(
     let mut next_chunk = net.now();
     let mut idle_at = net.now().saturating_add(idle);
     let mut buf = vec![0u8; 16 * 1024];
-    let mut timer: Option<(Instant, Pin<Box<dyn Future<Output = ()>>>)> = None;
+    let mut timer: Option<(Instant, Timer)> = None;
     let id = c.id;
     poll_fn(|cx| {
         loop {
@@ -612,6 +608,9 @@ async fn pump(
     })
     .await
 }
+
+/// A sleep of the pump's, pinned.
+type Timer = Pin<Box<dyn Future<Output = ()>>>;
 
 /// Bytes from `rng`.
 fn filler(mut rng: weft_net::ChaCha20Rng) -> impl FnMut(&mut [u8]) {
