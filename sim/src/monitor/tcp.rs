@@ -17,6 +17,8 @@ use weft_wire::tcp::TcpPacket;
 const PAST: usize = 8;
 /// Distinct ACK numbers remembered per end (for RSTs that answer them).
 const RECENT_ACKS: usize = 16;
+/// Steps of the window staircase remembered per end (see [`WindowsAhead`]).
+const WINDOW_STEPS: usize = 32;
 /// Connections tracked at once; beyond, new ones are counted and not checked.
 pub(crate) const MAX_CONNECTIONS: usize = 1 << 16;
 /// RFC 9293 §3.7.1: the send MSS without an MSS option (MUST-15).
@@ -54,8 +56,12 @@ struct End {
     /// The window-scale option of this incarnation's SYN.
     wscale: Option<u8>,
     /// The right edge of the window this end advertised for the peer's current incarnation:
-    /// the highest SEG.ACK + SEG.WND (scaled) it emitted.
+    /// the highest SND.UNA + SND.WND a peer could hold from what this end emitted (see
+    /// [`WindowsAhead`]).
     right_edge: Option<u32>,
+    /// The windows this end advertised (for the peer's current incarnation), by where in this
+    /// end's own sequence space the segments carrying them lay.
+    windows: WindowsAhead,
     /// Recent distinct ACK numbers this end emitted.
     acks: Vec<u32>,
 }
@@ -78,6 +84,49 @@ impl End {
                 self.acks.remove(0);
             }
             self.acks.push(ack);
+        }
+    }
+}
+
+/// The windows one end advertised, for the question "what is the largest window carried by a
+/// segment whose sequence number lies beyond this one?".
+///
+/// RFC 9293 §3.10.7.4 takes SND.WND only from a segment with SND.WL1 < SEG.SEQ (or an equal
+/// SEG.SEQ and SND.WL2 =< SEG.ACK), while any acceptable ACK moves SND.UNA. So when a segment
+/// with a lower sequence number but a higher ACK arrives after one that set the window (the
+/// receiver retransmitted its own data after pure ACKs, or the network reordered them), the
+/// sender keeps the older, larger SND.WND and counts it from the newer SND.UNA: its right edge
+/// SND.UNA + SND.WND lies beyond any SEG.ACK + SEG.WND the receiver emitted, legally. The
+/// monitor therefore allows, for each segment A, A's SEG.ACK plus the largest window any
+/// earlier segment at a higher sequence number carried (with a lower ACK the sum is below
+/// that segment's own right edge, so the ACK condition needs no checking).
+///
+/// Kept as a staircase: offsets from the ISN ascending, windows strictly descending (an entry
+/// with both a lower offset and a smaller window than another never answers). Past
+/// [`WINDOW_STEPS`] the two lowest steps merge into one at the higher offset with the larger
+/// window: answers only grow, so the rule stays free of false alarms.
+#[derive(Debug, Clone, Default)]
+struct WindowsAhead(Vec<(u32, u32)>);
+
+impl WindowsAhead {
+    /// The largest window a segment at an offset beyond `offset` carried.
+    fn beyond(&self, offset: u32) -> Option<u32> {
+        self.0.iter().find(|&&(o, _)| o > offset).map(|&(_, w)| w)
+    }
+
+    /// Notes a segment at `offset` that advertised `wnd`.
+    fn note(&mut self, offset: u32, wnd: u32) {
+        if self.0.iter().any(|&(o, w)| o >= offset && w >= wnd) {
+            return;
+        }
+        self.0.retain(|&(o, w)| !(o <= offset && w <= wnd));
+        let at = self.0.partition_point(|&(o, _)| o < offset);
+        self.0.insert(at, (offset, wnd));
+        if self.0.len() > WINDOW_STEPS {
+            let (_, lowest) = self.0.remove(0);
+            if let Some(next) = self.0.first_mut() {
+                next.1 = lowest;
+            }
         }
     }
 }
@@ -182,8 +231,11 @@ fn check_segment(
         end.fin = None;
         end.mss = seg.mss();
         end.wscale = seg.window_scale();
-        // The peer's window for this end's old sequence space says nothing about the new.
+        // Windows this end advertised were placed in its old sequence space, and the peer's
+        // window for this end's old sequence space says nothing about the new.
+        end.windows = WindowsAhead::default();
         other.right_edge = None;
+        other.windows = WindowsAhead::default();
     }
 
     // RFC 9293 §3.10.7.4: an ACK of something not yet sent is never sent.
@@ -210,7 +262,21 @@ fn check_segment(
                 _ => 0,
             };
             let wnd = u32::from(seg.window_len()) << shift;
-            let edge = ack.wrapping_add(wnd);
+            let mut edge = ack.wrapping_add(wnd);
+            // A window from a segment further on in this end's sequence space may still be
+            // the peer's SND.WND, counted from this ACK (RFC 9293 §3.10.7.4, see
+            // `WindowsAhead`).
+            if let Some(mine) = end.space
+                && within(seq, mine.isn, mine.max)
+            {
+                let offset = seq.wrapping_sub(mine.isn);
+                if let Some(w) = end.windows.beyond(offset)
+                    && w > wnd
+                {
+                    edge = ack.wrapping_add(w);
+                }
+                end.windows.note(offset, wnd);
+            }
             end.right_edge = Some(match end.right_edge {
                 Some(e) if le(edge, e) => e,
                 _ => edge,
@@ -252,19 +318,28 @@ fn check_segment(
     });
 
     if len > 0 {
+        // RFC 9293 §3.4: the SYN occupies the ISN, data starts at ISN + 1.
+        let first = end.space.map(|s| s.isn.wrapping_add(1));
+        let in_space = first.is_some_and(|f| le(f, data_start));
         // RFC 9293 §3.8.6: no data beyond the right edge of the window the peer advertised
         // (SND.UNA + SND.WND); a zero-window probe may carry one octet past it (§3.8.6.1).
-        let ok = end
-            .space
-            .is_some_and(|s| le(s.isn.wrapping_add(1), data_start))
-            && other
-                .right_edge
-                .is_some_and(|e| le(data_end, e.wrapping_add(1)) && (len == 1 || le(data_end, e)));
-        v.rule("tcp.window", ok, || match other.right_edge {
-            Some(e) => format!(
-                "data {data_start}..{data_end} ({len} bytes) beyond the window's right edge {e}"
-            ),
-            None => format!("{len} bytes of data before the peer advertised a window"),
+        let in_window = other
+            .right_edge
+            .is_some_and(|e| le(data_end, e.wrapping_add(1)) && (len == 1 || le(data_end, e)));
+        v.rule("tcp.window", in_space && in_window, || {
+            match (first, other.right_edge) {
+                (Some(f), _) if !in_space => format!(
+                    "data {data_start}..{data_end} ({len} bytes) starts before this end's first data sequence number {f} (the SYN occupies ISN {})",
+                    f.wrapping_sub(1)
+                ),
+                (None, _) => format!("{len} bytes of data before this end sent a SYN"),
+                (Some(_), Some(e)) => format!(
+                    "data {data_start}..{data_end} ({len} bytes) beyond the window's right edge {e}"
+                ),
+                (Some(_), None) => {
+                    format!("{len} bytes of data before the peer advertised a window")
+                }
+            }
         });
     }
 
@@ -300,6 +375,231 @@ fn check_segment(
         let occupied = data_end.wrapping_add(u32::from(fin));
         if le(s.isn, seq) && le(s.max, occupied) {
             s.max = occupied;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+    use weft_wire::tcp::{TcpFlags, TcpOption, TcpOptionList, TcpRepr};
+
+    const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 10);
+    const A_ISN: u32 = 1_000_000;
+    const B_ISN: u32 = 5_000_000;
+
+    struct Seg {
+        seq: u32,
+        ack: Option<u32>,
+        syn: bool,
+        wnd: u16,
+        len: usize,
+    }
+
+    /// Checks one segment from `src` and returns the rules it broke, with their details.
+    fn send(t: &mut TcpTracker, src: Ipv4Addr, s: Seg) -> Vec<(&'static str, String)> {
+        let (dst, sport, dport) = if src == A {
+            (B, 7, 40000)
+        } else {
+            (A, 40000, 7)
+        };
+        let mut flags = TcpFlags::EMPTY;
+        let mut options = TcpOptionList::new();
+        if s.syn {
+            flags.insert(TcpFlags::SYN);
+            options.push(TcpOption::Mss(1460));
+            options.push(TcpOption::WindowScale(1));
+        }
+        if s.ack.is_some() {
+            flags.insert(TcpFlags::ACK);
+        }
+        let payload = vec![0x5a; s.len];
+        let repr = TcpRepr {
+            src_port: sport,
+            dst_port: dport,
+            seq_number: s.seq,
+            ack_number: s.ack.unwrap_or(0),
+            flags,
+            window_len: s.wnd,
+            urgent_pointer: 0,
+            options,
+            options_trailer: &[],
+            payload: &payload,
+        };
+        let mut buf = vec![0; repr.buffer_len()];
+        repr.emit(src, dst, &mut buf).unwrap();
+        t.check(src, dst, 0, &buf)
+            .0
+            .into_iter()
+            .filter_map(|(rule, bad)| bad.map(|d| (rule, d)))
+            .collect()
+    }
+
+    /// A opens to B (both scale windows by 2), A's next sequence number is A_ISN + 1.
+    fn open() -> TcpTracker {
+        let mut t = TcpTracker::default();
+        let syn = |seq, ack| Seg {
+            seq,
+            ack,
+            syn: true,
+            wnd: 65535,
+            len: 0,
+        };
+        assert!(send(&mut t, B, syn(B_ISN, None)).is_empty());
+        assert!(send(&mut t, A, syn(A_ISN, Some(B_ISN + 1))).is_empty());
+        t
+    }
+
+    fn data(seq: u32, ack: u32, len: usize) -> Seg {
+        Seg {
+            seq,
+            ack: Some(ack),
+            syn: false,
+            wnd: 32768,
+            len,
+        }
+    }
+
+    #[test]
+    fn data_within_the_advertised_window_passes_and_one_byte_more_does_not() {
+        let mut t = open();
+        // B acknowledges the SYN-ACK with 2 × 1000 = 2000 bytes of window.
+        let ack = Seg {
+            wnd: 1000,
+            ..data(B_ISN + 1, A_ISN + 1, 0)
+        };
+        assert!(send(&mut t, B, ack).is_empty());
+        assert!(send(&mut t, A, data(A_ISN + 1, B_ISN + 1, 1000)).is_empty());
+        assert!(send(&mut t, A, data(A_ISN + 1001, B_ISN + 1, 1000)).is_empty());
+        let broke = send(&mut t, A, data(A_ISN + 2001, B_ISN + 1, 2));
+        assert_eq!(broke.len(), 1, "{broke:?}");
+        assert_eq!(broke[0].0, "tcp.window");
+        assert!(
+            broke[0].1.contains("beyond the window's right edge"),
+            "{broke:?}"
+        );
+    }
+
+    /// Seed 507 of the fault matrix: the receiver B sends pure ACKs at its SND.NXT with a
+    /// full window, then retransmits a hole of its own data (a lower SEG.SEQ) with a higher
+    /// ACK and a window smaller by as much. RFC 9293 §3.10.7.4 does not take SND.WND from
+    /// the retransmission (SEG.SEQ < SND.WL1) but moves SND.UNA: the sender's right edge
+    /// grows by the ACK's advance, past every SEG.ACK + SEG.WND B emitted.
+    #[test]
+    fn a_window_kept_from_a_later_segment_counts_from_a_newer_ack() {
+        let mut t = open();
+        // B sends 3000 bytes of its own; A sends 4000.
+        for i in 0..3 {
+            assert!(send(&mut t, B, data(B_ISN + 1 + i * 1000, A_ISN + 1, 1000)).is_empty());
+        }
+        for i in 0..4 {
+            assert!(send(&mut t, A, data(A_ISN + 1 + i * 1000, B_ISN + 3001, 1000)).is_empty());
+        }
+        // B's pure ACK at its SND.NXT: ACK A_ISN + 1001, window 2 × 32768.
+        let edge = A_ISN + 1001 + 65536;
+        assert!(send(&mut t, B, data(B_ISN + 3001, A_ISN + 1001, 0)).is_empty());
+        // B retransmits its first segment, acknowledging 1000 more with a window 1000
+        // smaller: the same right edge.
+        let retx = Seg {
+            wnd: 32268,
+            ..data(B_ISN + 1, A_ISN + 2001, 1000)
+        };
+        assert!(send(&mut t, B, retx).is_empty());
+        // A, holding SND.WND = 65536 from the pure ACK and SND.UNA = A_ISN + 2001, may send
+        // up to A_ISN + 2001 + 65536: 1000 bytes past `edge`.
+        let from = A_ISN + 4001;
+        let upto = edge + 1000;
+        let mut seq = from;
+        while seq < upto {
+            let len = (upto - seq).min(1460);
+            let broke = send(&mut t, A, data(seq, B_ISN + 3001, len as usize));
+            assert!(broke.is_empty(), "at {seq}: {broke:?}");
+            seq += len;
+        }
+        let broke = send(&mut t, A, data(upto, B_ISN + 3001, 2));
+        assert_eq!(broke.len(), 1, "{broke:?}");
+        assert!(
+            broke[0].1.contains(&format!("right edge {upto}")),
+            "{broke:?}"
+        );
+    }
+
+    /// A window from a segment *behind* the ACK's segment in sequence space would have been
+    /// replaced by it (RFC 9293 §3.10.7.4): it does not widen the edge.
+    #[test]
+    fn a_window_from_an_earlier_segment_does_not_widen_the_edge() {
+        let mut t = open();
+        // B: a full window at ACK A_ISN + 1, then (after A's 2000 bytes) a newer segment
+        // further on with a higher ACK and a window smaller by more than the ACK's advance.
+        assert!(send(&mut t, B, data(B_ISN + 1, A_ISN + 1, 0)).is_empty());
+        assert!(send(&mut t, A, data(A_ISN + 1, B_ISN + 1, 1000)).is_empty());
+        assert!(send(&mut t, A, data(A_ISN + 1001, B_ISN + 1, 1000)).is_empty());
+        let shrinking = Seg {
+            wnd: 100,
+            ..data(B_ISN + 1, A_ISN + 2001, 1000)
+        };
+        assert!(send(&mut t, B, shrinking).is_empty());
+        // The edge stays A_ISN + 1 + 65536 (from the first ACK), not A_ISN + 2001 + 65536.
+        let edge = A_ISN + 1 + 65536;
+        let mut seq = A_ISN + 2001;
+        while seq < edge {
+            let len = (edge - seq).min(1460);
+            assert!(send(&mut t, A, data(seq, B_ISN + 1001, len as usize)).is_empty());
+            seq += len;
+        }
+        let broke = send(&mut t, A, data(edge, B_ISN + 1001, 2));
+        assert_eq!(broke.len(), 1, "{broke:?}");
+        assert_eq!(broke[0].0, "tcp.window");
+    }
+
+    /// Seed 856 of the fault matrix: data placed on the SYN's sequence number.
+    #[test]
+    fn data_on_the_syns_sequence_number_is_named() {
+        let mut t = open();
+        assert!(send(&mut t, B, data(B_ISN + 1, A_ISN + 1, 20)).is_empty());
+        let broke = send(&mut t, A, data(A_ISN, B_ISN + 21, 300));
+        assert_eq!(broke.len(), 1, "{broke:?}");
+        assert_eq!(broke[0].0, "tcp.window");
+        assert!(
+            broke[0].1.contains(&format!(
+                "starts before this end's first data sequence number {}",
+                A_ISN + 1
+            )),
+            "{broke:?}"
+        );
+    }
+
+    /// The staircase answers the largest window ahead of an offset, and merging past the
+    /// bound only ever raises answers.
+    #[test]
+    fn windows_ahead_answer_the_largest_window_beyond_and_merges_only_raise() {
+        let mut w = WindowsAhead::default();
+        w.note(100, 50);
+        w.note(200, 70);
+        w.note(300, 10);
+        assert_eq!(w.beyond(0), Some(70));
+        assert_eq!(w.beyond(199), Some(70));
+        assert_eq!(w.beyond(200), Some(10));
+        assert_eq!(w.beyond(300), None);
+        // Exact answers for a long run of notes, against which the bounded staircase may
+        // only answer at least as much.
+        let mut notes = Vec::new();
+        let mut w = WindowsAhead::default();
+        for i in 0..500u32 {
+            let offset = i * 37 % 4096;
+            let wnd = 65536 - (i * 131 % 5000);
+            notes.push((offset, wnd));
+            w.note(offset, wnd);
+            assert!(w.0.len() <= WINDOW_STEPS);
+            assert!(w.0.windows(2).all(|p| p[0].0 < p[1].0 && p[0].1 > p[1].1));
+        }
+        for q in (0..4200).step_by(7) {
+            let exact = notes.iter().filter(|n| n.0 > q).map(|n| n.1).max();
+            let got = w.beyond(q);
+            assert!(got >= exact, "at {q}: {got:?} < {exact:?}");
         }
     }
 }
