@@ -12,7 +12,7 @@ use crate::executor::HostId;
 use crate::monitor::{AddrLookup, Monitor};
 #[cfg(feature = "planted-bugs")]
 use crate::oracle::PlantedBug;
-use crate::tape::{Fault, FrameKey, Tape, TapeEntry};
+use crate::tape::{Fault, FrameIdentity, FrameKey, Tape, TapeEntry};
 use core::task::{Context, Poll, Waker};
 use rand_chacha::ChaCha20Rng;
 use rand_core::RngCore;
@@ -185,7 +185,10 @@ struct DirState {
     rng: ChaCha20Rng,
     /// Key for per-frame jitter, independent of the decision stream.
     jitter_key: u64,
+    /// Frames seen per identity digest (the tape's occurrences).
     occurrences: BTreeMap<u64, u32>,
+    /// Frames seen per digest of all their bytes (the jitter's occurrences).
+    byte_occurrences: BTreeMap<u64, u32>,
     counters: LinkCounters,
 }
 
@@ -224,6 +227,8 @@ pub(crate) struct Fabric {
     pub(crate) outbox: Vec<(usize, Vec<u8>, bool)>,
     source: FaultSource,
     tape_index: BTreeMap<FrameKey, Vec<Fault>>,
+    /// What identifies a frame for the tape's keys (and the per-frame jitter).
+    pub(crate) identity: FrameIdentity,
     /// Faults that fired, in order.
     pub(crate) tape: Tape,
     /// Running digest of every delivery (time, endpoint, frame), for golden hashes and the
@@ -435,6 +440,7 @@ impl Fabric {
             outbox: Vec::new(),
             source,
             tape_index,
+            identity: FrameIdentity::default(),
             tape: Tape::default(),
             trace_digest: FNV_OFFSET,
             frames_sent: 0,
@@ -555,6 +561,7 @@ impl Fabric {
                 rng: weft_net::rng_for(seed, &purpose),
                 jitter_key: fnv(seed ^ FNV_OFFSET, format!("jitter/{purpose}").as_bytes()),
                 occurrences: BTreeMap::new(),
+                byte_occurrences: BTreeMap::new(),
                 counters: LinkCounters::default(),
             }
         };
@@ -741,7 +748,14 @@ impl Fabric {
         d.queued.push_back(departs);
 
         // The decisions.
-        let digest = fnv(FNV_OFFSET, &frame);
+        // Jitter is drawn from the frame's bytes and their occurrence, as before tapes keyed
+        // frames by identity, so every seed's run stays what it was (seeds that sweeps found
+        // failing keep failing the same way); the tape key below is the stable identity.
+        let bytes_digest = fnv(FNV_OFFSET, &frame);
+        let bocc = d.byte_occurrences.entry(bytes_digest).or_insert(0);
+        let byte_occurrence = *bocc;
+        *bocc = bocc.saturating_add(1);
+        let digest = self.identity.digest(&frame);
         let occ = d.occurrences.entry(digest).or_insert(0);
         let occurrence = *occ;
         *occ = occ.saturating_add(1);
@@ -793,7 +807,7 @@ impl Fabric {
             self.tape.entries.push(TapeEntry {
                 key,
                 faults: faults.clone(),
-                describe: crate::tape::describe(&frame),
+                describe: self.identity.describe(&frame),
             });
         }
         for f in &faults {
@@ -812,7 +826,11 @@ impl Fabric {
             j => {
                 fnv(
                     d.jitter_key,
-                    &[digest.to_le_bytes(), u64::from(occurrence).to_le_bytes()].concat(),
+                    &[
+                        bytes_digest.to_le_bytes(),
+                        u64::from(byte_occurrence).to_le_bytes(),
+                    ]
+                    .concat(),
                 ) % (j + 1)
             }
         };

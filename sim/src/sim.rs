@@ -1193,6 +1193,7 @@ impl Run {
             hosts,
             links,
             tape: fabric.tape.clone(),
+            tape_flows_untracked: fabric.identity.untracked,
             oracles,
             monitor,
             workloads,
@@ -1265,6 +1266,10 @@ pub struct Report {
     pub links: Vec<LinkReport>,
     /// The faults that fired.
     pub tape: Tape,
+    /// TCP flows (SYNs) whose segments the tape keyed by sequence numbers as sent, not
+    /// relative to the ISN, because [`crate::tape::MAX_KEYED_FLOWS`] were remembered
+    /// already: their faults may miss their frames when the tape is replayed in part.
+    pub tape_flows_untracked: u64,
     /// What the oracles found wrong (empty: the run passed).
     pub oracles: Vec<OracleFailure>,
     /// What the sender-side monitor checked.
@@ -1461,6 +1466,13 @@ impl Report {
             s.push_str(&format!(
                 "datagrams: sent {} received {} owed {} lost {} duplicates {}\n",
                 d.sent, d.received, d.owed, d.lost, d.duplicates
+            ));
+        }
+        if self.tape_flows_untracked > 0 {
+            s.push_str(&format!(
+                "tape: {} TCP SYNs past the {} flows whose ISNs key the tape (their segments keyed as sent)\n",
+                self.tape_flows_untracked,
+                crate::tape::MAX_KEYED_FLOWS
             ));
         }
         if !self.oracles.is_empty() {

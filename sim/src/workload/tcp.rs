@@ -889,26 +889,25 @@ async fn request_response(
                     Err(StreamError::Idle) if c.plan.impatient.is_some() => {
                         // The planted bug: the client stops waiting although TCP would
                         // have delivered the answer, and calls the request lost.
-                        ledger(net).borrow_mut().app_failures.push(
-                            crate::oracle::OracleFailure::WrongReply {
-                                workload: c.plan.name.clone(),
-                                host: net_name(net),
-                                request: done,
-                            },
-                        );
+                        let failure = crate::oracle::OracleFailure::WrongReply {
+                            workload: c.plan.name.clone(),
+                            host: net_name(net),
+                            request: done,
+                        };
+                        ledger(net).borrow_mut().app_failures.push(failure);
                         return Err(StreamError::Idle);
                     }
                     r => r?,
                 };
                 stats(net, w, |s| s.received += 1);
                 if got != response_to(&req, response_size) {
-                    ledger(net).borrow_mut().app_failures.push(
-                        crate::oracle::OracleFailure::WrongReply {
-                            workload: c.plan.name.clone(),
-                            host: net_name(net),
-                            request: done,
-                        },
-                    );
+                    // The name first: the ledger is borrowed for it.
+                    let failure = crate::oracle::OracleFailure::WrongReply {
+                        workload: c.plan.name.clone(),
+                        host: net_name(net),
+                        request: done,
+                    };
+                    ledger(net).borrow_mut().app_failures.push(failure);
                 }
                 stats(net, w, |s| s.completed += 1);
                 done += 1;
