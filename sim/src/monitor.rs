@@ -27,7 +27,7 @@
 //! | `tcp.window`      | data starts after the SYN (ISN + 1, RFC 9293 §3.4) and ends at or before the right edge SND.UNA + SND.WND the sender can hold from what the peer advertised: SEG.ACK + SEG.WND (scaled per RFC 7323 §2.2 when both SYNs carried the option), or a newer SEG.ACK with the window of a segment further on in the peer's sequence space, which RFC 9293 §3.10.7.4 keeps (SND.WL1); a zero-window probe may carry one octet past it (RFC 9293 §3.8.6) |
 //! | `tcp.mss`         | data plus TCP and IP options fit the MSS the peer announced, 536 without the option (RFC 9293 §3.7.1) |
 //! | `tcp.fin`         | a FIN takes one sequence number after the last data, every retransmission at the same place, and no data follows it (RFC 9293 §3.5) |
-//! | `tcp.rst`         | a RST's SEQ is 0 with an ACK (an answer to a segment without ACK), in the sender's own sequence space, or an ACK number the peer sent (RFC 9293 §3.10.7.1, §3.10.4) |
+//! | `tcp.rst`         | a RST's SEQ is 0 with an ACK (an answer to a segment without ACK), in the sender's own sequence space (up to the peer's window's right edge plus one: an abort's SND.NXT counts segments dropped inside the host, e.g. from the ARP queue), or an ACK number the peer sent (RFC 9293 §3.10.7.1, §3.10.4) |
 //!
 //! The TCP rules keep state per connection from the segments both ends emit (before any
 //! fault, so the monitor knows exactly what each end sent and advertised); see

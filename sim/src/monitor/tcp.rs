@@ -287,8 +287,18 @@ fn check_segment(
     if rst {
         // RFC 9293 §3.10.7.1: a reset answering a segment without ACK has SEQ 0 and ACKs
         // it; otherwise its SEQ is the ACK it answers, or (an abort, §3.10.4) SND.NXT.
+        // SND.NXT may lie past everything the NIC emitted: segments TCP sent can be dropped
+        // inside the host below it (a full ARP resolution queue, RFC 1122 §2.3.2.2), but
+        // never past the window's right edge, plus one for a FIN.
+        let sent_up_to = |s: &Space| match other.right_edge {
+            Some(e) if le(s.max, e.wrapping_add(1)) => e.wrapping_add(1),
+            _ => s.max,
+        };
         let ok = (flags.ack() && seq == 0)
             || end.spaces().any(|s| within(seq, s.isn, s.max))
+            || end
+                .space
+                .is_some_and(|s| within(seq, s.isn, sent_up_to(&s)))
             || other.acks.contains(&seq);
         v.rule("tcp.rst", ok, || {
             let range = end
@@ -395,6 +405,7 @@ mod tests {
         seq: u32,
         ack: Option<u32>,
         syn: bool,
+        rst: bool,
         wnd: u16,
         len: usize,
     }
@@ -415,6 +426,9 @@ mod tests {
         }
         if s.ack.is_some() {
             flags.insert(TcpFlags::ACK);
+        }
+        if s.rst {
+            flags.insert(TcpFlags::RST);
         }
         let payload = vec![0x5a; s.len];
         let repr = TcpRepr {
@@ -445,6 +459,7 @@ mod tests {
             seq,
             ack,
             syn: true,
+            rst: false,
             wnd: 65535,
             len: 0,
         };
@@ -458,6 +473,7 @@ mod tests {
             seq,
             ack: Some(ack),
             syn: false,
+            rst: false,
             wnd: 32768,
             len,
         }
@@ -553,6 +569,33 @@ mod tests {
         let broke = send(&mut t, A, data(edge, B_ISN + 1001, 2));
         assert_eq!(broke.len(), 1, "{broke:?}");
         assert_eq!(broke[0].0, "tcp.window");
+    }
+
+    fn rst(seq: u32) -> Seg {
+        Seg {
+            rst: true,
+            wnd: 0,
+            ..data(seq, 0, 0)
+        }
+    }
+
+    /// Seed 3717 of the fault matrix: the host's FIN waited for ARP and was dropped from
+    /// the resolution queue; the abort's RST carries SND.NXT, one past anything emitted.
+    #[test]
+    fn an_abort_may_carry_a_snd_nxt_past_what_was_emitted_but_not_past_the_window() {
+        let mut t = open();
+        assert!(send(&mut t, B, data(B_ISN + 1, A_ISN + 1, 0)).is_empty());
+        assert!(send(&mut t, A, data(A_ISN + 1, B_ISN + 1, 300)).is_empty());
+        // The FIN at A_ISN + 301 never reached the NIC; the RST follows it.
+        let mut abort = rst(A_ISN + 302);
+        abort.ack = Some(B_ISN + 1);
+        assert!(send(&mut t, A, abort).is_empty());
+        // Past the window B advertised (A_ISN + 1 + 65536), plus one: implausible.
+        let mut far = rst(A_ISN + 1 + 65536 + 2);
+        far.ack = Some(B_ISN + 1);
+        let broke = send(&mut t, A, far);
+        assert_eq!(broke.len(), 1, "{broke:?}");
+        assert_eq!(broke[0].0, "tcp.rst");
     }
 
     /// Seed 856 of the fault matrix: data placed on the SYN's sequence number.
