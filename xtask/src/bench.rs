@@ -36,6 +36,11 @@ const BENCHES: &[Bench] = &[
     ("udp_rx_vs_smoltcp", crate::bench_udp::udp_rx_vs_smoltcp),
     ("sim_udp_scale", crate::bench_sim::sim_udp_scale),
     ("tcp_bulk_vs_smoltcp", crate::bench_tcp::tcp_bulk_vs_smoltcp),
+    (
+        "sim_echo_vs_turmoil",
+        crate::bench_echo::sim_echo_vs_turmoil,
+    ),
+    ("tcp_conns_segments", crate::bench_conns::tcp_conns_segments),
 ];
 
 /// Runs the named benchmark, or every one when `name` is `None`.

@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
 mod bench;
+mod bench_conns;
+mod bench_echo;
 mod bench_sim;
 mod bench_tcp;
 mod bench_udp;
