@@ -67,7 +67,9 @@ pub mod workload;
 
 pub use determinism::{TraceEvent, TraceKind};
 pub use executor::{HostId, SimRuntime, Sleep};
-pub use fabric::{FaultSource, LinkConfig, LinkCounters, LinkSpec, Loss, SimLink, SimRx, SimTx};
+pub use fabric::{
+    FaultSource, LinkConfig, LinkCounters, LinkSpec, Loss, OCCURRENCE_WINDOW, SimLink, SimRx, SimTx,
+};
 pub use monitor::MonitorReport;
 #[cfg(feature = "planted-bugs")]
 pub use oracle::PlantedBug;

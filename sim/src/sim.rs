@@ -900,12 +900,14 @@ impl Run {
         let (kind, place, digest) = match ev {
             EventKind::Timer(seq, host) => (TraceKind::Timer, *host as u64, *seq),
             EventKind::Frame {
-                endpoint, frame, ..
+                endpoint,
+                frame,
+                tag,
             } => (
                 TraceKind::Frame,
                 *endpoint as u64,
                 if self.trace.is_some() {
-                    fnv(FNV_OFFSET, frame)
+                    tag.bytes_digest.unwrap_or_else(|| fnv(FNV_OFFSET, frame))
                 } else {
                     frame.len() as u64
                 },
@@ -953,13 +955,13 @@ impl Run {
                 };
                 self.fabric.borrow_mut().drain_outbox(
                     now,
-                    |at, endpoint, frame, flipped| {
+                    |at, endpoint, frame, tag| {
                         shared.events.borrow_mut().schedule(
                             at,
                             EventKind::Frame {
                                 endpoint,
                                 frame,
-                                flipped,
+                                tag,
                             },
                         );
                     },
@@ -985,11 +987,8 @@ impl Run {
                     EventKind::Frame {
                         endpoint,
                         frame,
-                        flipped,
-                    } => self
-                        .fabric
-                        .borrow_mut()
-                        .arrive(next, endpoint, frame, flipped),
+                        tag,
+                    } => self.fabric.borrow_mut().arrive(next, endpoint, frame, tag),
                     EventKind::Scheduled(i) => self.apply(i),
                 }
             }
@@ -1194,6 +1193,8 @@ impl Run {
             links,
             tape: fabric.tape.clone(),
             tape_flows_untracked: fabric.identity.untracked,
+            tape_occurrences_forgotten: fabric.occurrences_forgotten().0,
+            jitter_occurrences_forgotten: fabric.occurrences_forgotten().1,
             oracles,
             monitor,
             workloads,
@@ -1270,6 +1271,15 @@ pub struct Report {
     /// relative to the ISN, because [`crate::tape::MAX_KEYED_FLOWS`] were remembered
     /// already: their faults may miss their frames when the tape is replayed in part.
     pub tape_flows_untracked: u64,
+    /// Frame identities whose occurrence counts a link direction forgot, keeping at most
+    /// twice [`crate::OCCURRENCE_WINDOW`] (the least recently seen go first): a
+    /// frame seen again after its identity was forgotten counts from occurrence 0 again.
+    /// A full replay of the run's tape forgets the same ones; a partial replay (shrinking)
+    /// may forget others, so a fault keyed past a forgotten count may miss its frame.
+    pub tape_occurrences_forgotten: u64,
+    /// Frame digests whose occurrence counts for the per-frame jitter draw a link direction
+    /// forgot, the same way: a frame seen again after that draws the jitter of occurrence 0.
+    pub jitter_occurrences_forgotten: u64,
     /// What the oracles found wrong (empty: the run passed).
     pub oracles: Vec<OracleFailure>,
     /// What the sender-side monitor checked.
@@ -1473,6 +1483,14 @@ impl Report {
                 "tape: {} TCP SYNs past the {} flows whose ISNs key the tape (their segments keyed as sent)\n",
                 self.tape_flows_untracked,
                 crate::tape::MAX_KEYED_FLOWS
+            ));
+        }
+        if self.tape_occurrences_forgotten > 0 || self.jitter_occurrences_forgotten > 0 {
+            s.push_str(&format!(
+                "occurrences: {} frame identities (tape keys) and {} frame digests (jitter) forgotten past {} per link direction and generation\n",
+                self.tape_occurrences_forgotten,
+                self.jitter_occurrences_forgotten,
+                crate::OCCURRENCE_WINDOW
             ));
         }
         if !self.oracles.is_empty() {

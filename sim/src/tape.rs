@@ -243,6 +243,27 @@ impl Tape {
 /// A directed TCP flow: source address and port, destination address and port.
 type Flow = (Ipv4Addr, u16, Ipv4Addr, u16);
 
+/// The flow and ISN of a whole TCP SYN (without RST) in an IPv4 frame.
+fn syn_of(frame: &[u8]) -> Option<(Flow, u32)> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EtherType::IPV4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let whole = !ip.more_frags() && ip.frag_offset_bytes() == 0;
+    if ip.protocol() != IpProtocol::TCP || !whole {
+        return None;
+    }
+    let t = TcpPacket::new_checked(ip.payload()).ok()?;
+    let flags = t.flags();
+    (flags.syn() && !flags.rst()).then(|| {
+        (
+            (ip.src(), t.src_port(), ip.dst(), t.dst_port()),
+            t.seq_number(),
+        )
+    })
+}
+
 /// What makes a frame the same frame in two runs whose faults differ: the digest a
 /// [`FrameKey`] carries. Learns each directed TCP flow's ISN from its SYN.
 #[derive(Debug, Default)]
@@ -255,12 +276,28 @@ pub(crate) struct FrameIdentity {
 impl FrameIdentity {
     /// The digest of what identifies `frame`; a frame that is not IPv4 (ARP) or does not
     /// parse is identified by all its bytes.
+    /// Learns the ISN of a SYN first ([`FrameIdentity::observe`]).
     pub(crate) fn digest(&mut self, frame: &[u8]) -> u64 {
+        self.observe(frame);
+        self.digest_known(frame)
+    }
+
+    /// The digest of what identifies `frame` with the ISNs learnt so far.
+    pub(crate) fn digest_known(&self, frame: &[u8]) -> u64 {
         self.ipv4_digest(frame)
             .unwrap_or_else(|| fnv(FNV_OFFSET, frame))
     }
 
-    fn ipv4_digest(&mut self, frame: &[u8]) -> Option<u64> {
+    /// Learns the ISN of a TCP SYN (RFC 9293 §3.4.1: the SYN carries the sender's ISN), so
+    /// that later segments of its flow are keyed relative to it.
+    pub(crate) fn observe(&mut self, frame: &[u8]) {
+        let Some((flow, isn)) = syn_of(frame) else {
+            return;
+        };
+        self.learn(flow, isn);
+    }
+
+    fn ipv4_digest(&self, frame: &[u8]) -> Option<u64> {
         let eth = EthernetFrame::new_checked(frame).ok()?;
         if eth.ethertype() != EtherType::IPV4 {
             return None;
@@ -288,13 +325,10 @@ impl FrameIdentity {
         Some(fnv(h, raw.get(hl..)?))
     }
 
-    fn tcp_digest(&mut self, h: u64, src: Ipv4Addr, dst: Ipv4Addr, seg: &[u8]) -> Option<u64> {
+    fn tcp_digest(&self, h: u64, src: Ipv4Addr, dst: Ipv4Addr, seg: &[u8]) -> Option<u64> {
         let t = TcpPacket::new_checked(seg).ok()?;
         let flags = t.flags();
         let flow = (src, t.src_port(), dst, t.dst_port());
-        if flags.syn() && !flags.rst() {
-            self.learn(flow, t.seq_number());
-        }
         let (seq, ack) = self.relative(&t, flow);
         let payload = t.payload();
         let mut h = fnv(h, b"tcp");
