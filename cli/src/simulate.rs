@@ -284,6 +284,7 @@ struct SeedResult {
     failures: Vec<String>,
     faults: FaultCounts,
     datagrams: u64,
+    tcp_bytes: u64,
     events: u64,
     frames: u64,
 }
@@ -300,6 +301,7 @@ fn run_seed(scenario: &Scenario, seed: u64) -> SeedResult {
             failures: o.failures.clone(),
             faults: o.faults,
             datagrams: o.datagrams(),
+            tcp_bytes: o.tcp_bytes(),
             events: o.report.events,
             frames: o.report.frames_sent,
         },
@@ -308,6 +310,7 @@ fn run_seed(scenario: &Scenario, seed: u64) -> SeedResult {
             failures: vec![format!("the simulation could not be built: {e}")],
             faults: FaultCounts::default(),
             datagrams: 0,
+            tcp_bytes: 0,
             events: 0,
             frames: 0,
         },
@@ -322,6 +325,7 @@ fn run_seed(scenario: &Scenario, seed: u64) -> SeedResult {
                 failures: vec![format!("panicked: {msg}")],
                 faults: FaultCounts::default(),
                 datagrams: 0,
+                tcp_bytes: 0,
                 events: 0,
                 frames: 0,
             }
@@ -340,6 +344,8 @@ pub struct SweepSummary {
     pub faults: FaultCounts,
     /// Datagrams sent by workloads over every seed.
     pub datagrams: u64,
+    /// TCP stream bytes the workloads moved (read and checked) over every seed.
+    pub tcp_bytes: u64,
     /// Events over every seed.
     pub events: u64,
     /// Frames hosts sent over every seed.
@@ -430,6 +436,7 @@ pub fn sweep(args: &SweepArgs, out: &mut impl Write) -> Result<SweepSummary> {
     for r in &results {
         sum.faults.merge(&r.faults);
         sum.datagrams += r.datagrams;
+        sum.tcp_bytes += r.tcp_bytes;
         sum.events += r.events;
         sum.frames += r.frames;
         if let Some(f) = r.failures.first() {
@@ -443,24 +450,25 @@ pub fn sweep(args: &SweepArgs, out: &mut impl Write) -> Result<SweepSummary> {
     sum.missing_faults = sum.faults.missing();
     writeln!(
         out,
-        "{:<12} {:>8} {:>8} {:>14} {:>14} {:>14}",
-        "seeds", "passed", "failed", "datagrams", "frames", "events"
+        "{:<12} {:>8} {:>8} {:>14} {:>16} {:>14} {:>14}",
+        "seeds", "passed", "failed", "datagrams", "tcp bytes", "frames", "events"
     )?;
     writeln!(
         out,
-        "{:<12} {:>8} {:>8} {:>14} {:>14} {:>14}",
+        "{:<12} {:>8} {:>8} {:>14} {:>16} {:>14} {:>14}",
         sum.seeds,
         sum.seeds - sum.failed.len(),
         sum.failed.len(),
         sum.datagrams,
+        sum.tcp_bytes,
         sum.frames,
         sum.events
     )?;
-    writeln!(out, "{:<12} {:>12}", "fault", "fired")?;
+    writeln!(out, "{:<20} {:>12}", "fault", "fired")?;
     for k in FaultKind::ALL {
         writeln!(
             out,
-            "{:<12} {:>12}{}",
+            "{:<20} {:>12}{}",
             k.name(),
             sum.faults.get(k),
             if sum.faults.get(k) == 0 {

@@ -158,7 +158,7 @@ fn run_records_a_tape_and_replays_it_to_the_same_pcaps() {
     assert!(first.contains("tape: "), "{first}");
     let text = std::fs::read_to_string(&tape).unwrap();
     assert!(
-        text.starts_with("weft-tape 1\n") && text.lines().count() > 10,
+        text.starts_with("weft-tape 2\n") && text.lines().count() > 10,
         "{text}"
     );
     // Replayed with another seed: the tape decides every fault, and host seeds come from
@@ -182,7 +182,7 @@ fn run_records_a_tape_and_replays_it_to_the_same_pcaps() {
     }
     // An empty tape: no faults at all, a different run (which fails the scenario's
     // expectation that loss, duplication and reordering fire).
-    std::fs::write(dir.join("empty.tape"), "weft-tape 1\n").unwrap();
+    std::fs::write(dir.join("empty.tape"), "weft-tape 2\n").unwrap();
     let (code, clean, _) = weft(&[
         "run",
         file.to_str().unwrap(),
@@ -199,7 +199,7 @@ fn run_records_a_tape_and_replays_it_to_the_same_pcaps() {
     );
     assert_ne!(trace_digest(&first), trace_digest(&clean));
     // A broken tape names its line.
-    std::fs::write(dir.join("bad.tape"), "weft-tape 1\n0 0 00 0 explode\n").unwrap();
+    std::fs::write(dir.join("bad.tape"), "weft-tape 2\n0 0 00 0 explode\n").unwrap();
     let (code, _, err) = weft(&[
         "run",
         file.to_str().unwrap(),

@@ -29,8 +29,8 @@ pub(crate) enum EventKind {
     Frame {
         endpoint: usize,
         frame: Vec<u8>,
-        /// A bit of it was flipped on an earlier hop.
-        flipped: bool,
+        /// What its earlier hops learnt about it.
+        tag: crate::fabric::FrameTag,
     },
     /// A scheduled fault or repair (index into the simulation's schedule).
     Scheduled(usize),

@@ -12,7 +12,7 @@ use crate::executor::HostId;
 use crate::monitor::{AddrLookup, Monitor};
 #[cfg(feature = "planted-bugs")]
 use crate::oracle::PlantedBug;
-use crate::tape::{Fault, FrameKey, Tape, TapeEntry};
+use crate::tape::{Fault, FrameIdentity, FrameKey, Tape, TapeEntry};
 use core::task::{Context, Poll, Waker};
 use rand_chacha::ChaCha20Rng;
 use rand_core::RngCore;
@@ -94,6 +94,23 @@ impl Default for LinkConfig {
             reorder_delay: Duration::from_millis(5),
             corrupt: 0.0,
         }
+    }
+}
+
+impl LinkConfig {
+    /// Whether a fault can ever be drawn for a frame on this direction (a probability above
+    /// zero).
+    pub fn can_fault(&self) -> bool {
+        let lossy = match self.loss {
+            Loss::None => false,
+            Loss::Bernoulli { p } => p > 0.0,
+            Loss::GilbertElliott {
+                loss_good,
+                loss_bad,
+                ..
+            } => loss_good > 0.0 || loss_bad > 0.0,
+        };
+        lossy || self.duplicate > 0.0 || self.reorder > 0.0 || self.corrupt > 0.0
     }
 }
 
@@ -185,8 +202,72 @@ struct DirState {
     rng: ChaCha20Rng,
     /// Key for per-frame jitter, independent of the decision stream.
     jitter_key: u64,
-    occurrences: BTreeMap<u64, u32>,
+    /// Whether frames here need their tape key: faults can be drawn (random source) or the
+    /// tape has entries for this direction (tape source). Otherwise no key is ever looked at,
+    /// and neither the identity digest nor its occurrence is computed.
+    keyed: bool,
+    /// Frames seen per identity digest (the tape's occurrences); only when `keyed`.
+    occurrences: Occurrences,
+    /// Frames seen per digest of all their bytes (the jitter's occurrences); only with
+    /// jitter.
+    byte_occurrences: Occurrences,
     counters: LinkCounters,
+}
+
+/// Digests of frames one link direction remembers the occurrences of, per generation: when
+/// the current generation holds this many, it becomes the previous one and the one before is
+/// forgotten, so at most twice this many are held.
+pub const OCCURRENCE_WINDOW: usize = 1 << 16;
+
+/// How many frames with each digest went one way: the occurrence numbers of the tape's keys
+/// and of the jitter draws. Bounded by generations ([`OCCURRENCE_WINDOW`]): a digest seen in
+/// neither of the last two generations is forgotten (and counted), and its next frame counts
+/// as occurrence 0 again. A digest seen again moves to the current generation, so a frame
+/// retransmitted while fewer than [`OCCURRENCE_WINDOW`] other frames went its way keeps its
+/// count. Which digests are forgotten depends only on the sequence of frames on the
+/// direction, so a run and its tape's full replay forget the same ones.
+#[derive(Debug, Default)]
+struct Occurrences {
+    current: BTreeMap<u64, u32>,
+    previous: BTreeMap<u64, u32>,
+    /// Digests forgotten with their generation.
+    forgotten: u64,
+}
+
+impl Occurrences {
+    /// The number of earlier frames with `digest`, counting this one for the next.
+    fn next(&mut self, digest: u64) -> u32 {
+        if let Some(n) = self.current.get_mut(&digest) {
+            let seen = *n;
+            *n = n.saturating_add(1);
+            return seen;
+        }
+        let seen = self.previous.remove(&digest).unwrap_or(0);
+        self.current.insert(digest, seen.saturating_add(1));
+        if self.current.len() >= OCCURRENCE_WINDOW {
+            self.forgotten += self.previous.len() as u64;
+            self.previous = std::mem::take(&mut self.current);
+        }
+        seen
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.current.len() + self.previous.len()
+    }
+}
+
+/// What travels with a frame from hop to hop besides its bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FrameTag {
+    /// A bit of it was flipped on an earlier hop.
+    pub(crate) flipped: bool,
+    /// FNV-1a of its bytes, once a hop computed it: a frame's bytes stay the same from hop
+    /// to hop (a flipped bit recomputes it), so every frame is hashed once, not per hop.
+    pub(crate) bytes_digest: Option<u64>,
+    /// Its identity digest (the tape key's), once a keyed hop computed it (cleared with a
+    /// flipped bit).
+    pub(crate) identity: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -220,10 +301,15 @@ pub(crate) struct Fabric {
     pub(crate) endpoints: Vec<Endpoint>,
     pub(crate) links: Vec<SimLinkState>,
     pub(crate) switches: Vec<Switch>,
-    /// Frames to move: (from endpoint, bytes, already had a bit flipped on an earlier hop).
-    pub(crate) outbox: Vec<(usize, Vec<u8>, bool)>,
+    /// Frames to move: (from endpoint, bytes, what earlier hops learnt about them).
+    pub(crate) outbox: Vec<(usize, Vec<u8>, FrameTag)>,
     source: FaultSource,
+    /// Whether any direction is keyed: then every frame's SYN teaches the identity its ISN
+    /// on the frame's first hop.
+    any_keyed: bool,
     tape_index: BTreeMap<FrameKey, Vec<Fault>>,
+    /// What identifies a frame for the tape's keys (and the per-frame jitter).
+    pub(crate) identity: FrameIdentity,
     /// Faults that fired, in order.
     pub(crate) tape: Tape,
     /// Running digest of every delivery (time, endpoint, frame), for golden hashes and the
@@ -243,6 +329,12 @@ pub(crate) struct Fabric {
     ipv4_from_nics: u64,
     #[cfg(feature = "planted-bugs")]
     pub(crate) planted: Vec<PlantedBug>,
+    /// TCP segments NICs emitted: all, with ACK, with data, RSTs.
+    #[cfg(feature = "planted-bugs")]
+    tcp_from_nics: [u64; 4],
+    /// TCP data segments past the monitor.
+    #[cfg(feature = "planted-bugs")]
+    tcp_data_after_monitor: u64,
     /// This run is an odd one of those planting `Nondeterminism` in this process.
     #[cfg(feature = "planted-bugs")]
     odd_run: bool,
@@ -277,6 +369,118 @@ fn corrupt_udp_payload(frame: &mut [u8]) {
     }
     if let Ok(mut u) = weft_wire::udp::UdpPacket::new_checked(udp) {
         u.fill_checksum(src, dst);
+    }
+}
+
+/// The (src, dst, TCP segment) of an untagged IPv4/TCP frame, for planted bugs' surgery.
+#[cfg(feature = "planted-bugs")]
+fn tcp_of(frame: &mut [u8]) -> Option<(weft_wire::Ipv4Addr, weft_wire::Ipv4Addr, &mut [u8])> {
+    if !is_ipv4(frame, false) || frame.get(23) != Some(&6) {
+        return None;
+    }
+    let ihl = usize::from(frame.get(14).copied().unwrap_or(0x45) & 0x0f) * 4;
+    let (src, dst) = match (frame.get(26..30), frame.get(30..34)) {
+        (Some(&[a, b, c, d]), Some(&[e, f, g, h])) => (
+            weft_wire::Ipv4Addr::new(a, b, c, d),
+            weft_wire::Ipv4Addr::new(e, f, g, h),
+        ),
+        _ => return None,
+    };
+    let total = frame
+        .get(16..18)
+        .and_then(|b| <[u8; 2]>::try_from(b).ok())
+        .map_or(0, |b| usize::from(u16::from_be_bytes(b)));
+    let seg = frame.get_mut(14 + ihl..14 + total.max(ihl))?;
+    Some((src, dst, seg))
+}
+
+/// Planted TCP bugs that change a segment before the monitor sees it.
+#[cfg(feature = "planted-bugs")]
+fn plant_tcp(planted: &[PlantedBug], counts: &mut [u64; 4], frame: &mut [u8]) {
+    use weft_wire::tcp::TcpPacket;
+    let Some((src, dst, seg)) = tcp_of(frame) else {
+        return;
+    };
+    let Ok(mut t) = TcpPacket::new_checked(&mut *seg) else {
+        return;
+    };
+    let flags = t.flags();
+    let data = !t.payload().is_empty();
+    let [all, acks, datas, rsts] = *counts;
+    counts[0] += 1;
+    let mut fix = false;
+    if flags.ack() && !flags.rst() {
+        counts[1] += 1;
+        if planted.contains(&PlantedBug::TcpAckUnsent { nth: acks }) {
+            let a = t.ack_number().wrapping_add(1 << 24);
+            t.set_ack_number(a);
+            fix = true;
+        }
+    }
+    if data {
+        counts[2] += 1;
+        if planted.contains(&PlantedBug::TcpBeyondWindow { nth: datas }) {
+            let q = t.seq_number().wrapping_add(1 << 24);
+            t.set_seq_number(q);
+            fix = true;
+        }
+        if planted.contains(&PlantedBug::TcpEarlyFin { nth: datas }) {
+            let mut f = flags;
+            f.insert(weft_wire::tcp::TcpFlags::FIN);
+            t.set_flags(f);
+            fix = true;
+        }
+    }
+    if flags.rst() {
+        counts[3] += 1;
+        if planted.contains(&PlantedBug::TcpRstSeq { nth: rsts }) {
+            let q = t.seq_number().wrapping_add(1 << 30);
+            t.set_seq_number(q);
+            fix = true;
+        }
+    }
+    if fix {
+        t.fill_checksum(src, dst);
+    }
+    if planted.contains(&PlantedBug::TcpBadChecksum { nth: all }) {
+        let c = t.checksum() ^ 0x0100;
+        t.set_checksum(c);
+    }
+    if planted.contains(&PlantedBug::TcpBadHeader { nth: all })
+        && let Some(b) = seg.get_mut(12)
+    {
+        *b = (*b & 0x0f) | 0x40;
+    }
+}
+
+/// The planted `TcpMssInflated`: a SYN's MSS option raised to 1460 (after the monitor).
+#[cfg(feature = "planted-bugs")]
+fn inflate_mss(frame: &mut [u8]) {
+    use weft_wire::tcp::TcpPacket;
+    let Some((src, dst, seg)) = tcp_of(frame) else {
+        return;
+    };
+    let syn = TcpPacket::new_checked(&*seg).is_ok_and(|t| t.flags().syn());
+    if !syn {
+        return;
+    }
+    let hl = usize::from(seg.get(12).copied().unwrap_or(0x50) >> 4) * 4;
+    let mut i = 20;
+    while i + 1 < hl {
+        match seg.get(i).copied() {
+            Some(0) | None => break,
+            Some(1) => i += 1,
+            Some(2) => {
+                if let Some(v) = seg.get_mut(i + 2..i + 4) {
+                    v.copy_from_slice(&1460u16.to_be_bytes());
+                }
+                break;
+            }
+            Some(_) => i += usize::from(seg.get(i + 1).copied().unwrap_or(2)).max(2),
+        }
+    }
+    if let Ok(mut t) = TcpPacket::new_checked(&mut *seg) {
+        t.fill_checksum(src, dst);
     }
 }
 
@@ -317,6 +521,8 @@ impl Fabric {
             outbox: Vec::new(),
             source,
             tape_index,
+            any_keyed: false,
+            identity: FrameIdentity::default(),
             tape: Tape::default(),
             trace_digest: FNV_OFFSET,
             frames_sent: 0,
@@ -328,6 +534,10 @@ impl Fabric {
             ipv4_from_nics: 0,
             #[cfg(feature = "planted-bugs")]
             planted: Vec::new(),
+            #[cfg(feature = "planted-bugs")]
+            tcp_from_nics: [0; 4],
+            #[cfg(feature = "planted-bugs")]
+            tcp_data_after_monitor: 0,
             #[cfg(feature = "planted-bugs")]
             odd_run: false,
         }
@@ -422,9 +632,18 @@ impl Fabric {
         if let Some(s) = self.switches.get_mut(switch) {
             s.ports.push(b);
         }
+        let link_id = self.links.len() as u32;
         let dir = |cfg: &LinkConfig, d: u8| {
             let purpose = format!("link/{name}/{d}");
+            let keyed = match &self.source {
+                FaultSource::Random => cfg.can_fault(),
+                FaultSource::Tape(_) => self
+                    .tape_index
+                    .keys()
+                    .any(|k| k.link == link_id && k.dir == d),
+            };
             DirState {
+                keyed,
                 cfg: cfg.clone(),
                 busy_until: Instant::ZERO,
                 last_arrival: Instant::ZERO,
@@ -432,7 +651,8 @@ impl Fabric {
                 bad_state: false,
                 rng: weft_net::rng_for(seed, &purpose),
                 jitter_key: fnv(seed ^ FNV_OFFSET, format!("jitter/{purpose}").as_bytes()),
-                occurrences: BTreeMap::new(),
+                occurrences: Occurrences::default(),
+                byte_occurrences: Occurrences::default(),
                 counters: LinkCounters::default(),
             }
         };
@@ -447,14 +667,30 @@ impl Fabric {
                 .ok()
             })
             .flatten();
+        let dirs = [dir(&spec.a_to_b, 0), dir(&spec.b_to_a, 1)];
+        self.any_keyed |= dirs.iter().any(|d| d.keyed);
         self.links.push(SimLinkState {
             ends: [a, b],
-            dirs: [dir(&spec.a_to_b, 0), dir(&spec.b_to_a, 1)],
+            dirs,
             name,
             up: true,
             pcap,
         });
         a
+    }
+
+    /// Digests whose occurrence counts were forgotten ([`OCCURRENCE_WINDOW`]): the tape
+    /// keys' (`.0`) and the jitter's (`.1`), over every direction.
+    pub(crate) fn occurrences_forgotten(&self) -> (u64, u64) {
+        self.links
+            .iter()
+            .flat_map(|l| l.dirs.iter())
+            .fold((0, 0), |(t, j), d| {
+                (
+                    t + d.occurrences.forgotten,
+                    j + d.byte_occurrences.forgotten,
+                )
+            })
     }
 
     pub(crate) fn counters(&self, link: usize) -> [LinkCounters; 2] {
@@ -476,13 +712,13 @@ impl Fabric {
     pub(crate) fn drain_outbox(
         &mut self,
         now: Instant,
-        mut schedule: impl FnMut(Instant, usize, Vec<u8>, bool),
+        mut schedule: impl FnMut(Instant, usize, Vec<u8>, FrameTag),
         lookup: &mut AddrLookup<'_>,
     ) {
         while !self.outbox.is_empty() {
             let batch = std::mem::take(&mut self.outbox);
-            for (from, frame, flipped) in batch {
-                self.send(now, from, frame, flipped, &mut schedule, lookup);
+            for (from, frame, tag) in batch {
+                self.send(now, from, frame, tag, &mut schedule, lookup);
             }
         }
     }
@@ -492,14 +728,15 @@ impl Fabric {
         now: Instant,
         from: usize,
         mut frame: Vec<u8>,
-        flipped: bool,
-        schedule: &mut impl FnMut(Instant, usize, Vec<u8>, bool),
+        tag: FrameTag,
+        schedule: &mut impl FnMut(Instant, usize, Vec<u8>, FrameTag),
         lookup: &mut AddrLookup<'_>,
     ) {
         let Some(ep) = self.endpoints.get(from) else {
             return;
         };
         let (link_id, side) = (ep.link, ep.side);
+        let first_hop = matches!(ep.owner, Owner::Nic { .. });
         #[cfg(feature = "planted-bugs")]
         let mut planted_copy = false;
         #[cfg(feature = "planted-bugs")]
@@ -518,9 +755,40 @@ impl Fabric {
                     *b ^= 0x40;
                 }
             }
+            #[cfg(feature = "planted-bugs")]
+            plant_tcp(&self.planted, &mut self.tcp_from_nics, &mut frame);
             // The sender's output, before any fault: the monitor's view.
             if let Some(m) = self.monitor.as_mut() {
                 m.check(now, from, &frame, lookup);
+            }
+            #[cfg(feature = "planted-bugs")]
+            {
+                if self.planted.contains(&PlantedBug::TcpMssInflated) {
+                    inflate_mss(&mut frame);
+                }
+                if let Some((src, dst, seg)) = tcp_of(&mut frame)
+                    && let Ok(mut t) = weft_wire::tcp::TcpPacket::new_checked(&mut *seg)
+                    && !t.payload().is_empty()
+                {
+                    let n = self.tcp_data_after_monitor;
+                    self.tcp_data_after_monitor += 1;
+                    if self
+                        .planted
+                        .contains(&PlantedBug::TcpCorruptAfterMonitor { nth: n })
+                    {
+                        if let Some(b) = t.payload_mut().first_mut() {
+                            *b ^= 0x01;
+                        }
+                        t.fill_checksum(src, dst);
+                    }
+                    if self
+                        .planted
+                        .contains(&PlantedBug::TcpResetAfterMonitor { nth: n })
+                    {
+                        t.set_flags(weft_wire::tcp::TcpFlags::RST);
+                        t.fill_checksum(src, dst);
+                    }
+                }
             }
             #[cfg(feature = "planted-bugs")]
             {
@@ -588,24 +856,48 @@ impl Fabric {
         d.queued.push_back(departs);
 
         // The decisions.
-        let digest = fnv(FNV_OFFSET, &frame);
-        let occ = d.occurrences.entry(digest).or_insert(0);
-        let occurrence = *occ;
-        *occ = occ.saturating_add(1);
-        let key = FrameKey {
-            link: link_id as u32,
-            dir: side as u8,
-            digest,
-            occurrence,
+        // Jitter is drawn from the frame's bytes and their occurrence, as before tapes keyed
+        // frames by identity, so every seed's run stays what it was (seeds that sweeps found
+        // failing keep failing the same way); the tape key below is the stable identity.
+        // Occurrences are counted only where they are used: jitter's on directions with
+        // jitter, the tape key's on keyed directions (identities learn every SYN's ISN on its
+        // first hop whenever any direction is keyed, as the key needs it on later hops).
+        let bytes_digest = tag.bytes_digest.unwrap_or_else(|| fnv(FNV_OFFSET, &frame));
+        let jitter_ns = nanos(d.cfg.jitter);
+        let byte_occurrence = if jitter_ns == 0 {
+            0
+        } else {
+            d.byte_occurrences.next(bytes_digest)
         };
-        let mut faults: Vec<Fault> = match &self.source {
-            FaultSource::Tape(_) => self.tape_index.get(&key).cloned().unwrap_or_default(),
-            FaultSource::Random => Self::draw(d, frame.len()),
+        let key = if d.keyed {
+            let digest = match tag.identity {
+                Some(digest) => digest,
+                None if first_hop => self.identity.digest(&frame),
+                None => self.identity.digest_known(&frame),
+            };
+            Some(FrameKey {
+                link: link_id as u32,
+                dir: side as u8,
+                digest,
+                occurrence: d.occurrences.next(digest),
+            })
+        } else {
+            if first_hop && self.any_keyed {
+                self.identity.observe(&frame);
+            }
+            None
+        };
+        let mut faults: Vec<Fault> = match (&self.source, &key) {
+            (FaultSource::Tape(_), Some(key)) => {
+                self.tape_index.get(key).cloned().unwrap_or_default()
+            }
+            (FaultSource::Tape(_), None) => Vec::new(),
+            (FaultSource::Random, _) => Self::draw(d, frame.len()),
         };
         // One bit flip per frame, end to end: two flips (on two hops, or two on one) can
         // cancel in the 16-bit Internet checksum and reach an application, which is the
         // checksum's known limit rather than anything a stack could catch.
-        let mut flips = u8::from(flipped);
+        let mut flips = u8::from(tag.flipped);
         faults.retain(|f| {
             if matches!(f, Fault::Corrupt { .. }) {
                 flips += 1;
@@ -614,7 +906,7 @@ impl Fabric {
                 true
             }
         });
-        let flipped = flipped || faults.iter().any(|f| matches!(f, Fault::Corrupt { .. }));
+        let corrupted = faults.iter().any(|f| matches!(f, Fault::Corrupt { .. }));
         let mut drop_it = false;
         let mut copies = 1u32;
         let mut extra = Duration::ZERO;
@@ -637,11 +929,14 @@ impl Fabric {
         }
         if !faults.is_empty() {
             self.last_fault = Some(now);
-            self.tape.entries.push(TapeEntry {
-                key,
-                faults: faults.clone(),
-                describe: crate::tape::describe(&frame),
-            });
+            // A direction without a key draws no faults (it is keyed when it can).
+            if let Some(key) = key {
+                self.tape.entries.push(TapeEntry {
+                    key,
+                    faults: faults.clone(),
+                    describe: self.identity.describe(&frame),
+                });
+            }
         }
         for f in &faults {
             match f {
@@ -654,12 +949,16 @@ impl Fabric {
         if drop_it {
             return;
         }
-        let jitter = match nanos(d.cfg.jitter) {
+        let jitter = match jitter_ns {
             0 => 0,
             j => {
                 fnv(
                     d.jitter_key,
-                    &[digest.to_le_bytes(), u64::from(occurrence).to_le_bytes()].concat(),
+                    &[
+                        bytes_digest.to_le_bytes(),
+                        u64::from(byte_occurrence).to_le_bytes(),
+                    ]
+                    .concat(),
                 ) % (j + 1)
             }
         };
@@ -678,10 +977,23 @@ impl Fabric {
             arrival = arrival.max(d.last_arrival);
             d.last_arrival = arrival;
         }
+        let tag = if corrupted {
+            FrameTag {
+                flipped: true,
+                bytes_digest: Some(fnv(FNV_OFFSET, &frame)),
+                identity: None,
+            }
+        } else {
+            FrameTag {
+                flipped: tag.flipped,
+                bytes_digest: Some(bytes_digest),
+                identity: key.map(|k| k.digest).or(tag.identity),
+            }
+        };
         for _ in 1..copies {
-            schedule(arrival, to, frame.clone(), flipped);
+            schedule(arrival, to, frame.clone(), tag);
         }
-        schedule(arrival, to, frame, flipped);
+        schedule(arrival, to, frame, tag);
     }
 
     /// Draws this frame's faults from the direction's stream. Always the same number of
@@ -737,7 +1049,7 @@ impl Fabric {
     }
 
     /// A frame finished arriving at `endpoint`.
-    pub(crate) fn arrive(&mut self, now: Instant, endpoint: usize, frame: Vec<u8>, flipped: bool) {
+    pub(crate) fn arrive(&mut self, now: Instant, endpoint: usize, frame: Vec<u8>, tag: FrameTag) {
         let Some(ep) = self.endpoints.get(endpoint) else {
             return;
         };
@@ -755,7 +1067,9 @@ impl Fabric {
         }
         self.trace_digest = fnv(self.trace_digest, &now.as_nanos().to_le_bytes());
         self.trace_digest = fnv(self.trace_digest, &(endpoint as u64).to_le_bytes());
-        self.trace_digest = fnv(self.trace_digest, &frame);
+        // The frame by its digest, computed once per frame (see `FrameTag`).
+        let bytes_digest = tag.bytes_digest.unwrap_or_else(|| fnv(FNV_OFFSET, &frame));
+        self.trace_digest = fnv(self.trace_digest, &bytes_digest.to_le_bytes());
         match owner {
             Owner::Nic { .. } => {
                 if let Some(ep) = self.endpoints.get_mut(endpoint) {
@@ -769,13 +1083,13 @@ impl Fabric {
                     }
                 }
             }
-            Owner::SwitchPort { switch } => self.switch_frame(switch, endpoint, frame, flipped),
+            Owner::SwitchPort { switch } => self.switch_frame(switch, endpoint, frame, tag),
         }
     }
 
     /// A learning switch (IEEE 802.1D in miniature): learn the source, forward to the known
     /// port, flood unknown and group destinations.
-    fn switch_frame(&mut self, switch: usize, in_port: usize, frame: Vec<u8>, flipped: bool) {
+    fn switch_frame(&mut self, switch: usize, in_port: usize, frame: Vec<u8>, tag: FrameTag) {
         let (Some(dst), Some(src)) = (frame.get(0..6), frame.get(6..12)) else {
             return;
         };
@@ -800,13 +1114,13 @@ impl Fabric {
         };
         match known {
             Some(p) if p == in_port => {}
-            Some(p) => self.outbox.push((p, frame, flipped)),
+            Some(p) => self.outbox.push((p, frame, tag)),
             None => {
                 sw.flooded += 1;
                 let ports: Vec<usize> =
                     sw.ports.iter().copied().filter(|p| *p != in_port).collect();
                 for p in ports {
-                    self.outbox.push((p, frame.clone(), flipped));
+                    self.outbox.push((p, frame.clone(), tag));
                 }
             }
         }
@@ -856,7 +1170,7 @@ impl TxToken for SimTx<'_> {
             .fabric
             .borrow_mut()
             .outbox
-            .push((self.0.endpoint, frame, false));
+            .push((self.0.endpoint, frame, FrameTag::default()));
         r
     }
 }
@@ -898,5 +1212,92 @@ impl AsyncLink for SimLink {
 
     fn poll_send_ready(&mut self, _cx: &mut Context<'_>) -> Poll<()> {
         Poll::Ready(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn occurrences_count_repeats_and_stay_bounded_forgetting_the_least_recent() {
+        let mut o = Occurrences::default();
+        assert_eq!((o.next(7), o.next(7), o.next(7)), (0, 1, 2));
+        // 7 is seen again in every generation: it keeps its count however many frames pass.
+        let w = OCCURRENCE_WINDOW as u64;
+        for i in 0..5 * w {
+            assert_eq!(o.next(1_000 + i), 0);
+            if i % (w / 2) == 0 {
+                o.next(7);
+            }
+            assert!(o.len() <= 2 * OCCURRENCE_WINDOW, "{} held", o.len());
+        }
+        let seen_7 = 3 + 10;
+        assert_eq!(o.next(7), seen_7);
+        // Everything not held was forgotten, and counted.
+        assert_eq!(o.forgotten + o.len() as u64, 5 * w + 1);
+        // A digest unseen for two generations is forgotten: it starts again from 0.
+        assert_eq!(o.next(1_000), 0);
+        // One still in the previous generation is not.
+        assert_eq!(o.next(1_000 + 5 * w - 1), 1);
+    }
+
+    #[test]
+    fn only_directions_that_can_draw_a_fault_are_keyed() {
+        assert!(!LinkConfig::default().can_fault());
+        let jittery = LinkConfig {
+            jitter: Duration::from_millis(3),
+            ..LinkConfig::default()
+        };
+        assert!(!jittery.can_fault());
+        for c in [
+            LinkConfig {
+                loss: Loss::Bernoulli { p: 0.01 },
+                ..LinkConfig::default()
+            },
+            LinkConfig {
+                loss: Loss::GilbertElliott {
+                    p_good_to_bad: 0.1,
+                    p_bad_to_good: 0.5,
+                    loss_good: 0.0,
+                    loss_bad: 0.5,
+                },
+                ..LinkConfig::default()
+            },
+            LinkConfig {
+                duplicate: 0.01,
+                ..LinkConfig::default()
+            },
+            LinkConfig {
+                reorder: 0.01,
+                ..LinkConfig::default()
+            },
+            LinkConfig {
+                corrupt: 0.01,
+                ..LinkConfig::default()
+            },
+        ] {
+            assert!(c.can_fault(), "{c:?}");
+        }
+        let mut f = Fabric::new(FaultSource::Random, false);
+        f.switches.push(Switch::default());
+        f.connect("quiet".into(), 0, 0, &LinkSpec::default(), 1, false);
+        assert!(!f.any_keyed);
+        let one_way = LinkSpec {
+            a_to_b: LinkConfig::default(),
+            b_to_a: LinkConfig {
+                duplicate: 0.5,
+                ..LinkConfig::default()
+            },
+        };
+        f.connect("dup".into(), 1, 0, &one_way, 1, false);
+        assert!(f.any_keyed);
+        assert_eq!(
+            f.links
+                .iter()
+                .map(|l| [l.dirs[0].keyed, l.dirs[1].keyed])
+                .collect::<Vec<_>>(),
+            [[false, false], [false, true]]
+        );
     }
 }

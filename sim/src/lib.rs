@@ -38,10 +38,11 @@
 //! Around the engine:
 //!
 //! - [`workload`]: ready-made applications on named hosts ([`UdpEcho`],
-//!   [`UdpRequestResponse`], [`DhcpAcquisition`], [`ArpChurn`]) added with
-//!   [`SimBuilder::workload`], recording what they send and receive;
-//! - [`oracle`]: judges every run — datagram integrity, loss and duplicates accounted to the
-//!   faults that fired, the sender-side [`monitor`], liveness once faults stop, the
+//!   [`UdpRequestResponse`], [`DhcpAcquisition`], [`ArpChurn`], and over TCP [`TcpEcho`],
+//!   [`TcpBulk`], [`TcpRequestResponse`]) added with [`SimBuilder::workload`], recording
+//!   what they send and receive;
+//! - [`oracle`]: judges every run — datagram and TCP stream integrity, loss, duplicates and
+//!   connection failures accounted to the faults that fired, the sender-side [`monitor`], liveness once faults stop, the
 //!   workloads' own checks — into [`Report::oracles`] ([`Report::ok`]);
 //! - [`determinism`]: a seed run twice (in one process or two) and the first divergent event;
 //! - [`shrink`]: a failing run's fault tape reduced by delta debugging, saved with its pcaps
@@ -66,13 +67,20 @@ pub mod workload;
 
 pub use determinism::{TraceEvent, TraceKind};
 pub use executor::{HostId, SimRuntime, Sleep};
-pub use fabric::{FaultSource, LinkConfig, LinkCounters, LinkSpec, Loss, SimLink, SimRx, SimTx};
+pub use fabric::{
+    FaultSource, LinkConfig, LinkCounters, LinkSpec, Loss, OCCURRENCE_WINDOW, SimLink, SimRx, SimTx,
+};
 pub use monitor::MonitorReport;
 #[cfg(feature = "planted-bugs")]
 pub use oracle::PlantedBug;
-pub use oracle::{DatagramTotals, Oracle, OracleConfig, OracleFailure, WorkloadReport};
+pub use oracle::{
+    DatagramTotals, Oracle, OracleConfig, OracleFailure, StreamError, StreamTotals, WorkloadReport,
+};
 pub use sim::{
     Action, HostConfig, HostReport, LinkReport, Report, Sim, SimBuilder, SimError, SimNet, secs,
 };
 pub use tape::{Fault, FrameKey, Tape, TapeEntry, TapeError};
-pub use workload::{ArpChurn, DhcpAcquisition, UdpEcho, UdpRequestResponse, Workload};
+pub use workload::{
+    ArpChurn, DhcpAcquisition, TcpBulk, TcpEcho, TcpRequestResponse, UdpEcho, UdpRequestResponse,
+    Workload,
+};

@@ -21,9 +21,22 @@
 //! | `dhcp.message`    | a DHCP message that parses, the right op for its direction, Ethernet hardware type and length |
 //! | `dhcp.chaddr`     | a client's `chaddr` is its own MAC (RFC 2131 §2)                   |
 //! | `dhcp.xid`        | a SELECTING REQUEST keeps its DISCOVER's xid; a server answers only xids clients used (RFC 2131 §4.4.1) |
+//! | `tcp.header`      | data offset of at least 5 words within the segment, well-formed options (RFC 9293 §3.1) |
+//! | `tcp.checksum`    | the checksum verifies (RFC 9293 §3.1)                              |
+//! | `tcp.ack`         | an ACK acknowledges only what the peer sent: ISN < SEG.ACK <= the peer's highest sequence number sent, in one of its incarnations (RFC 9293 §3.10.7.4) |
+//! | `tcp.window`      | data starts after the SYN (ISN + 1, RFC 9293 §3.4) and ends at or before the right edge SND.UNA + SND.WND the sender can hold from what the peer advertised: SEG.ACK + SEG.WND (scaled per RFC 7323 §2.2 when both SYNs carried the option), or a newer SEG.ACK with the window of a segment further on in the peer's sequence space, which RFC 9293 §3.10.7.4 keeps (SND.WL1); a zero-window probe may carry one octet past it (RFC 9293 §3.8.6) |
+//! | `tcp.mss`         | data plus TCP and IP options fit the MSS the peer announced, 536 without the option (RFC 9293 §3.7.1) |
+//! | `tcp.fin`         | a FIN takes one sequence number after the last data, every retransmission at the same place, and no data follows it (RFC 9293 §3.5) |
+//! | `tcp.rst`         | a RST's SEQ is 0 with an ACK (an answer to a segment without ACK), in the sender's own sequence space (up to the peer's window's right edge plus one: an abort's SND.NXT counts segments dropped inside the host, e.g. from the ARP queue), or an ACK number the peer sent (RFC 9293 §3.10.7.1, §3.10.4) |
+//!
+//! The TCP rules keep state per connection from the segments both ends emit (before any
+//! fault, so the monitor knows exactly what each end sent and advertised); see
+//! [`tcp`](self) for how incarnations (a crashed host, a reused 4-tuple) are told apart.
 //!
 //! Fragments other than the first carry no transport header: only the IPv4 rules apply to
 //! them, and the UDP checksum of a fragmented datagram is not checked here.
+
+mod tcp;
 
 use crate::executor::HostId;
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,7 +51,7 @@ use weft_wire::ipv4::{IpProtocol, Ipv4Packet};
 use weft_wire::udp::{UdpChecksumVerdict, UdpPacket};
 
 /// Every rule the monitor knows, in report order.
-pub const RULES: [&str; 15] = [
+pub const RULES: [&str; 22] = [
     "ethernet.header",
     "ethernet.src",
     "ethernet.mtu",
@@ -54,6 +67,13 @@ pub const RULES: [&str; 15] = [
     "dhcp.message",
     "dhcp.chaddr",
     "dhcp.xid",
+    "tcp.header",
+    "tcp.checksum",
+    "tcp.ack",
+    "tcp.window",
+    "tcp.mss",
+    "tcp.fin",
+    "tcp.rst",
 ];
 
 /// Violations kept in full; beyond, only counted.
@@ -92,6 +112,8 @@ pub struct MonitorReport {
     pub violations: Vec<Violation>,
     /// All violations, including those not kept.
     pub total_violations: u64,
+    /// TCP segments of connections beyond the tracked limit (65,536 at once): not checked.
+    pub tcp_untracked: u64,
 }
 
 impl MonitorReport {
@@ -130,6 +152,8 @@ pub(crate) struct Monitor {
     hosts: BTreeMap<HostId, HostView>,
     /// xids of every client message seen (a server may only answer these).
     client_xids: BTreeSet<u32>,
+    /// TCP connections, both ends.
+    tcp: tcp::TcpTracker,
     report: MonitorReport,
 }
 
@@ -178,7 +202,9 @@ impl Monitor {
     }
 
     pub(crate) fn report(&self) -> MonitorReport {
-        self.report.clone()
+        let mut r = self.report.clone();
+        r.tcp_untracked = self.tcp.untracked;
+        r
     }
 
     fn rule(&mut self, rule: &'static str, ok: bool) -> bool {
@@ -377,6 +403,14 @@ impl Monitor {
             let (sp, dp) = (u.src_port(), u.dst_port());
             if (sp, dp) == (68, 67) || (sp == 67 && (dp == 68 || dp == 67)) {
                 self.check_dhcp(at, nic, sp == 68, u.payload());
+            }
+        } else if proto == IpProtocol::TCP {
+            let verdict = self
+                .tcp
+                .check(src, dst, ip4.header_len().saturating_sub(20), payload);
+            for (rule, broken) in verdict.0 {
+                let ok = broken.is_none();
+                self.expect(at, h, rule, ok, || broken.unwrap_or_default());
             }
         } else if proto == IpProtocol::ICMP {
             let ok = Icmpv4Packet::new_checked(payload).is_ok_and(|i| i.verify_checksum());

@@ -11,6 +11,16 @@
 //!   when its receiver was listening from the moment it was sent until `settle` later
 //!   ([`OracleConfig::settle`], by default derived from the links) and the run lasted that
 //!   long.
+//! - **Stream integrity** ([`Oracle::Integrity`] too): each end of a workload's TCP stream
+//!   receives exactly the bytes the other end wrote, in order, once: every byte read is
+//!   compared with the byte written at that offset, and an end that reads the end of the
+//!   stream (the peer's FIN) must have read everything the peer wrote.
+//! - **Stream errors** ([`Oracle::Loss`] too): a connection reset or refused must be explained
+//!   by a crash or a partition of either host while the connection was open (or being
+//!   opened), or by the other end's abort after an error explained itself; a timeout (the
+//!   stack's, or the workload's idle limit) by any loss-causing fault on the path (a stall
+//!   of consecutive losses and backed-off retransmissions is TCP working as specified, and
+//!   the oracle cannot tell it from a stall of the stack's own making).
 //! - **Duplicates** ([`Oracle::Duplicate`]): an application receives a datagram more often
 //!   than it was sent only when a duplication fault fired on the path.
 //! - **The sender-side monitor** ([`Oracle::Monitor`], [`crate::monitor`]).
@@ -167,6 +177,53 @@ pub enum OracleFailure {
         /// The request's number.
         request: u32,
     },
+    /// A TCP stream delivered a byte that differs from the one written at its offset (or
+    /// more bytes than were written).
+    StreamCorrupted {
+        /// The workload.
+        workload: String,
+        /// The writing host.
+        from_host: String,
+        /// The reading host.
+        to_host: String,
+        /// The offset of the first wrong byte.
+        offset: u64,
+    },
+    /// A TCP stream ended (the reader got the peer's FIN) before every written byte arrived.
+    StreamTruncated {
+        /// The workload.
+        workload: String,
+        /// The writing host.
+        from_host: String,
+        /// The reading host.
+        to_host: String,
+        /// Bytes read before the end.
+        received: u64,
+        /// Bytes written.
+        sent: u64,
+    },
+    /// A TCP connection failed (reset, refused, timed out) with no fault that explains it.
+    UnaccountedStreamError {
+        /// The workload.
+        workload: String,
+        /// The host that saw the error.
+        host: String,
+        /// The other end.
+        peer: String,
+        /// What happened.
+        error: StreamError,
+        /// When.
+        at: Instant,
+    },
+    /// A server accepted a connection whose first bytes name no stream a client opened.
+    PhantomStream {
+        /// When.
+        at: Instant,
+        /// The server host.
+        host: String,
+        /// The connection's source.
+        from: SocketAddrV4,
+    },
     /// Two hosts were leased the same address with no fault on their paths to the server.
     DuplicateAddress {
         /// The workload.
@@ -182,8 +239,13 @@ impl OracleFailure {
     /// The oracle that found it.
     pub fn oracle(&self) -> Oracle {
         match self {
-            OracleFailure::Phantom { .. } | OracleFailure::Misdelivered { .. } => Oracle::Integrity,
-            OracleFailure::UnaccountedLoss { .. } => Oracle::Loss,
+            OracleFailure::Phantom { .. }
+            | OracleFailure::Misdelivered { .. }
+            | OracleFailure::StreamCorrupted { .. }
+            | OracleFailure::StreamTruncated { .. }
+            | OracleFailure::PhantomStream { .. } => Oracle::Integrity,
+            OracleFailure::UnaccountedLoss { .. }
+            | OracleFailure::UnaccountedStreamError { .. } => Oracle::Loss,
             OracleFailure::UnaccountedDuplicate { .. } => Oracle::Duplicate,
             OracleFailure::Monitor { .. } => Oracle::Monitor,
             OracleFailure::Liveness { .. } => Oracle::Liveness,
@@ -218,6 +280,26 @@ impl OracleFailure {
             OracleFailure::DuplicateAddress { workload, addr, .. } => {
                 format!("duplicate-address {workload} {addr}")
             }
+            OracleFailure::StreamCorrupted {
+                workload,
+                from_host,
+                to_host,
+                ..
+            } => format!("stream-corrupted {workload} {from_host}->{to_host}"),
+            OracleFailure::StreamTruncated {
+                workload,
+                from_host,
+                to_host,
+                ..
+            } => format!("stream-truncated {workload} {from_host}->{to_host}"),
+            OracleFailure::UnaccountedStreamError {
+                workload,
+                host,
+                peer,
+                error,
+                ..
+            } => format!("stream-error {workload} {host}<-{peer} {error}"),
+            OracleFailure::PhantomStream { host, .. } => format!("phantom-stream {host}"),
         }
     }
 }
@@ -301,6 +383,39 @@ impl fmt::Display for OracleFailure {
                 "{workload}: {} and {} were both leased {addr}",
                 hosts[0], hosts[1]
             ),
+            OracleFailure::StreamCorrupted {
+                workload,
+                from_host,
+                to_host,
+                offset,
+            } => write!(
+                f,
+                "{workload}: the stream {from_host} -> {to_host} delivered a byte at offset {offset} that was not the one written there"
+            ),
+            OracleFailure::StreamTruncated {
+                workload,
+                from_host,
+                to_host,
+                received,
+                sent,
+            } => write!(
+                f,
+                "{workload}: the stream {from_host} -> {to_host} ended after {received} of the {sent} bytes written"
+            ),
+            OracleFailure::UnaccountedStreamError {
+                workload,
+                host,
+                peer,
+                error,
+                at,
+            } => write!(
+                f,
+                "{workload}: at {at} {host}'s connection with {peer} failed ({error}) with no fault to explain it"
+            ),
+            OracleFailure::PhantomStream { at, host, from } => write!(
+                f,
+                "at {at} {host} accepted a connection from {from} whose first bytes name no stream a client opened"
+            ),
         }
     }
 }
@@ -329,11 +444,20 @@ pub struct WorkloadReport {
     pub retries: u64,
     /// Datagrams received that were not the one awaited (late or duplicate replies).
     pub stale: u64,
+    /// TCP connections opened (clients' successful connects).
+    pub connections: u64,
+    /// TCP connections that failed: refused or timed-out connects, resets, timeouts.
+    pub errors: u64,
+    /// TCP bytes written by both ends of the workload's connections.
+    pub bytes_sent: u64,
+    /// TCP bytes read by both ends (each byte checked against the one written).
+    pub bytes_received: u64,
 }
 
 impl WorkloadReport {
     /// A counter by name (`clients`, `clients_finished`, `sent`, `received`, `completed`,
-    /// `failed`, `retries`, `stale`), for expectations written as text.
+    /// `failed`, `retries`, `stale`, `connections`, `errors`, `bytes_sent`,
+    /// `bytes_received`), for expectations written as text.
     pub fn counter(&self, name: &str) -> Option<u64> {
         Some(match name {
             "clients" => self.clients,
@@ -344,6 +468,10 @@ impl WorkloadReport {
             "failed" => self.failed,
             "retries" => self.retries,
             "stale" => self.stale,
+            "connections" => self.connections,
+            "errors" => self.errors,
+            "bytes_sent" => self.bytes_sent,
+            "bytes_received" => self.bytes_received,
             _ => return None,
         })
     }
@@ -362,6 +490,117 @@ pub struct DatagramTotals {
     pub lost: u64,
     /// Extra copies received.
     pub duplicates: u64,
+}
+
+/// How a TCP connection of a workload failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The connect was refused (a RST answered the SYN).
+    Refused,
+    /// The connect got no answer in time.
+    ConnectTimeout,
+    /// The peer reset the connection.
+    Reset,
+    /// The stack gave up on the connection (R2, the user timeout).
+    TimedOut,
+    /// The workload gave up: nothing moved for its idle limit.
+    Idle,
+    /// The stream ended before what the protocol expected (a FIN where data was owed).
+    UnexpectedEnd,
+    /// Anything else the stack reported.
+    Other,
+}
+
+impl StreamError {
+    /// Whether only a crash or partition explains it (a RST); otherwise any loss on the path
+    /// does.
+    fn needs_disruption(self) -> bool {
+        matches!(
+            self,
+            StreamError::Refused
+                | StreamError::Reset
+                | StreamError::UnexpectedEnd
+                | StreamError::Other
+        )
+    }
+
+    /// From an I/O error of a connection.
+    pub(crate) fn from_io(kind: std::io::ErrorKind) -> StreamError {
+        use std::io::ErrorKind as K;
+        match kind {
+            K::ConnectionRefused => StreamError::Refused,
+            K::ConnectionReset => StreamError::Reset,
+            K::TimedOut => StreamError::TimedOut,
+            K::UnexpectedEof => StreamError::UnexpectedEnd,
+            _ => StreamError::Other,
+        }
+    }
+}
+
+impl fmt::Display for StreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StreamError::Refused => "connection refused",
+            StreamError::ConnectTimeout => "connect timed out",
+            StreamError::Reset => "connection reset",
+            StreamError::TimedOut => "connection timed out",
+            StreamError::Idle => "idle limit reached",
+            StreamError::UnexpectedEnd => "unexpected end of stream",
+            StreamError::Other => "connection aborted",
+        })
+    }
+}
+
+/// The workloads' TCP streams, over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamTotals {
+    /// Connections opened.
+    pub streams: u64,
+    /// Bytes written by either end.
+    pub bytes_sent: u64,
+    /// Bytes read by either end.
+    pub bytes_received: u64,
+    /// Connections that failed (refused, reset, timed out), with connects that failed.
+    pub errors: u64,
+    /// Directions that ended with every written byte read (the reader saw the FIN).
+    pub complete_directions: u64,
+}
+
+/// One direction of a stream: what was written, how far it was read.
+#[derive(Debug, Clone, Default)]
+struct StreamDir {
+    sent: Vec<u8>,
+    received: u64,
+    /// The first offset where the bytes read differ from those written.
+    mismatch: Option<u64>,
+    /// The reader saw the end: (bytes read, bytes written) then.
+    end: Option<(u64, u64)>,
+}
+
+/// One TCP connection of a workload: client to server is direction 0.
+#[derive(Debug, Clone)]
+struct Stream {
+    workload: usize,
+    /// [client, server].
+    hosts: [HostId; 2],
+    opened: Instant,
+    attached: bool,
+    dirs: [StreamDir; 2],
+    /// (side, when, what): side 0 is the client.
+    errors: Vec<(usize, Instant, StreamError)>,
+}
+
+/// A connect that failed: (workload, client, server, started, when, what).
+type ConnectFailure = (usize, HostId, HostId, Instant, Instant, StreamError);
+
+/// A time a host was cut off: crashed (until it restarted) or partitioned (until healed).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Disruption {
+    pub(crate) host: HostId,
+    pub(crate) from: Instant,
+    /// `Instant::MAX` when it never ended.
+    pub(crate) until: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -415,6 +654,9 @@ pub(crate) struct Ledger {
     pub(crate) app_failures: Vec<OracleFailure>,
     pub(crate) workloads: Vec<WorkloadReport>,
     totals: DatagramTotals,
+    streams: Vec<Stream>,
+    connect_failures: Vec<ConnectFailure>,
+    phantom_streams: Vec<(Instant, HostId, SocketAddrV4)>,
 }
 
 impl Ledger {
@@ -522,6 +764,131 @@ impl Ledger {
         self.leases.push((workload, host, server, addr, at));
     }
 
+    /// A client of `workload` on `client` connected to `server`: the new stream's id.
+    pub(crate) fn stream_open(
+        &mut self,
+        workload: usize,
+        client: HostId,
+        server: HostId,
+        at: Instant,
+    ) -> u64 {
+        self.streams.push(Stream {
+            workload,
+            hosts: [client, server],
+            opened: at,
+            attached: false,
+            dirs: [StreamDir::default(), StreamDir::default()],
+            errors: Vec::new(),
+        });
+        if let Some(w) = self.workloads.get_mut(workload) {
+            w.connections += 1;
+        }
+        self.streams.len() as u64 - 1
+    }
+
+    /// A server on `host` accepted the connection whose header names stream `id`: false
+    /// when no client opened such a stream, or another connection claimed it already.
+    pub(crate) fn stream_attach(
+        &mut self,
+        id: u64,
+        host: HostId,
+        from: SocketAddrV4,
+        at: Instant,
+    ) -> bool {
+        let s = usize::try_from(id)
+            .ok()
+            .and_then(|i| self.streams.get_mut(i));
+        match s {
+            Some(s) if !s.attached && s.hosts[1] == host => {
+                s.attached = true;
+                true
+            }
+            _ => {
+                self.phantom_streams.push((at, host, from));
+                false
+            }
+        }
+    }
+
+    fn stream_mut(&mut self, id: u64) -> Option<&mut Stream> {
+        usize::try_from(id)
+            .ok()
+            .and_then(|i| self.streams.get_mut(i))
+    }
+
+    /// `bytes` were written on stream `id` in direction `dir` (0: client to server).
+    pub(crate) fn stream_sent(&mut self, id: u64, dir: usize, bytes: &[u8]) {
+        let Some(s) = self.stream_mut(id) else { return };
+        let w = s.workload;
+        if let Some(d) = s.dirs.get_mut(dir) {
+            d.sent.extend_from_slice(bytes);
+        }
+        if let Some(r) = self.workloads.get_mut(w) {
+            r.bytes_sent += bytes.len() as u64;
+        }
+    }
+
+    /// `bytes` were read on stream `id` in direction `dir`: compared with those written.
+    pub(crate) fn stream_received(&mut self, id: u64, dir: usize, bytes: &[u8]) {
+        let Some(s) = self.stream_mut(id) else { return };
+        let w = s.workload;
+        if let Some(d) = s.dirs.get_mut(dir) {
+            let at = usize::try_from(d.received).unwrap_or(usize::MAX);
+            let written = d.sent.get(at..).unwrap_or_default();
+            if d.mismatch.is_none() {
+                let same = written
+                    .iter()
+                    .zip(bytes)
+                    .position(|(a, b)| a != b)
+                    .or((bytes.len() > written.len()).then_some(written.len()));
+                if let Some(i) = same {
+                    d.mismatch = Some(d.received + i as u64);
+                }
+            }
+            d.received += bytes.len() as u64;
+        }
+        if let Some(r) = self.workloads.get_mut(w) {
+            r.bytes_received += bytes.len() as u64;
+        }
+    }
+
+    /// The reader of direction `dir` of stream `id` saw its end (the peer's FIN).
+    pub(crate) fn stream_end(&mut self, id: u64, dir: usize) {
+        let Some(s) = self.stream_mut(id) else { return };
+        if let Some(d) = s.dirs.get_mut(dir)
+            && d.end.is_none()
+        {
+            d.end = Some((d.received, d.sent.len() as u64));
+        }
+    }
+
+    /// Side `side` (0: client) of stream `id` saw `error`.
+    pub(crate) fn stream_error(&mut self, id: u64, side: usize, at: Instant, error: StreamError) {
+        let Some(s) = self.stream_mut(id) else { return };
+        let w = s.workload;
+        s.errors.push((side, at, error));
+        if let Some(r) = self.workloads.get_mut(w) {
+            r.errors += 1;
+        }
+    }
+
+    /// A client's connect that started at `started` failed at `at`.
+    pub(crate) fn connect_failed(
+        &mut self,
+        workload: usize,
+        client: HostId,
+        server: HostId,
+        started: Instant,
+        at: Instant,
+        error: StreamError,
+    ) {
+        self.connect_failures
+            .push((workload, client, server, started, at, error));
+        if let Some(r) = self.workloads.get_mut(workload) {
+            r.errors += 1;
+        }
+    }
+
     fn open_through(&self, host: HostId, port: u16, from: Instant, to: Instant) -> bool {
         self.endpoints.get(&(host, port)).is_some_and(|v| {
             v.iter()
@@ -554,14 +921,134 @@ impl PathFaults {
     }
 }
 
-/// Judges a run's ledger: integrity, loss, duplicates and the workloads' own checks.
+/// True when `host` was cut off (crashed or partitioned) at some time in `from..=to`.
+fn disrupted(disruptions: &[Disruption], host: HostId, from: Instant, to: Instant) -> bool {
+    disruptions
+        .iter()
+        .any(|d| d.host == host && d.from <= to && d.until >= from)
+}
+
+/// Judges the workloads' TCP streams (integrity, errors accounted to faults).
+fn judge_streams(
+    ledger: &Ledger,
+    paths: &PathFaults,
+    disruptions: &[Disruption],
+    out: &mut Vec<OracleFailure>,
+) -> StreamTotals {
+    let mut t = StreamTotals::default();
+    let workload = |w: usize| {
+        ledger
+            .workloads
+            .get(w)
+            .map(|r| r.name.clone())
+            .unwrap_or_default()
+    };
+    // An error is explained by a crash or partition of either host between `from` and
+    // `at`, or, unless it needs one (a RST), by any loss on the path.
+    let explained = |e: StreamError, a: HostId, b: HostId, from: Instant, at: Instant| {
+        disrupted(disruptions, a, from, at)
+            || disrupted(disruptions, b, from, at)
+            || (!e.needs_disruption() && paths.lossy(a, b))
+    };
+    for (at, host, from) in &ledger.phantom_streams {
+        out.push(OracleFailure::PhantomStream {
+            at: *at,
+            host: paths.name(*host),
+            from: *from,
+        });
+    }
+    for s in &ledger.streams {
+        t.streams += 1;
+        for (dir, d) in s.dirs.iter().enumerate() {
+            let (from, to) = if dir == 0 {
+                (s.hosts[0], s.hosts[1])
+            } else {
+                (s.hosts[1], s.hosts[0])
+            };
+            t.bytes_sent += d.sent.len() as u64;
+            t.bytes_received += d.received;
+            if let Some(offset) = d.mismatch {
+                out.push(OracleFailure::StreamCorrupted {
+                    workload: workload(s.workload),
+                    from_host: paths.name(from),
+                    to_host: paths.name(to),
+                    offset,
+                });
+            }
+            match d.end {
+                Some((received, sent)) if received != sent && d.mismatch.is_none() => {
+                    out.push(OracleFailure::StreamTruncated {
+                        workload: workload(s.workload),
+                        from_host: paths.name(from),
+                        to_host: paths.name(to),
+                        received,
+                        sent,
+                    });
+                }
+                Some(_) => t.complete_directions += 1,
+                None => {}
+            }
+        }
+        // In time order: a workload aborts a connection (a RST) only after it recorded an
+        // error on it, so a reset of one end that follows an explained error of the other
+        // end is explained by it.
+        let mut errors = s.errors.clone();
+        errors.sort_by_key(|(_, at, _)| *at);
+        let mut aborted_by: [Option<Instant>; 2] = [None, None];
+        for (side, at, e) in &errors {
+            t.errors += 1;
+            let (me, peer) = if *side == 0 {
+                (s.hosts[0], s.hosts[1])
+            } else {
+                (s.hosts[1], s.hosts[0])
+            };
+            let other = 1 - (*side).min(1);
+            let after_abort = *e == StreamError::Reset
+                && aborted_by
+                    .get(other)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|a| a <= *at);
+            let ok = after_abort || explained(*e, me, peer, s.opened, *at);
+            if ok && let Some(slot) = aborted_by.get_mut(*side) {
+                slot.get_or_insert(*at);
+            }
+            if !ok {
+                out.push(OracleFailure::UnaccountedStreamError {
+                    workload: workload(s.workload),
+                    host: paths.name(me),
+                    peer: paths.name(peer),
+                    error: *e,
+                    at: *at,
+                });
+            }
+        }
+    }
+    for (w, client, server, started, at, e) in &ledger.connect_failures {
+        t.errors += 1;
+        if !explained(*e, *client, *server, *started, *at) {
+            out.push(OracleFailure::UnaccountedStreamError {
+                workload: workload(*w),
+                host: paths.name(*client),
+                peer: paths.name(*server),
+                error: *e,
+                at: *at,
+            });
+        }
+    }
+    t
+}
+
+/// Judges a run's ledger: integrity, loss, duplicates, streams and the workloads' own checks.
 pub(crate) fn judge(
     ledger: &Ledger,
     paths: &PathFaults,
+    disruptions: &[Disruption],
     settle: Duration,
     end: Instant,
     out: &mut Vec<OracleFailure>,
-) -> DatagramTotals {
+) -> (DatagramTotals, StreamTotals) {
+    let streams = judge_streams(ledger, paths, disruptions, out);
     let mut totals = ledger.totals;
     for (at, host, from, port, len) in &ledger.phantoms {
         out.push(OracleFailure::Phantom {
@@ -694,7 +1181,7 @@ pub(crate) fn judge(
         });
     }
     out.extend(ledger.app_failures.iter().cloned());
-    totals
+    (totals, streams)
 }
 
 /// Bugs planted on purpose so that tests can prove each oracle catches what it is for.
@@ -739,4 +1226,61 @@ pub enum PlantedBug {
     /// request, takes any datagram from the server as the reply: it fails only when a loss
     /// and then a duplicate hit its flow (shrinking).
     AcceptStaleAfterRetry,
+    /// The first client of the first TCP request/response workload waits only `wait` for
+    /// a response, then gives up on it and records the request as unanswered (an
+    /// application failure): with a 200 ms minimum RTO it fails only when one segment is
+    /// lost twice in a row (shrinking).
+    TcpImpatientClient {
+        /// How long it waits.
+        wait: weft_core::Duration,
+    },
+    /// The NIC breaks the `nth` TCP segment's checksum (the monitor's `tcp.checksum`).
+    TcpBadChecksum {
+        /// Which TCP segment.
+        nth: u64,
+    },
+    /// The NIC sets the `nth` TCP segment's data offset to 4 words (`tcp.header`).
+    TcpBadHeader {
+        /// Which TCP segment.
+        nth: u64,
+    },
+    /// The NIC moves the ACK number of the `nth` segment carrying an ACK 16 MiB ahead,
+    /// acknowledging data never sent (`tcp.ack`).
+    TcpAckUnsent {
+        /// Which segment with ACK.
+        nth: u64,
+    },
+    /// The NIC moves the `nth` data segment 16 MiB ahead in sequence space, beyond the
+    /// window (`tcp.window`).
+    TcpBeyondWindow {
+        /// Which data segment.
+        nth: u64,
+    },
+    /// After the monitor, every SYN's MSS option is raised to 1460: the peer sends
+    /// segments larger than the MSS the host announced (`tcp.mss`).
+    TcpMssInflated,
+    /// The NIC sets FIN on the `nth` data segment: more data follows the FIN, and the real
+    /// FIN comes at another place (`tcp.fin`).
+    TcpEarlyFin {
+        /// Which data segment.
+        nth: u64,
+    },
+    /// After the monitor, the fabric flips a payload bit of the `nth` TCP data segment and
+    /// fixes its checksum, recording no fault (the stream oracle's integrity check).
+    TcpCorruptAfterMonitor {
+        /// Which data segment.
+        nth: u64,
+    },
+    /// After the monitor, the fabric turns the `nth` TCP data segment into a RST with the
+    /// same (acceptable) sequence number, recording no fault: the receiver's connection is
+    /// reset with no crash or partition to explain it (the stream oracle's error check).
+    TcpResetAfterMonitor {
+        /// Which data segment.
+        nth: u64,
+    },
+    /// The NIC moves the `nth` RST's sequence number 1 GiB ahead (`tcp.rst`).
+    TcpRstSeq {
+        /// Which RST.
+        nth: u64,
+    },
 }

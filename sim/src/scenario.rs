@@ -549,6 +549,14 @@ pub enum WorkloadKind {
     Dhcp,
     /// Hosts ping random peers, with small ARP caches: resolution over and over.
     ArpChurn,
+    /// TCP echo: each client's connections, one after another, each echoing messages.
+    TcpEcho,
+    /// Many concurrent TCP connections per client, all open before any sends.
+    TcpConnections,
+    /// A TCP bulk transfer each way at once per client.
+    TcpBulk,
+    /// TCP requests and responses, one at a time on one connection per client.
+    TcpRequestResponse,
 }
 
 impl WorkloadKind {
@@ -559,7 +567,22 @@ impl WorkloadKind {
             WorkloadKind::RequestResponse => "request_response",
             WorkloadKind::Dhcp => "dhcp",
             WorkloadKind::ArpChurn => "arp_churn",
+            WorkloadKind::TcpEcho => "tcp_echo",
+            WorkloadKind::TcpConnections => "tcp_connections",
+            WorkloadKind::TcpBulk => "tcp_bulk",
+            WorkloadKind::TcpRequestResponse => "tcp_request_response",
         }
+    }
+
+    /// True for the TCP kinds (run by [`crate::workload`], judged by the stream oracle).
+    pub fn is_tcp(self) -> bool {
+        matches!(
+            self,
+            WorkloadKind::TcpEcho
+                | WorkloadKind::TcpConnections
+                | WorkloadKind::TcpBulk
+                | WorkloadKind::TcpRequestResponse
+        )
     }
 }
 
@@ -582,6 +605,14 @@ struct RawWorkload {
     pool: Option<Spanned<String>>,
     lease: Option<Spanned<Dur>>,
     min_delivered: Option<Spanned<Prob>>,
+    connections: Option<Spanned<u32>>,
+    messages: Option<Spanned<u32>>,
+    requests: Option<Spanned<u32>>,
+    response_size: Option<Spanned<usize>>,
+    upload: Option<Spanned<u64>>,
+    download: Option<Spanned<u64>>,
+    chunk: Option<Spanned<usize>>,
+    idle_timeout: Option<Spanned<Dur>>,
 }
 
 #[derive(Deserialize)]
@@ -626,6 +657,8 @@ struct Workload {
     pool: (Ipv4Addr, Ipv4Addr),
     lease_secs: u32,
     min_delivered: Option<f64>,
+    /// The TCP kinds' workload, as the engine runs it.
+    tcp: Option<crate::workload::Workload>,
 }
 
 /// What a run must show.
@@ -755,6 +788,15 @@ impl Scenario {
                     }
                 }
                 WorkloadKind::ArpChurn => {}
+                WorkloadKind::TcpEcho
+                | WorkloadKind::TcpConnections
+                | WorkloadKind::TcpBulk
+                | WorkloadKind::TcpRequestResponse => {
+                    if let Some(t) = &w.tcp {
+                        b = b.workload(t.clone());
+                    }
+                    continue;
+                }
             }
             let server_addr = server
                 .and_then(|s| s.addr)
@@ -789,6 +831,8 @@ impl Scenario {
                             WorkloadKind::RequestResponse => rr_client(&net, &ctx, life).await,
                             WorkloadKind::Dhcp => dhcp_client(&net, &ctx).await,
                             WorkloadKind::ArpChurn => churn_client(&net, &ctx).await,
+                            // Run by the engine's workloads (skipped above).
+                            _ => Ok(()),
                         };
                         ctx.with(|c| match result {
                             Ok(()) => c.done = true,
@@ -830,6 +874,27 @@ impl Scenario {
         let ledger = &*ledger;
         let mut workloads = Vec::new();
         for (w, clients) in self.workloads.iter().zip(&ledger.clients) {
+            if w.kind.is_tcp() {
+                // Run by the engine: its report has the counts, the stream oracle the checks.
+                let r = report.workload(&w.name).cloned().unwrap_or_default();
+                let planned = w.tcp.as_ref().map_or(0, |t| t.planned());
+                workloads.push(WorkloadOutcome {
+                    name: w.name.clone(),
+                    kind: w.kind,
+                    clients: usize::try_from(r.clients).unwrap_or(usize::MAX),
+                    finished: usize::try_from(r.clients_finished).unwrap_or(usize::MAX),
+                    sent: planned,
+                    delivered: r.completed,
+                    duplicates: 0,
+                    retries: 0,
+                    errors: Vec::new(),
+                    violations: Vec::new(),
+                    connections: r.connections,
+                    connection_errors: r.errors,
+                    bytes: r.bytes_received,
+                });
+                continue;
+            }
             let mut o = WorkloadOutcome {
                 name: w.name.clone(),
                 kind: w.kind,
@@ -841,6 +906,9 @@ impl Scenario {
                 retries: 0,
                 errors: Vec::new(),
                 violations: Vec::new(),
+                connections: 0,
+                connection_errors: 0,
+                bytes: 0,
             };
             let mut leases: BTreeMap<Ipv4Addr, usize> = BTreeMap::new();
             for (ci, c) in clients.iter().enumerate() {
@@ -954,6 +1022,10 @@ impl Scenario {
             f.add(FaultKind::Crash, u64::from(h.crashes));
             f.add(FaultKind::Restart, u64::from(boots.saturating_sub(1)));
         }
+        let tcp = report.tcp_totals();
+        f.add(FaultKind::TcpRetransmit, tcp.retransmitted_segs);
+        f.add(FaultKind::TcpFastRetransmit, tcp.fast_retransmits);
+        f.add(FaultKind::TcpRto, tcp.rto_expirations);
         f
     }
 }
@@ -1227,18 +1299,33 @@ fn resolve_workload(
     let w = sw.get_ref();
     let kind = w.kind;
     // The keys each kind takes.
-    let fields: [KeyUse<'_>; 14] = {
+    let fields: [KeyUse<'_>; 22] = {
         use WorkloadKind::*;
         [
             (
                 "server",
                 w.server.as_ref().map(|s| s.span()),
-                &[UdpEcho, RequestResponse, Dhcp],
+                &[
+                    UdpEcho,
+                    RequestResponse,
+                    Dhcp,
+                    TcpEcho,
+                    TcpConnections,
+                    TcpBulk,
+                    TcpRequestResponse,
+                ],
             ),
             (
                 "port",
                 w.port.as_ref().map(|s| s.span()),
-                &[UdpEcho, RequestResponse],
+                &[
+                    UdpEcho,
+                    RequestResponse,
+                    TcpEcho,
+                    TcpConnections,
+                    TcpBulk,
+                    TcpRequestResponse,
+                ],
             ),
             (
                 "datagrams",
@@ -1248,7 +1335,13 @@ fn resolve_workload(
             (
                 "size",
                 w.size.as_ref().map(|s| s.span()),
-                &[UdpEcho, RequestResponse],
+                &[
+                    UdpEcho,
+                    RequestResponse,
+                    TcpEcho,
+                    TcpConnections,
+                    TcpRequestResponse,
+                ],
             ),
             (
                 "max_size",
@@ -1258,7 +1351,14 @@ fn resolve_workload(
             (
                 "interval",
                 w.interval.as_ref().map(|s| s.span()),
-                &[UdpEcho, RequestResponse, ArpChurn],
+                &[
+                    UdpEcho,
+                    RequestResponse,
+                    ArpChurn,
+                    TcpEcho,
+                    TcpBulk,
+                    TcpRequestResponse,
+                ],
             ),
             ("burst", w.burst.as_ref().map(|s| s.span()), &[UdpEcho]),
             (
@@ -1269,24 +1369,89 @@ fn resolve_workload(
             (
                 "attempts",
                 w.attempts.as_ref().map(|s| s.span()),
-                &[RequestResponse],
+                &[
+                    RequestResponse,
+                    TcpEcho,
+                    TcpConnections,
+                    TcpBulk,
+                    TcpRequestResponse,
+                ],
             ),
             (
                 "start",
                 w.start.as_ref().map(|s| s.span()),
-                &[UdpEcho, RequestResponse, Dhcp, ArpChurn],
+                &[
+                    UdpEcho,
+                    RequestResponse,
+                    Dhcp,
+                    ArpChurn,
+                    TcpEcho,
+                    TcpConnections,
+                    TcpBulk,
+                    TcpRequestResponse,
+                ],
             ),
             ("pool", w.pool.as_ref().map(|s| s.span()), &[Dhcp]),
             ("lease", w.lease.as_ref().map(|s| s.span()), &[Dhcp]),
             (
                 "clients",
                 w.clients.as_ref().map(|s| s.span()),
-                &[UdpEcho, RequestResponse, Dhcp, ArpChurn],
+                &[
+                    UdpEcho,
+                    RequestResponse,
+                    Dhcp,
+                    ArpChurn,
+                    TcpEcho,
+                    TcpConnections,
+                    TcpBulk,
+                    TcpRequestResponse,
+                ],
             ),
             (
                 "min_delivered",
                 w.min_delivered.as_ref().map(|s| s.span()),
-                &[UdpEcho, RequestResponse, Dhcp, ArpChurn],
+                &[
+                    UdpEcho,
+                    RequestResponse,
+                    Dhcp,
+                    ArpChurn,
+                    TcpEcho,
+                    TcpConnections,
+                    TcpBulk,
+                    TcpRequestResponse,
+                ],
+            ),
+            (
+                "connections",
+                w.connections.as_ref().map(|s| s.span()),
+                &[TcpEcho, TcpConnections],
+            ),
+            (
+                "messages",
+                w.messages.as_ref().map(|s| s.span()),
+                &[TcpEcho, TcpConnections],
+            ),
+            (
+                "requests",
+                w.requests.as_ref().map(|s| s.span()),
+                &[TcpRequestResponse],
+            ),
+            (
+                "response_size",
+                w.response_size.as_ref().map(|s| s.span()),
+                &[TcpRequestResponse],
+            ),
+            ("upload", w.upload.as_ref().map(|s| s.span()), &[TcpBulk]),
+            (
+                "download",
+                w.download.as_ref().map(|s| s.span()),
+                &[TcpBulk],
+            ),
+            ("chunk", w.chunk.as_ref().map(|s| s.span()), &[TcpBulk]),
+            (
+                "idle_timeout",
+                w.idle_timeout.as_ref().map(|s| s.span()),
+                &[TcpEcho, TcpConnections, TcpBulk, TcpRequestResponse],
             ),
         ]
     };
@@ -1401,6 +1566,7 @@ fn resolve_workload(
     }
     let size = w.size.as_ref().map_or(64, |s| *s.get_ref());
     if let Some(s) = &w.size
+        && !kind.is_tcp()
         && !(HEADER..=65_507).contains(s.get_ref())
     {
         return problem(
@@ -1470,6 +1636,11 @@ fn resolve_workload(
             None => Ok(default),
         }
     };
+    let tcp = if kind.is_tcp() {
+        Some(tcp_workload(w, &name, server, &clients, hosts, &positive)?)
+    } else {
+        None
+    };
     Ok(Workload {
         name,
         kind,
@@ -1494,6 +1665,101 @@ fn resolve_workload(
         pool,
         lease_secs,
         min_delivered: w.min_delivered.as_ref().map(|p| p.get_ref().0),
+        tcp,
+    })
+}
+
+/// Reads a count that must be at least 1 (key, default).
+type Positive<'a> = dyn Fn(&Option<Spanned<u32>>, &str, u32) -> Checked<u32> + 'a;
+
+/// A TCP kind's workload for the engine, with its keys checked.
+fn tcp_workload(
+    w: &RawWorkload,
+    name: &str,
+    server: Option<usize>,
+    clients: &[usize],
+    hosts: &[Host],
+    positive: &Positive<'_>,
+) -> Checked<crate::workload::Workload> {
+    use crate::workload::{TcpBulk, TcpEcho, TcpRequestResponse, Workload as W};
+    let host = |i: usize| hosts.get(i).map(|h| h.name.clone()).unwrap_or_default();
+    let server = server.map(host).unwrap_or_default();
+    let clients: Vec<String> = clients.iter().map(|c| host(*c)).collect();
+    let bytes = |v: &Option<Spanned<usize>>, key: &str, default: usize, max: usize| match v {
+        Some(n) if !(1..=max).contains(n.get_ref()) => problem(
+            n.span(),
+            format!("{key} {}: expected 1 to {max} bytes", n.get_ref()),
+        ),
+        Some(n) => Ok(*n.get_ref()),
+        None => Ok(default),
+    };
+    let transfer = |v: &Option<Spanned<u64>>, key: &str| match v {
+        Some(n) if *n.get_ref() > u64::from(u32::MAX) => problem(
+            n.span(),
+            format!("{key} {}: expected at most {} bytes", n.get_ref(), u32::MAX),
+        ),
+        Some(n) => Ok(*n.get_ref()),
+        None => Ok(256 * 1024),
+    };
+    let port = w.port.as_ref().map_or(7, |p| *p.get_ref());
+    let start = duration_of(&w.start, Duration::ZERO);
+    let interval = duration_of(&w.interval, Duration::ZERO);
+    let idle_timeout = duration_of(&w.idle_timeout, Duration::from_secs(20));
+    if idle_timeout.is_zero()
+        && let Some(t) = &w.idle_timeout
+    {
+        return problem(t.span(), "idle_timeout must be more than zero");
+    }
+    let attempts = positive(&w.attempts, "attempts", 10)?;
+    let size = bytes(&w.size, "size", 512, 1 << 20)?;
+    Ok(match w.kind {
+        WorkloadKind::TcpBulk => W::TcpBulk(TcpBulk {
+            name: name.to_string(),
+            server,
+            port,
+            clients,
+            upload: transfer(&w.upload, "upload")?,
+            download: transfer(&w.download, "download")?,
+            chunk: bytes(&w.chunk, "chunk", 16 * 1024, 1 << 20)?,
+            interval,
+            start,
+            idle_timeout,
+            attempts,
+        }),
+        WorkloadKind::TcpRequestResponse => W::TcpRequestResponse(TcpRequestResponse {
+            name: name.to_string(),
+            server,
+            port,
+            clients,
+            requests: positive(&w.requests, "requests", 100)?,
+            size: bytes(&w.size, "size", 64, 1 << 20)?,
+            response_size: bytes(&w.response_size, "response_size", 256, 1 << 20)?,
+            interval,
+            start,
+            idle_timeout,
+            attempts,
+        }),
+        kind => {
+            let concurrent = kind == WorkloadKind::TcpConnections;
+            W::TcpEcho(TcpEcho {
+                name: name.to_string(),
+                server,
+                port,
+                clients,
+                connections: positive(
+                    &w.connections,
+                    "connections",
+                    if concurrent { 32 } else { 1 },
+                )?,
+                concurrent,
+                messages: positive(&w.messages, "messages", if concurrent { 4 } else { 50 })?,
+                size,
+                interval,
+                start,
+                idle_timeout,
+                attempts,
+            })
+        }
     })
 }
 
@@ -1911,11 +2177,17 @@ pub enum FaultKind {
     Crash,
     /// Host restarts.
     Restart,
+    /// TCP segments sent again (the stacks' loss recovery, as their counters say).
+    TcpRetransmit,
+    /// TCP fast retransmits (a third duplicate ACK, RFC 5681 §3.2).
+    TcpFastRetransmit,
+    /// TCP retransmission timeouts (RFC 6298 §5).
+    TcpRto,
 }
 
 impl FaultKind {
-    /// Every kind.
-    pub const ALL: [FaultKind; 10] = [
+    /// Every kind: the faults injected, then TCP's recovery from them.
+    pub const ALL: [FaultKind; 13] = [
         FaultKind::Loss,
         FaultKind::BurstLoss,
         FaultKind::Duplicate,
@@ -1926,6 +2198,9 @@ impl FaultKind {
         FaultKind::Partition,
         FaultKind::Crash,
         FaultKind::Restart,
+        FaultKind::TcpRetransmit,
+        FaultKind::TcpFastRetransmit,
+        FaultKind::TcpRto,
     ];
 
     /// Its name in files and tables.
@@ -1941,13 +2216,16 @@ impl FaultKind {
             FaultKind::Partition => "partition",
             FaultKind::Crash => "crash",
             FaultKind::Restart => "restart",
+            FaultKind::TcpRetransmit => "tcp-retransmit",
+            FaultKind::TcpFastRetransmit => "tcp-fast-retransmit",
+            FaultKind::TcpRto => "tcp-rto",
         }
     }
 }
 
 /// Faults that fired, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FaultCounts([u64; 10]);
+pub struct FaultCounts([u64; 13]);
 
 impl FaultCounts {
     /// How many of `kind`.
@@ -2000,6 +2278,12 @@ pub struct WorkloadOutcome {
     pub errors: Vec<String>,
     /// Integrity violations: an answer that was not one sent, or a lease given twice.
     pub violations: Vec<String>,
+    /// TCP connections opened.
+    pub connections: u64,
+    /// TCP connections (and connects) that failed.
+    pub connection_errors: u64,
+    /// TCP bytes read by both ends, each checked against the byte written.
+    pub bytes: u64,
 }
 
 impl WorkloadOutcome {
@@ -2050,18 +2334,23 @@ impl Outcome {
             .sum()
     }
 
+    /// TCP stream bytes the workloads moved (read by either end, each checked).
+    pub fn tcp_bytes(&self) -> u64 {
+        self.report.streams.bytes_received
+    }
+
     /// The run as text: the engine's tables, the workloads, faults by kind, the verdict.
     /// Deterministic (no wall-clock times).
     pub fn summary(&self) -> String {
         let mut s = format!("scenario {}\n", self.scenario);
         s.push_str(&self.report.summary());
         s.push_str(&format!(
-            "{:<20} {:<16} {:>7} {:>8} {:>8} {:>7} {:>5} {:>7} {:>6}\n",
+            "{:<20} {:<20} {:>7} {:>8} {:>8} {:>7} {:>5} {:>7} {:>6}\n",
             "workload", "kind", "clients", "sent", "answered", "rate", "dup", "retries", "errors"
         ));
         for w in &self.workloads {
             s.push_str(&format!(
-                "{:<20} {:<16} {:>7} {:>8} {:>8} {:>6.1}% {:>5} {:>7} {:>6}\n",
+                "{:<20} {:<20} {:>7} {:>8} {:>8} {:>6.1}% {:>5} {:>7} {:>6}\n",
                 w.name,
                 w.kind.name(),
                 format!("{}/{}", w.finished, w.clients),
@@ -2070,7 +2359,7 @@ impl Outcome {
                 w.delivery() * 100.0,
                 w.duplicates,
                 w.retries,
-                w.errors.len() + w.violations.len()
+                w.errors.len() + w.violations.len() + w.connection_errors as usize
             ));
         }
         s.push_str("faults:");

@@ -8,7 +8,10 @@ use crate::fabric::{FNV_OFFSET, Fabric, FaultSource, LinkCounters, LinkSpec, Sim
 use crate::monitor::MonitorReport;
 #[cfg(feature = "planted-bugs")]
 use crate::oracle::PlantedBug;
-use crate::oracle::{DatagramTotals, OracleConfig, OracleFailure, PathFaults, WorkloadReport};
+use crate::oracle::{
+    DatagramTotals, Disruption, OracleConfig, OracleFailure, PathFaults, StreamTotals,
+    WorkloadReport,
+};
 use crate::tape::Tape;
 use crate::workload::{HostInfo, Workload};
 use core::future::Future;
@@ -16,6 +19,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::rc::Rc;
+use weft_core::tcp::conn::ConnStats;
 use weft_core::{Counters, Duration, IfaceId, Instant, InterfaceConfig, Ipv4Config, StackConfig};
 use weft_net::direct::{self, DirectCounters, DirectNet};
 use weft_net::runtime::Task;
@@ -520,6 +524,8 @@ struct HostState {
     crashes: u32,
     last_counters: Counters,
     last_driver: DirectCounters,
+    /// TCP counters of the lives that ended in a crash.
+    tcp_past: ConnStats,
 }
 
 /// Why the run loop stopped.
@@ -575,9 +581,15 @@ impl Run {
             ));
         }
         #[cfg(feature = "planted-bugs")]
-        let accept_stale = b.planted.contains(&PlantedBug::AcceptStaleAfterRetry);
+        let bugs = crate::workload::WorkloadBugs {
+            accept_stale: b.planted.contains(&PlantedBug::AcceptStaleAfterRetry),
+            impatient: b.planted.iter().find_map(|p| match p {
+                PlantedBug::TcpImpatientClient { wait } => Some(*wait),
+                _ => None,
+            }),
+        };
         #[cfg(not(feature = "planted-bugs"))]
-        let accept_stale = false;
+        let bugs = crate::workload::WorkloadBugs::default();
         let infos: Vec<HostInfo> = b
             .hosts
             .iter()
@@ -586,7 +598,7 @@ impl Run {
                 static_addr: h.cfg.static_address(0),
             })
             .collect();
-        let (installs, workloads) = crate::workload::install(&b.workloads, &infos, accept_stale)
+        let (installs, workloads) = crate::workload::install(&b.workloads, &infos, bugs)
             .map_err(|(workload, problem)| SimError::Workload { workload, problem })?;
         let mut host_apps: Vec<Vec<AppDef>> = b.hosts.iter().map(|h| h.apps.clone()).collect();
         for i in installs {
@@ -671,6 +683,7 @@ impl Run {
                 crashes: 0,
                 last_counters: Counters::default(),
                 last_driver: DirectCounters::default(),
+                tcp_past: ConnStats::default(),
             });
         }
         for (_, a) in &b.schedule {
@@ -829,6 +842,8 @@ impl Run {
             if let Some(net) = host.net.take() {
                 host.last_counters = net.counters();
                 host.last_driver = net.driver_counters();
+                let tcp = net.with_stack(|s, _| s.tcp_stats_total());
+                host.tcp_past.accumulate(&tcp);
                 net.shutdown();
             }
             host.crashes += 1;
@@ -885,12 +900,14 @@ impl Run {
         let (kind, place, digest) = match ev {
             EventKind::Timer(seq, host) => (TraceKind::Timer, *host as u64, *seq),
             EventKind::Frame {
-                endpoint, frame, ..
+                endpoint,
+                frame,
+                tag,
             } => (
                 TraceKind::Frame,
                 *endpoint as u64,
                 if self.trace.is_some() {
-                    fnv(FNV_OFFSET, frame)
+                    tag.bytes_digest.unwrap_or_else(|| fnv(FNV_OFFSET, frame))
                 } else {
                     frame.len() as u64
                 },
@@ -938,13 +955,13 @@ impl Run {
                 };
                 self.fabric.borrow_mut().drain_outbox(
                     now,
-                    |at, endpoint, frame, flipped| {
+                    |at, endpoint, frame, tag| {
                         shared.events.borrow_mut().schedule(
                             at,
                             EventKind::Frame {
                                 endpoint,
                                 frame,
-                                flipped,
+                                tag,
                             },
                         );
                     },
@@ -970,11 +987,8 @@ impl Run {
                     EventKind::Frame {
                         endpoint,
                         frame,
-                        flipped,
-                    } => self
-                        .fabric
-                        .borrow_mut()
-                        .arrive(next, endpoint, frame, flipped),
+                        tag,
+                    } => self.fabric.borrow_mut().arrive(next, endpoint, frame, tag),
                     EventKind::Scheduled(i) => self.apply(i),
                 }
             }
@@ -1008,6 +1022,42 @@ impl Run {
             }
         }
         down.is_empty().then_some(t)
+    }
+
+    /// When each host was cut off, as the schedule applied it up to `end`: crashed until it
+    /// restarted, an interface partitioned until healed.
+    fn disruptions(&self, end: Instant) -> Vec<Disruption> {
+        let mut sched: Vec<&(Instant, Action)> =
+            self.schedule.iter().filter(|(at, _)| *at <= end).collect();
+        sched.sort_by_key(|(at, _)| *at);
+        let find = |name: &str| self.hosts.iter().position(|h| h.name == name);
+        let mut open: Vec<(HostId, Option<usize>, Instant)> = Vec::new();
+        let mut out = Vec::new();
+        for (at, a) in sched {
+            let (host, iface, starts) = match a {
+                Action::Partition { host, iface } => (host, Some(*iface), true),
+                Action::Heal { host, iface } => (host, Some(*iface), false),
+                Action::Crash { host } => (host, None, true),
+                Action::Restart { host } => (host, None, false),
+            };
+            let Some(h) = find(host) else { continue };
+            if starts {
+                open.push((h, iface, *at));
+            } else if let Some(i) = open.iter().position(|o| o.0 == h && o.1 == iface) {
+                let (_, _, from) = open.remove(i);
+                out.push(Disruption {
+                    host: h,
+                    from,
+                    until: *at,
+                });
+            }
+        }
+        out.extend(open.into_iter().map(|(host, _, from)| Disruption {
+            host,
+            from,
+            until: Instant::MAX,
+        }));
+        out
     }
 
     fn report(self, stop: Stop) -> Report {
@@ -1045,6 +1095,13 @@ impl Run {
                     finished: h.running.get() == 0,
                     crashes: h.crashes,
                     unfinished,
+                    tcp: {
+                        let mut t = h.tcp_past;
+                        if let Some(n) = h.net.as_ref() {
+                            t.accumulate(&n.with_stack(|s, _| s.tcp_stats_total()));
+                        }
+                        t
+                    },
                 }
             })
             .collect();
@@ -1092,7 +1149,9 @@ impl Run {
             .oracles
             .settle
             .unwrap_or_else(|| (fabric.slowest_hop() * 2) * 3 + Duration::from_millis(20));
-        let datagrams = crate::oracle::judge(&ledger, &paths, settle, now, &mut oracles);
+        let disruptions = self.disruptions(now);
+        let (datagrams, streams) =
+            crate::oracle::judge(&ledger, &paths, &disruptions, settle, now, &mut oracles);
         let monitor = fabric
             .monitor
             .as_ref()
@@ -1133,10 +1192,14 @@ impl Run {
             hosts,
             links,
             tape: fabric.tape.clone(),
+            tape_flows_untracked: fabric.identity.untracked,
+            tape_occurrences_forgotten: fabric.occurrences_forgotten().0,
+            jitter_occurrences_forgotten: fabric.occurrences_forgotten().1,
             oracles,
             monitor,
             workloads,
             datagrams,
+            streams,
             quiet_since,
             event_trace: self.trace.clone(),
         }
@@ -1163,6 +1226,9 @@ pub struct HostReport {
     pub crashes: u32,
     /// Applications of its current life that had not returned (empty while it is down).
     pub unfinished: Vec<String>,
+    /// Its TCP connections' counters (retransmissions, RTOs, fast retransmits ...), summed
+    /// over every connection of every life.
+    pub tcp: ConnStats,
 }
 
 /// One link at the end of a run.
@@ -1201,6 +1267,19 @@ pub struct Report {
     pub links: Vec<LinkReport>,
     /// The faults that fired.
     pub tape: Tape,
+    /// TCP flows (SYNs) whose segments the tape keyed by sequence numbers as sent, not
+    /// relative to the ISN, because [`crate::tape::MAX_KEYED_FLOWS`] were remembered
+    /// already: their faults may miss their frames when the tape is replayed in part.
+    pub tape_flows_untracked: u64,
+    /// Frame identities whose occurrence counts a link direction forgot, keeping at most
+    /// twice [`crate::OCCURRENCE_WINDOW`] (the least recently seen go first): a
+    /// frame seen again after its identity was forgotten counts from occurrence 0 again.
+    /// A full replay of the run's tape forgets the same ones; a partial replay (shrinking)
+    /// may forget others, so a fault keyed past a forgotten count may miss its frame.
+    pub tape_occurrences_forgotten: u64,
+    /// Frame digests whose occurrence counts for the per-frame jitter draw a link direction
+    /// forgot, the same way: a frame seen again after that draws the jitter of occurrence 0.
+    pub jitter_occurrences_forgotten: u64,
     /// What the oracles found wrong (empty: the run passed).
     pub oracles: Vec<OracleFailure>,
     /// What the sender-side monitor checked.
@@ -1209,6 +1288,8 @@ pub struct Report {
     pub workloads: Vec<WorkloadReport>,
     /// The workloads' datagrams and how they were accounted for.
     pub datagrams: DatagramTotals,
+    /// The workloads' TCP streams.
+    pub streams: StreamTotals,
     /// When faults stopped (`None`: they never did).
     pub quiet_since: Option<Instant>,
     /// Every event, when [`SimBuilder::trace_events`] was on.
@@ -1227,6 +1308,15 @@ impl Report {
         for l in &self.links {
             t.add(&l.to_switch);
             t.add(&l.from_switch);
+        }
+        t
+    }
+
+    /// Every host's TCP counters, summed.
+    pub fn tcp_totals(&self) -> ConnStats {
+        let mut t = ConnStats::default();
+        for h in &self.hosts {
+            t.accumulate(&h.tcp);
         }
         t
     }
@@ -1348,12 +1438,59 @@ impl Report {
                     format!("{}/{}", w.clients_finished, w.clients)
                 ));
             }
+            if self.workloads.iter().any(|w| w.connections + w.errors > 0) {
+                s.push_str(&format!(
+                    "{:<24} {:>8} {:>8} {:>12} {:>12}\n",
+                    "tcp workload", "conns", "errors", "bytes sent", "bytes recv"
+                ));
+                for w in self.workloads.iter().filter(|w| w.kind.starts_with("tcp")) {
+                    s.push_str(&format!(
+                        "{:<24} {:>8} {:>8} {:>12} {:>12}\n",
+                        w.name, w.connections, w.errors, w.bytes_sent, w.bytes_received
+                    ));
+                }
+            }
+        }
+        let tcp = self.tcp_totals();
+        if tcp.segs_out > 0 {
+            s.push_str(&format!(
+                "tcp: segments out {} in {}, retransmitted {}, fast retransmits {}, RTOs {}, dup ACKs {}, out-of-order {}\n",
+                tcp.segs_out,
+                tcp.segs_in,
+                tcp.retransmitted_segs,
+                tcp.fast_retransmits,
+                tcp.rto_expirations,
+                tcp.dup_acks,
+                tcp.ooo_segments
+            ));
+        }
+        if self.streams != StreamTotals::default() {
+            let t = &self.streams;
+            s.push_str(&format!(
+                "streams: {} connections, {} bytes sent, {} received, {} directions complete, {} errors\n",
+                t.streams, t.bytes_sent, t.bytes_received, t.complete_directions, t.errors
+            ));
         }
         if self.datagrams != DatagramTotals::default() {
             let d = &self.datagrams;
             s.push_str(&format!(
                 "datagrams: sent {} received {} owed {} lost {} duplicates {}\n",
                 d.sent, d.received, d.owed, d.lost, d.duplicates
+            ));
+        }
+        if self.tape_flows_untracked > 0 {
+            s.push_str(&format!(
+                "tape: {} TCP SYNs past the {} flows whose ISNs key the tape (their segments keyed as sent)\n",
+                self.tape_flows_untracked,
+                crate::tape::MAX_KEYED_FLOWS
+            ));
+        }
+        if self.tape_occurrences_forgotten > 0 || self.jitter_occurrences_forgotten > 0 {
+            s.push_str(&format!(
+                "occurrences: {} frame identities (tape keys) and {} frame digests (jitter) forgotten past {} per link direction and generation\n",
+                self.tape_occurrences_forgotten,
+                self.jitter_occurrences_forgotten,
+                crate::OCCURRENCE_WINDOW
             ));
         }
         if !self.oracles.is_empty() {

@@ -27,6 +27,10 @@
 //! seed sends the same bytes every time, and a smaller workload sends a prefix of a larger
 //! one's (which keeps a fault tape aimed at the same frames while shrinking).
 
+mod tcp;
+
+pub use tcp::{TcpBulk, TcpEcho, TcpRequestResponse};
+
 use crate::executor::HostId;
 use crate::oracle::{Ledger, OracleFailure};
 use crate::sim::SimNet;
@@ -235,6 +239,12 @@ pub enum Workload {
     Dhcp(DhcpAcquisition),
     /// [`ArpChurn`].
     ArpChurn(ArpChurn),
+    /// [`TcpEcho`] (with [`TcpEcho::concurrent`]: many concurrent connections).
+    TcpEcho(TcpEcho),
+    /// [`TcpBulk`].
+    TcpBulk(TcpBulk),
+    /// [`TcpRequestResponse`].
+    TcpRequestResponse(TcpRequestResponse),
 }
 
 impl From<UdpEcho> for Workload {
@@ -257,19 +267,39 @@ impl From<ArpChurn> for Workload {
         Workload::ArpChurn(w)
     }
 }
+impl From<TcpEcho> for Workload {
+    fn from(w: TcpEcho) -> Self {
+        Workload::TcpEcho(w)
+    }
+}
+impl From<TcpBulk> for Workload {
+    fn from(w: TcpBulk) -> Self {
+        Workload::TcpBulk(w)
+    }
+}
+impl From<TcpRequestResponse> for Workload {
+    fn from(w: TcpRequestResponse) -> Self {
+        Workload::TcpRequestResponse(w)
+    }
+}
 
 fn halve(n: u32) -> Option<u32> {
     (n > 1).then_some(n / 2)
 }
 
 impl Workload {
-    /// The kind: `udp-echo`, `udp-request-response`, `dhcp`, `arp-churn`.
+    /// The kind: `udp-echo`, `udp-request-response`, `dhcp`, `arp-churn`, `tcp-echo`,
+    /// `tcp-connections` (a concurrent [`TcpEcho`]), `tcp-bulk`, `tcp-request-response`.
     pub fn kind(&self) -> &'static str {
         match self {
             Workload::UdpEcho(_) => "udp-echo",
             Workload::UdpRequestResponse(_) => "udp-request-response",
             Workload::Dhcp(_) => "dhcp",
             Workload::ArpChurn(_) => "arp-churn",
+            Workload::TcpEcho(w) if w.concurrent => "tcp-connections",
+            Workload::TcpEcho(_) => "tcp-echo",
+            Workload::TcpBulk(_) => "tcp-bulk",
+            Workload::TcpRequestResponse(_) => "tcp-request-response",
         }
     }
 
@@ -280,6 +310,9 @@ impl Workload {
             Workload::UdpRequestResponse(w) => &w.name,
             Workload::Dhcp(w) => &w.name,
             Workload::ArpChurn(w) => &w.name,
+            Workload::TcpEcho(w) => &w.name,
+            Workload::TcpBulk(w) => &w.name,
+            Workload::TcpRequestResponse(w) => &w.name,
         }
     }
 
@@ -289,6 +322,9 @@ impl Workload {
             Workload::UdpRequestResponse(w) => w.name = name,
             Workload::Dhcp(w) => w.name = name,
             Workload::ArpChurn(w) => w.name = name,
+            Workload::TcpEcho(w) => w.name = name,
+            Workload::TcpBulk(w) => w.name = name,
+            Workload::TcpRequestResponse(w) => w.name = name,
         }
     }
 
@@ -299,11 +335,14 @@ impl Workload {
             Workload::UdpRequestResponse(w) => &w.clients,
             Workload::Dhcp(w) => &w.clients,
             Workload::ArpChurn(w) => &w.hosts,
+            Workload::TcpEcho(w) => &w.clients,
+            Workload::TcpBulk(w) => &w.clients,
+            Workload::TcpRequestResponse(w) => &w.clients,
         }
     }
 
-    /// Datagrams (pings for ARP churn) the clients send when nothing is lost, not counting
-    /// the servers' answers.
+    /// Datagrams (pings for ARP churn; messages, transfers or requests for TCP) the clients
+    /// send when nothing is lost, not counting the servers' answers.
     pub fn planned(&self) -> u64 {
         let c = self.clients().len() as u64;
         match self {
@@ -318,6 +357,9 @@ impl Workload {
                 };
                 c * t * u64::from(w.rounds)
             }
+            Workload::TcpEcho(w) => c * u64::from(w.connections) * u64::from(w.messages),
+            Workload::TcpBulk(_) => c,
+            Workload::TcpRequestResponse(w) => c * u64::from(w.requests),
         }
     }
 
@@ -378,6 +420,52 @@ impl Workload {
                     out.push(Workload::ArpChurn(s));
                 }
             }
+            Workload::TcpEcho(w) => {
+                if let Some(n) = halve(w.messages) {
+                    out.push(Workload::TcpEcho(TcpEcho {
+                        messages: n,
+                        ..w.clone()
+                    }));
+                }
+                if let Some(n) = halve(w.connections) {
+                    out.push(Workload::TcpEcho(TcpEcho {
+                        connections: n,
+                        ..w.clone()
+                    }));
+                }
+                if w.clients.len() > 1 {
+                    let mut s = w.clone();
+                    s.clients.pop();
+                    out.push(Workload::TcpEcho(s));
+                }
+            }
+            Workload::TcpBulk(w) => {
+                if w.upload > 1 || w.download > 1 {
+                    out.push(Workload::TcpBulk(TcpBulk {
+                        upload: w.upload / 2,
+                        download: w.download / 2,
+                        ..w.clone()
+                    }));
+                }
+                if w.clients.len() > 1 {
+                    let mut s = w.clone();
+                    s.clients.pop();
+                    out.push(Workload::TcpBulk(s));
+                }
+            }
+            Workload::TcpRequestResponse(w) => {
+                if let Some(n) = halve(w.requests) {
+                    out.push(Workload::TcpRequestResponse(TcpRequestResponse {
+                        requests: n,
+                        ..w.clone()
+                    }));
+                }
+                if w.clients.len() > 1 {
+                    let mut s = w.clone();
+                    s.clients.pop();
+                    out.push(Workload::TcpRequestResponse(s));
+                }
+            }
         }
         out
     }
@@ -400,14 +488,18 @@ pub fn response_to(request: &[u8], size: usize) -> Vec<u8> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Service {
     Echo,
-    Respond { size: usize },
+    Respond {
+        size: usize,
+    },
     Dhcp,
+    /// The TCP server of every TCP workload ([`tcp`]).
+    Tcp,
 }
 
 impl Service {
     fn answer(&self, p: &[u8]) -> Vec<u8> {
         match self {
-            Service::Echo | Service::Dhcp => p.to_vec(),
+            Service::Echo | Service::Dhcp | Service::Tcp => p.to_vec(),
             Service::Respond { size } => response_to(p, *size),
         }
     }
@@ -776,18 +868,31 @@ fn prefix_mask(prefix: u8) -> Ipv4Addr {
     Ipv4Addr::from(bits)
 }
 
-/// Turns workloads into applications on hosts. `accept_stale` plants the shrinking bug in
-/// the first client of the first request/response workload.
+/// Planted bugs the workloads carry (test builds plant them; otherwise all off).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct WorkloadBugs {
+    /// The first client of the first UDP request/response workload accepts stale replies.
+    pub(crate) accept_stale: bool,
+    /// The first client of the first TCP request/response workload waits this long for a
+    /// response and then gives up on it.
+    pub(crate) impatient: Option<Duration>,
+}
+
+/// Turns workloads into applications on hosts, with `bugs` planted.
 pub(crate) fn install(
     workloads: &[Workload],
     hosts: &[HostInfo],
-    accept_stale: bool,
+    bugs: WorkloadBugs,
 ) -> Result<(Vec<Install>, Vec<crate::oracle::WorkloadReport>), InstallError> {
+    let accept_stale = bugs.accept_stale;
+    let mut impatient_planted = false;
     let mut apps = Vec::new();
     let mut reports = Vec::new();
-    let mut services: BTreeMap<(HostId, u16), Service> = BTreeMap::new();
-    let mut add_service =
-        |host: HostId, port: u16, s: Service, wname: &str| match services.get(&(host, port)) {
+    // TCP and UDP ports are apart: the key says which (true: TCP).
+    let mut services: BTreeMap<(HostId, u16, bool), Service> = BTreeMap::new();
+    let mut add_service = |host: HostId, port: u16, s: Service, wname: &str| {
+        let key = (host, port, s == Service::Tcp);
+        match services.get(&key) {
             Some(existing) if *existing != s => Err((
                 wname.to_string(),
                 format!(
@@ -797,10 +902,11 @@ pub(crate) fn install(
             )),
             Some(_) => Ok(false),
             None => {
-                services.insert((host, port), s);
+                services.insert(key, s);
                 Ok(true)
             }
-        };
+        }
+    };
     let mut stale_planted = false;
     for (wi, w) in workloads.iter().enumerate() {
         let name = w.name().to_string();
@@ -983,6 +1089,105 @@ pub(crate) fn install(
                                 finished(&net, wi);
                             })
                         }),
+                    });
+                }
+            }
+            Workload::TcpEcho(_) | Workload::TcpBulk(_) | Workload::TcpRequestResponse(_) => {
+                let (server, port, clients, start, idle, attempts, job) = match w {
+                    Workload::TcpEcho(c) => (
+                        &c.server,
+                        c.port,
+                        &c.clients,
+                        c.start,
+                        c.idle_timeout,
+                        c.attempts,
+                        tcp::Job::Echo {
+                            connections: c.connections,
+                            concurrent: c.concurrent,
+                            messages: c.messages,
+                            size: c.size,
+                            interval: c.interval,
+                        },
+                    ),
+                    Workload::TcpBulk(c) => (
+                        &c.server,
+                        c.port,
+                        &c.clients,
+                        c.start,
+                        c.idle_timeout,
+                        c.attempts,
+                        tcp::Job::Bulk {
+                            upload: c.upload,
+                            download: c.download,
+                            chunk: c.chunk,
+                            interval: c.interval,
+                        },
+                    ),
+                    Workload::TcpRequestResponse(c) => (
+                        &c.server,
+                        c.port,
+                        &c.clients,
+                        c.start,
+                        c.idle_timeout,
+                        c.attempts,
+                        tcp::Job::Request {
+                            requests: c.requests,
+                            size: c.size,
+                            response_size: c.response_size,
+                            interval: c.interval,
+                        },
+                    ),
+                    _ => continue,
+                };
+                if let tcp::Job::Bulk { download, .. } = job
+                    && download > u64::from(u32::MAX)
+                {
+                    return Err((
+                        name,
+                        format!("download {download}: at most {} bytes", u32::MAX),
+                    ));
+                }
+                if attempts == 0 {
+                    return Err((name, "attempts must be at least 1".to_string()));
+                }
+                let s = find(hosts, server, &name)?;
+                let (ip, _) = static_addr(hosts, s, &name)?;
+                if add_service(s, port, Service::Tcp, &name)? {
+                    apps.push(Install {
+                        host: s,
+                        name: format!("{name}/tcp-server"),
+                        daemon: true,
+                        app: Rc::new(move |net| Box::pin(tcp::server(net, port))),
+                    });
+                }
+                for (ci, c) in clients.iter().enumerate() {
+                    let h = find(hosts, c, &name)?;
+                    if h == s {
+                        return Err((name, format!("client `{c}` is the server")));
+                    }
+                    let impatient = match (bugs.impatient, &job) {
+                        (Some(d), tcp::Job::Request { .. }) if !impatient_planted && ci == 0 => {
+                            impatient_planted = true;
+                            Some(d)
+                        }
+                        _ => None,
+                    };
+                    let plan = Rc::new(tcp::Plan {
+                        workload: wi,
+                        name: name.clone(),
+                        server: SocketAddrV4::new(ip, port),
+                        server_host: s,
+                        job,
+                        start,
+                        idle,
+                        attempts,
+                        impatient,
+                    });
+                    apps.push(Install {
+                        host: h,
+                        name: format!("{name}/client"),
+                        daemon: false,
+                        app: Rc::new(move |net| Box::pin(tcp::client(net, plan.clone()))),
                     });
                 }
             }

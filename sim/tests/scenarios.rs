@@ -214,9 +214,39 @@ fn scenario_rejects_wrong_types_and_values() {
         ),
         (
             "kind = \"udp_echo\"",
-            "kind = \"tcp_bulk\"",
-            "tcp_bulk",
-            "unknown variant `tcp_bulk`",
+            "kind = \"tcp_stream\"",
+            "tcp_stream",
+            "unknown variant `tcp_stream`",
+        ),
+        (
+            "kind = \"udp_echo\"",
+            "kind = \"tcp_bulk\"\nmessages = 3",
+            "messages",
+            "does not apply to a tcp_bulk workload",
+        ),
+        (
+            "kind = \"udp_echo\"",
+            "kind = \"tcp_bulk\"\nupload = 5000000000",
+            "upload",
+            "at most 4294967295 bytes",
+        ),
+        (
+            "kind = \"udp_echo\"",
+            "kind = \"tcp_echo\"\nsize = 0",
+            "size",
+            "expected 1 to 1048576 bytes",
+        ),
+        (
+            "kind = \"udp_echo\"",
+            "kind = \"tcp_connections\"\nconnections = 0",
+            "connections = 0",
+            "at least 1",
+        ),
+        (
+            "kind = \"udp_echo\"",
+            "kind = \"tcp_request_response\"\nidle_timeout = \"0s\"",
+            "idle_timeout",
+            "more than zero",
         ),
         (
             "kind = \"udp_echo\"",

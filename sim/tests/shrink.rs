@@ -156,3 +156,115 @@ fn shrink_finds_the_loss_and_the_duplicate_a_planted_bug_needs() {
     assert_eq!(again.trace_digest, shrunk.report.trace_digest);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A server and two clients over lossy links: TCP request/response from c0 (whose client the
+/// planted bug makes impatient), a bulk transfer from c1 so the tape fills with faults that
+/// have nothing to do with it.
+#[cfg(feature = "planted-bugs")]
+fn tcp_sim() -> SimBuilder {
+    use weft_sim::{TcpBulk, TcpRequestResponse};
+    let link = LinkSpec::symmetric(LinkConfig {
+        latency: Duration::from_micros(300),
+        jitter: Duration::from_micros(100),
+        loss: Loss::Bernoulli { p: 0.03 },
+        duplicate: 0.01,
+        reorder: 0.01,
+        ..LinkConfig::default()
+    });
+    let mut b = Sim::builder().switch("lan").idle_host(
+        "server",
+        HostConfig::on("lan", Ipv4Addr::new(10, 0, 0, 1), 24).link(link.clone()),
+    );
+    for i in 0..2u8 {
+        b = b.idle_host(
+            &format!("c{i}"),
+            HostConfig::on("lan", Ipv4Addr::new(10, 0, 0, 10 + i), 24).link(link.clone()),
+        );
+    }
+    b.workload(TcpRequestResponse {
+        name: "rr".into(),
+        server: "server".into(),
+        clients: vec!["c0".into()],
+        requests: 300,
+        size: 100,
+        response_size: 1000,
+        ..TcpRequestResponse::default()
+    })
+    .workload(TcpBulk {
+        name: "bulk".into(),
+        server: "server".into(),
+        port: 9,
+        clients: vec!["c1".into()],
+        upload: 100_000,
+        download: 100_000,
+        ..TcpBulk::default()
+    })
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn shrink_finds_the_two_losses_of_one_segment_a_planted_tcp_bug_needs() {
+    use weft_sim::{FaultSource, PlantedBug};
+    // The bug: c0's request/response client waits only 500 ms for a response. A lost
+    // segment is retransmitted after the 200 ms minimum RTO; lost again, the next try comes
+    // 400 ms later, past the client's patience.
+    let b = tcp_sim().plant(PlantedBug::TcpImpatientClient {
+        wait: Duration::from_millis(500),
+    });
+    let (seed, failing) = (1..60)
+        .map(|seed| (seed, b.run(seed).unwrap()))
+        .find(|(_, r)| wrong_reply(r).is_some() && r.tape.len() >= 100)
+        .expect("a seed where the bug shows");
+    println!("seed {seed}");
+    println!("{}", failing.summary());
+    let signature = wrong_reply(&failing).unwrap().signature();
+    assert!(failing.tape.len() >= 100, "{}", failing.tape.len());
+    // Without the bug the same faults are harmless: TCP delivers every response.
+    let honest = tcp_sim()
+        .faults(FaultSource::Tape(failing.tape.clone()))
+        .run(seed)
+        .unwrap();
+    assert!(honest.ok(), "{}", honest.oracle_summary());
+    assert_eq!(honest.workload("rr").unwrap().completed, 300);
+
+    let shrunk = shrink(
+        &b,
+        seed,
+        &failing.tape,
+        |r| wrong_reply(r).is_some_and(|f| f.signature() == signature),
+        &ShrinkOptions::default(),
+    )
+    .unwrap();
+    println!(
+        "shrunk {} entries to {} in {} runs",
+        shrunk.original_entries,
+        shrunk.tape.len(),
+        shrunk.runs,
+    );
+    print!("{}", shrunk.tape.to_text());
+    assert!(shrunk.tape.len() <= 5, "{}", shrunk.tape.to_text());
+    // One segment lost twice in a row: two losses of the same segment (one digest, on
+    // whichever hops), its first transmission and its retransmission.
+    let drops: Vec<_> = shrunk
+        .tape
+        .entries
+        .iter()
+        .filter(|e| e.faults.contains(&weft_sim::Fault::Drop))
+        .map(|e| e.key)
+        .collect();
+    assert!(
+        drops
+            .iter()
+            .any(|a| drops.iter().any(|b| a.digest == b.digest && a != b)),
+        "one segment lost twice: {}",
+        shrunk.tape.to_text()
+    );
+    // The minimal tape replays the same failure.
+    let again = b
+        .faults(FaultSource::Tape(shrunk.tape.clone()))
+        .run(seed)
+        .unwrap();
+    let f = wrong_reply(&again).expect("the minimal tape reproduces the failure");
+    assert_eq!(f.signature(), signature);
+    assert_eq!(again.trace_digest, shrunk.report.trace_digest);
+}
