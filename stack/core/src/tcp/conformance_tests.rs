@@ -1031,3 +1031,42 @@ fn tcp_conf_ack_after_retransmitted_syn_leaves_snd_nxt_past_the_syn() {
     assert_eq!(data[0].out.seq, iss + 1, "data starts after the SYN");
     assert_eq!(data[0].payload, b"hello");
 }
+
+/// Karn's algorithm (RFC 6298 §3) on the handshake: a SYN-ACK sent again because the peer's
+/// SYN came again is a retransmission, so the ACK that completes the handshake gives no RTT
+/// sample (timing it from the first SYN-ACK took the peer's whole SYN timeout, ~1 s, as the
+/// RTT and tripled the RTO).
+#[test]
+fn tcp_conf_syn_ack_sent_again_is_not_timed_karn() {
+    let t0 = Instant::from_secs(1);
+    let peer_iss = Seq(70_000);
+    let syn = SegmentIn {
+        syn: true,
+        ack: None,
+        mss: Some(MSS),
+        ..ack_seg(peer_iss, Seq(0))
+    };
+    let iss = Seq(3000);
+    let mut c = Conn::accept(TcpConfig::default(), MSS, iss, t0, &syn);
+    assert!(drain(&mut c, t0)[0].out.syn);
+    // The first SYN-ACK is lost; the peer's SYN comes again a second later.
+    let t1 = t0 + Duration::from_secs(1);
+    give(&mut c, t1, &syn);
+    let again = drain(&mut c, t1);
+    assert!(again.len() == 1 && again[0].out.syn, "SYN-ACK sent again");
+    let t2 = t1 + Duration::from_millis(1);
+    give(&mut c, t2, &ack_seg(peer_iss + 1, iss + 1));
+    assert_eq!(c.state(), State::Established);
+    let v = c.send_vars();
+    assert_eq!(v.srtt, None, "no RTT sample from an ambiguous ACK: {v:?}");
+    // Control: an ACK of a SYN-ACK sent once is timed.
+    let mut d = Conn::accept(TcpConfig::default(), MSS, iss, t0, &syn);
+    drain(&mut d, t0);
+    give(&mut d, t2, &ack_seg(peer_iss + 1, iss + 1));
+    assert_eq!(
+        d.send_vars().srtt,
+        Some(t2.saturating_since(t0)),
+        "{:?}",
+        d.send_vars()
+    );
+}

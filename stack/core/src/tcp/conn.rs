@@ -1244,8 +1244,12 @@ impl Conn {
                     }
                     self.ack_now = true;
                 }
-                // A retransmitted SYN: our SYN-ACK was lost; send it again.
-                _ => self.snd_nxt = self.iss,
+                // A retransmitted SYN: our SYN-ACK was lost; send it again. Its ACK will
+                // not tell which one it answers: no RTT sample (RFC 6298 §3, Karn).
+                _ => {
+                    self.snd_nxt = self.iss;
+                    self.rtt_probe = None;
+                }
             }
             return;
         }
@@ -1685,11 +1689,14 @@ impl Conn {
             State::SynSent | State::SynReceived if self.snd_nxt == self.iss => {
                 // The SYN (or SYN-ACK), first or again.
                 let syn_ack = self.state == State::SynReceived;
-                if self.syn_sent_at.is_none() {
+                // RFC 6298 §3 (Karn): only the first transmission of the SYN (SYN-ACK) is
+                // timed; an acknowledgment after it was sent again says nothing of the RTT.
+                let first = self.syn_sent_at.is_none();
+                if first {
                     self.syn_sent_at = Some(now);
-                }
-                if self.retries == 0 && self.rtt_probe.is_none() {
-                    self.rtt_probe = Some((self.iss, now));
+                    if self.rtt_probe.is_none() {
+                        self.rtt_probe = Some((self.iss, now));
+                    }
                 }
                 self.snd_nxt = self.iss + 1;
                 self.snd_max = self.snd_max.max(self.snd_nxt);
