@@ -36,14 +36,43 @@ pub(crate) enum EventKind {
     Scheduled(usize),
 }
 
+/// An event on the queue, ordered by (time, sequence number) alone.
+#[derive(Debug)]
+struct Queued {
+    at: Instant,
+    seq: u64,
+    kind: EventKind,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
 /// The event queue: a min-heap on (time, sequence number), so events at the same instant run
-/// in the order they were scheduled.
+/// in the order they were scheduled. Events live in the heap itself; a cancelled timer stays
+/// there until it comes due and is skipped then (a timer is live while `timers` holds its
+/// waker), so scheduling and popping touch nothing but the heap.
 #[derive(Debug, Default)]
 pub(crate) struct Events {
-    heap: BinaryHeap<Reverse<(Instant, u64)>>,
-    payload: BTreeMap<u64, EventKind>,
+    heap: BinaryHeap<Reverse<Queued>>,
     next_seq: u64,
-    /// Timer events: sequence number → the waker to call.
+    /// Live timer events: sequence number → the waker to call.
     timers: BTreeMap<u64, Waker>,
     /// Events processed so far.
     pub(crate) processed: u64,
@@ -53,16 +82,23 @@ impl Events {
     pub(crate) fn schedule(&mut self, at: Instant, kind: EventKind) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Reverse((at, seq)));
-        self.payload.insert(seq, kind);
+        self.heap.push(Reverse(Queued { at, seq, kind }));
         seq
+    }
+
+    /// Whether an event is still to happen (a timer not cancelled).
+    fn live(&self, q: &Queued) -> bool {
+        match q.kind {
+            EventKind::Timer(seq, _) => self.timers.contains_key(&seq),
+            EventKind::Frame { .. } | EventKind::Scheduled(_) => true,
+        }
     }
 
     /// The earliest live event's time.
     pub(crate) fn next_time(&mut self) -> Option<Instant> {
-        while let Some(Reverse((at, seq))) = self.heap.peek().copied() {
-            if self.payload.contains_key(&seq) {
-                return Some(at);
+        while let Some(Reverse(q)) = self.heap.peek() {
+            if self.live(q) {
+                return Some(q.at);
             }
             self.heap.pop();
         }
@@ -72,26 +108,24 @@ impl Events {
     /// Pops the earliest live event if it is due at or before `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, EventKind)> {
         loop {
-            let Reverse((at, seq)) = self.heap.peek().copied()?;
-            if at > now {
+            if self.heap.peek()?.0.at > now {
                 return None;
             }
-            self.heap.pop();
-            if let Some(kind) = self.payload.remove(&seq) {
+            let Reverse(q) = self.heap.pop()?;
+            if self.live(&q) {
                 self.processed += 1;
-                return Some((at, kind));
+                return Some((q.at, q.kind));
             }
         }
     }
 
     fn cancel(&mut self, seq: u64) {
-        self.payload.remove(&seq);
         self.timers.remove(&seq);
     }
 
-    /// Events waiting.
+    /// Events waiting (cancelled timers included until they come due).
     pub(crate) fn len(&self) -> usize {
-        self.payload.len()
+        self.heap.len()
     }
 
     /// Wakes the timer `seq` (called when its event is popped).
