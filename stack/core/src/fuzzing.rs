@@ -27,6 +27,8 @@
 //!   verify, from the interface's MAC and one of the host's addresses, within the MTU; emitted
 //!   fragments are reassembled here and their transport checksum verified;
 //! * `poll_timeout` is never due any more right after `handle_timeout(now)`;
+//! * once `poll_transmit` has run dry, no ARP cache, DHCP client or the reassembly buffer has
+//!   work due before its deadline in the stack's deadline set (none is late or missing);
 //! * counters never decrease; every received frame and every queued frame is accounted for;
 //! * bounds hold: transmit queue, event queue, ARP cache and pending datagrams, UDP sockets and
 //!   UDP receive queues, TCP connections and listen backlogs never exceed their `Limits`;
@@ -1507,6 +1509,10 @@ impl Harness {
                 }
             }
             self.drain();
+            // The deadline a driver sleeps until is never later than due work.
+            if let Some((owner, set, due)) = self.stack.late_timer() {
+                panic!("{owner:?} has work due at {due} but its deadline is {set:?}");
+            }
             self.check_bounds();
             self.check_counters();
             self.check_tcp_state();

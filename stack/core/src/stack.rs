@@ -329,6 +329,11 @@ impl Stack {
     /// times).
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(owner) = self.deadlines.pop_due(now) {
+            // A popped owner other than a TCP connection (which re-arms its own deadline)
+            // must be put back by the refresh below.
+            if !matches!(owner, TimerOwner::Tcp(_)) {
+                self.timers_dirty = true;
+            }
             match owner {
                 TimerOwner::Arp(i) => {
                     if let Some(iface) = self.ifaces.get_mut(usize::from(i)) {
@@ -359,7 +364,9 @@ impl Stack {
                 TimerOwner::Tcp(i) => self.tcp_timeout(now, i),
             }
         }
-        self.refresh_all_timers();
+        if self.timers_dirty {
+            self.refresh_all_timers();
+        }
     }
 
     /// Call until `None` after each of the other calls: the next event for the layer above.
@@ -494,7 +501,10 @@ impl Stack {
         payload: &[u8],
     ) -> Result<(), UdpError> {
         let r = self.output_udp(now, socket, dst, payload);
-        self.refresh_all_timers();
+        // Only a new ARP resolution moves a deadline here (`link_output` marks it).
+        if self.timers_dirty {
+            self.refresh_all_timers();
+        }
         r
     }
 
@@ -509,7 +519,10 @@ impl Stack {
         data: &[u8],
     ) -> Result<(), UdpError> {
         let r = self.output_echo(now, dst, ident, seq_no, data);
-        self.refresh_all_timers();
+        // Only a new ARP resolution moves a deadline here (`link_output` marks it).
+        if self.timers_dirty {
+            self.refresh_all_timers();
+        }
         r
     }
 
@@ -550,6 +563,31 @@ impl Stack {
                 .and_then(|c| c.next_deadline());
             self.deadlines.set(TimerOwner::Dhcp(iface.0), d);
         }
+    }
+
+    /// The first ARP, DHCP or reassembly timer owner whose deadline in the global set is
+    /// later than its own next deadline, or missing (a deadline left early is harmless:
+    /// `handle_timeout` re-arms it; a late one loses a timer). With the set's and the
+    /// owner's instants. For the fuzz harness: it holds whenever `poll_transmit` has run dry.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn late_timer(&self) -> Option<(TimerOwner, Option<Instant>, Instant)> {
+        let mut owners: Vec<(TimerOwner, Option<Instant>)> = Vec::new();
+        for (i, ifc) in self.ifaces.iter().enumerate() {
+            let i = u8::try_from(i).unwrap_or(u8::MAX);
+            owners.push((TimerOwner::Arp(i), ifc.arp.next_deadline()));
+            let d = self
+                .dhcp
+                .get(usize::from(i))
+                .and_then(|c| c.as_ref())
+                .and_then(|c| c.next_deadline());
+            owners.push((TimerOwner::Dhcp(i), d));
+        }
+        owners.push((TimerOwner::Reassembly, self.reassembly.next_deadline()));
+        owners.into_iter().find_map(|(owner, due)| {
+            let due = due?;
+            let set = self.deadlines.get(owner);
+            set.is_none_or(|t| t > due).then_some((owner, set, due))
+        })
     }
 
     pub(crate) fn refresh_all_timers(&mut self) {

@@ -143,6 +143,8 @@ impl Stack {
             Some(done)
         });
         if let Some(conflict) = probe {
+            // The client moves on (and may start announcements): its deadlines change.
+            self.timers_dirty = true;
             self.dhcp_probe_done(now, iface, conflict);
         }
         loop {
@@ -154,6 +156,9 @@ impl Stack {
             else {
                 break;
             };
+            // A message sent re-arms the client's retransmission timer (`poll_transmit`
+            // changes no deadline when it returns `None`).
+            self.timers_dirty = true;
             let mut msg = vec![0u8; out.message.buffer_len()];
             if out.message.emit(&mut msg).is_err() {
                 continue;

@@ -61,9 +61,10 @@ impl Stack {
         self.send_ethernet(iface, dst, EtherType::ARP, &buf);
     }
 
-    /// Sends every ARP request the interface's cache has due.
+    /// Sends every ARP request the interface's cache has due. Only a request sent moves the
+    /// cache's deadline (`ArpCache::poll_request` changes nothing when it returns `None`), so
+    /// only then are the timers marked for a refresh.
     pub(crate) fn drain_arp(&mut self, now: Instant, iface: IfaceId) {
-        self.timers_dirty = true;
         loop {
             let Some(ifc) = self.ifaces.get_mut(usize::from(iface.0)) else {
                 return;
@@ -72,12 +73,15 @@ impl Stack {
             let Some(req) = ifc.arp.poll_request(now, our) else {
                 break;
             };
+            self.timers_dirty = true;
             self.send_arp(iface, &req);
         }
     }
 
     /// Work that becomes frames only when the caller is ready to send: ARP requests and DHCP
-    /// client messages.
+    /// client messages. The ARP, DHCP and reassembly deadlines are refreshed only when
+    /// something marked them dirty (a request or message sent here, or an earlier call that
+    /// changed one of their owners).
     pub(super) fn generate_pending(&mut self, now: Instant) {
         self.flush_tcp(now);
         for i in 0..self.ifaces.len() {
@@ -86,7 +90,9 @@ impl Stack {
             #[cfg(feature = "dhcp")]
             self.drain_dhcp(now, id);
         }
-        self.refresh_all_timers();
+        if self.timers_dirty {
+            self.refresh_all_timers();
+        }
     }
 
     /// Sends a complete IPv4 datagram to `next_hop` on `iface`: broadcast addresses go to
@@ -99,7 +105,6 @@ impl Stack {
         next_hop: Ipv4Addr,
         datagram: Vec<u8>,
     ) {
-        self.timers_dirty = true;
         let broadcast =
             next_hop == Ipv4Addr::BROADCAST || self.routes.is_broadcast(iface, next_hop);
         if broadcast {
@@ -123,8 +128,12 @@ impl Stack {
                 crate::arp::EnqueueResult::Resolved { mac, packet } => {
                     self.send_ethernet(iface, mac, EtherType::IPV4, &packet);
                 }
-                // Queued (a request goes out below) or dropped and counted by the cache.
-                _ => self.drain_arp(now, iface),
+                // Queued (a request goes out below) or dropped and counted by the cache. A
+                // new resolution is a new ARP deadline even if its request cannot go out yet.
+                _ => {
+                    self.timers_dirty = true;
+                    self.drain_arp(now, iface);
+                }
             },
         }
     }
