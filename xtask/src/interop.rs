@@ -351,8 +351,30 @@ fn before(ns: &Netns, host: &mut Host) -> Result<(LinuxSnap, Value)> {
 }
 
 /// Both sides' counters after a step: weft's first.
+///
+/// A frame Linux counts as sent just before its snapshot may still be on its way through the
+/// TAP: weft's counters are read again a moment after Linux's, and the pair is taken only
+/// when weft neither received nor sent a frame in between (else again, a bounded number of
+/// times), so that Linux's interval still holds weft's.
 fn after(ns: &Netns, host: &mut Host) -> Result<(LinuxSnap, Value)> {
-    let w = host.counters_now()?;
+    let arrived = |w: &Value| {
+        (
+            cnt(w, "driver.frames_in"),
+            cnt(w, "driver.frames_out"),
+            cnt(w, "tcp.rx_segments"),
+            cnt(w, "tcp.tx_segments"),
+        )
+    };
+    let mut w = host.counters_now()?;
+    for _ in 0..20 {
+        let l = linux_snap(ns, TAP)?;
+        std::thread::sleep(Duration::from_millis(50));
+        let again = host.counters_now()?;
+        if arrived(&again) == arrived(&w) {
+            return Ok((l, again));
+        }
+        w = again;
+    }
     Ok((linux_snap(ns, TAP)?, w))
 }
 
