@@ -76,8 +76,9 @@ pub(crate) struct TxFrame {
     pub(crate) meta: TxMeta,
 }
 
-/// How many sent frames' buffers the stack keeps for reuse.
-const FRAME_POOL_MAX: usize = 8;
+/// How many sent frames' buffers the stack keeps for reuse: a 64 KiB window of 1500-byte
+/// segments is about 45 frames queued at once.
+const FRAME_POOL_MAX: usize = 64;
 /// The largest buffer kept for reuse: a full Ethernet frame of a 9000-byte jumbo MTU with
 /// two VLAN tags (larger ones, such as reassembled or rare jumbo datagrams, are freed).
 const FRAME_POOL_MAX_CAPACITY: usize = 9022;
