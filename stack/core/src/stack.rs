@@ -76,6 +76,13 @@ pub(crate) struct TxFrame {
     pub(crate) meta: TxMeta,
 }
 
+/// How many sent frames' buffers the stack keeps for reuse: a 64 KiB window of 1500-byte
+/// segments is about 45 frames queued at once.
+const FRAME_POOL_MAX: usize = 64;
+/// The largest buffer kept for reuse: a full Ethernet frame of a 9000-byte jumbo MTU with
+/// two VLAN tags (larger ones, such as reassembled or rare jumbo datagrams, are freed).
+const FRAME_POOL_MAX_CAPACITY: usize = 9022;
+
 /// One host's network stack. See the module documentation for the calling protocol.
 #[derive(Debug)]
 pub struct Stack {
@@ -92,6 +99,10 @@ pub struct Stack {
     #[cfg(feature = "dhcp")]
     pub(crate) dhcp: Vec<Option<DhcpClient>>,
     pub(crate) tx: VecDeque<TxFrame>,
+    /// Buffers of frames `poll_transmit` has copied out, kept for the next TCP segments
+    /// instead of an allocation each (at most [`FRAME_POOL_MAX`], each at most
+    /// [`FRAME_POOL_MAX_CAPACITY`] bytes).
+    pub(crate) frame_pool: Vec<Vec<u8>>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) deadlines: Deadlines,
     pub(crate) rngs: Rngs,
@@ -259,6 +270,7 @@ impl Stack {
             #[cfg(feature = "dhcp")]
             dhcp,
             tx: VecDeque::new(),
+            frame_pool: Vec::new(),
             events: VecDeque::new(),
             deadlines: Deadlines::default(),
             rngs,
@@ -299,11 +311,17 @@ impl Stack {
                 continue;
             };
             dst.copy_from_slice(&f.bytes);
-            return Some(Transmit {
+            let sent = Transmit {
                 iface: f.iface,
                 len: f.bytes.len(),
                 meta: f.meta,
-            });
+            };
+            if self.frame_pool.len() < FRAME_POOL_MAX
+                && f.bytes.capacity() <= FRAME_POOL_MAX_CAPACITY
+            {
+                self.frame_pool.push(f.bytes);
+            }
+            return Some(sent);
         }
         None
     }

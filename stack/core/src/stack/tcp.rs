@@ -238,23 +238,27 @@ impl Stack {
         };
         out.ack = ack;
         self.tcp.counters.rst_sent += 1;
-        self.output_tcp(now, tuple, &out, &[]);
+        self.output_tcp(now, tuple, &out);
     }
 
-    /// Builds and sends one segment from `tuple.0:tuple.1` to `tuple.2:tuple.3`.
-    fn output_tcp(&mut self, now: Instant, tuple: FourTuple, seg: &SegmentOut, payload: &[u8]) {
-        self.output_tcp_dscp(now, tuple, seg, payload, 0);
+    /// Builds and sends one segment without payload from `tuple.0:tuple.1` to
+    /// `tuple.2:tuple.3`.
+    fn output_tcp(&mut self, now: Instant, tuple: FourTuple, seg: &SegmentOut) {
+        self.output_tcp_dscp(now, tuple, seg, None, 0);
     }
 
-    /// [`Stack::output_tcp`] with the connection's Diffserv code point.
+    /// [`Stack::output_tcp`] with the connection's Diffserv code point, and with `seg`'s
+    /// payload read from the send buffer of the connection at slab index `from` (none when
+    /// `from` is `None`).
     fn output_tcp_dscp(
         &mut self,
         now: Instant,
         tuple: FourTuple,
         seg: &SegmentOut,
-        payload: &[u8],
+        from: Option<u32>,
         dscp: u8,
     ) {
+        let payload_len = if from.is_some() { seg.payload_len } else { 0 };
         let (local, lport, remote, rport) = tuple;
         let Some((iface, next_hop, src)) = self.route(remote) else {
             self.counters.ipv4.tx_no_route += 1;
@@ -293,12 +297,14 @@ impl Stack {
             urgent_pointer: seg.urgent.unwrap_or(0),
             options,
             options_trailer: &[],
-            payload,
+            payload: &[],
         };
         // The common case — the next hop's MAC is known and the segment fits the MTU — builds
-        // the whole frame in one buffer: Ethernet, IPv4 and TCP headers in place, the payload
-        // copied once.
-        let tcp_len = repr.buffer_len();
+        // the whole frame in one buffer (a reused one when `poll_transmit` gave one back):
+        // the payload read from the send buffer straight into place, then the Ethernet, IPv4
+        // and TCP headers and the checksum around it.
+        let tcp_header_len = repr.header_len();
+        let tcp_len = tcp_header_len + payload_len;
         let fits = self
             .ifaces
             .get(usize::from(iface.0))
@@ -311,6 +317,31 @@ impl Stack {
             None
         };
         if let Some((our_mac, their_mac)) = resolved {
+            let l2 = weft_wire::ethernet::HEADER_LEN;
+            let headers = l2 + 20 + tcp_header_len;
+            let mut frame = self.frame_pool.pop().unwrap_or_default();
+            // Every byte is written below: the headers by their emits, the payload by
+            // `read_payload` (the frame is cut to what it read). Zeroing the headers first
+            // keeps stale bytes out even so; a reused buffer's payload part is not zeroed.
+            frame.resize(headers + payload_len, 0);
+            let read = match (from, frame.get_mut(..headers)) {
+                (_, None) => return,
+                (None, Some(h)) => {
+                    h.fill(0);
+                    0
+                }
+                (Some(index), Some(h)) => {
+                    h.fill(0);
+                    let (Some(slot), Some(dst)) =
+                        (self.tcp.slot_at(index), frame.get_mut(headers..))
+                    else {
+                        return;
+                    };
+                    slot.conn.read_payload(seg.payload_offset, dst)
+                }
+            };
+            frame.truncate(headers + read);
+            let tcp_len = tcp_header_len + read;
             let ident = self.next_ident;
             self.next_ident = self.next_ident.wrapping_add(1);
             let ip = weft_wire::ipv4::Ipv4Repr {
@@ -335,16 +366,14 @@ impl Stack {
                 vlans: arrayvec::ArrayVec::new(),
                 ethertype: weft_wire::ethernet::EtherType::IPV4,
             };
-            let l2 = weft_wire::ethernet::HEADER_LEN;
-            let mut frame = vec![0u8; l2 + 20 + tcp_len];
             let ok = eth.emit(&mut frame).is_ok()
                 && frame
                     .get_mut(l2..)
                     .is_some_and(|b| ip.emit(b).is_ok())
-                // MUST-2: the sender computes the checksum (in emit).
+                // MUST-2: the sender computes the checksum (over the payload in place).
                 && frame
                     .get_mut(l2 + 20..)
-                    .is_some_and(|b| repr.emit(src, remote, b).is_ok());
+                    .is_some_and(|b| repr.emit_around_payload(src, remote, read, b).is_ok());
             if ok {
                 self.tcp.counters.tx_segments += 1;
                 self.counters.ipv4.tx_datagrams += 1;
@@ -352,7 +381,19 @@ impl Stack {
             }
             return;
         }
-        let mut buf = vec![0u8; tcp_len];
+        let mut payload = vec![0u8; payload_len];
+        if let Some(index) = from {
+            let Some(slot) = self.tcp.slot_at(index) else {
+                return;
+            };
+            let n = slot.conn.read_payload(seg.payload_offset, &mut payload);
+            payload.truncate(n);
+        }
+        let repr = TcpRepr {
+            payload: &payload,
+            ..repr
+        };
+        let mut buf = vec![0u8; repr.buffer_len()];
         // MUST-2: the sender computes the checksum (in emit).
         if repr.emit(src, remote, &mut buf).is_err() {
             return;
@@ -427,7 +468,6 @@ impl Stack {
     /// once: while the transmit queue is full its segments wait (it stays marked, and the
     /// next flush — the next `poll_transmit` — goes on), but its events are delivered now.
     pub(super) fn flush_tcp(&mut self, now: Instant) {
-        let mut payload = Vec::new();
         // Connections held back by a full transmit queue, marked again once every changed
         // connection was visited (marking them at once would visit them again, forever).
         let mut deferred = Vec::new();
@@ -450,13 +490,9 @@ impl Stack {
                 let Some(seg) = slot.conn.poll_segment(now) else {
                     break;
                 };
-                payload.clear();
-                payload.resize(seg.payload_len, 0);
-                let n = slot.conn.read_payload(seg.payload_offset, &mut payload);
-                payload.truncate(n);
                 let tuple = slot.tuple;
                 let dscp = slot.conn.dscp();
-                self.output_tcp_dscp(now, tuple, &seg, &payload, dscp);
+                self.output_tcp_dscp(now, tuple, &seg, Some(index), dscp);
             }
             self.tcp_events(index);
             let Some(slot) = self.tcp.slot_at(index) else {

@@ -107,6 +107,9 @@ pub(crate) struct TcpSockets {
     free: Vec<u32>,
     pub(crate) live: usize,
     demux: Table<FourTuple, u32>,
+    /// The last 4-tuple `lookup` found and its slot, so a run of segments of one connection
+    /// hashes once (forgotten whenever `demux` changes).
+    last_demux: Option<(FourTuple, u32)>,
     pub(crate) listeners: Vec<Option<ListenerSlot>>,
     listen_table: Table<(Ipv4Addr, u16), u32>,
     /// Connections with output or events waiting.
@@ -169,6 +172,7 @@ impl TcpSockets {
             free: Vec::new(),
             live: 0,
             demux: table(SeededState::new(a, b)),
+            last_demux: None,
             listeners: Vec::new(),
             listen_table: table(SeededState::new(c, d)),
             dirty: VecDeque::new(),
@@ -225,7 +229,16 @@ impl TcpSockets {
 
     pub(crate) fn lookup(&mut self, t: FourTuple) -> Option<u32> {
         self.counters.demux_ops += 1;
-        self.demux.get(&t).copied()
+        if let Some((last, index)) = self.last_demux
+            && last == t
+        {
+            return Some(index);
+        }
+        let found = self.demux.get(&t).copied();
+        if let Some(index) = found {
+            self.last_demux = Some((t, index));
+        }
+        found
     }
 
     pub(crate) fn listener_for(&self, addr: Ipv4Addr, port: u16) -> Option<u32> {
@@ -289,6 +302,7 @@ impl TcpSockets {
             });
         }
         self.counters.demux_ops += 1;
+        self.last_demux = None;
         self.demux.insert(tuple, index);
         self.live += 1;
         self.mark_dirty(index);
@@ -303,6 +317,7 @@ impl TcpSockets {
         self.counters.demux_ops += 1;
         self.closed_stats.accumulate(&slot.conn.stats());
         if self.demux.get(&slot.tuple) == Some(&index) {
+            self.last_demux = None;
             self.demux.remove(&slot.tuple);
         }
         if let Owner::Listener(l) = slot.owner

@@ -683,8 +683,34 @@ impl<'a> TcpRepr<'a> {
     /// Refuses an option list that does not fit in 40 bytes or would not parse back (see
     /// [`options_len`]) and a segment longer than 65535 bytes.
     pub fn emit(&self, src: Ipv4Addr, dst: Ipv4Addr, buf: &mut [u8]) -> Result<usize, EmitError> {
+        self.emit_with(src, dst, buf, Some(self.payload), self.payload.len())
+    }
+
+    /// [`TcpRepr::emit`] for a payload the caller already wrote in place: the `payload_len`
+    /// bytes at `buf[self.header_len()..]` are the payload (`self.payload` is not used). The
+    /// header, options and the checksum over the pseudo-header, header and those bytes are
+    /// written around it, so a sender can copy its payload once, straight into the frame.
+    /// The bytes equal `emit`'s for a `self.payload` holding that payload.
+    pub fn emit_around_payload(
+        &self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        payload_len: usize,
+        buf: &mut [u8],
+    ) -> Result<usize, EmitError> {
+        self.emit_with(src, dst, buf, None, payload_len)
+    }
+
+    fn emit_with(
+        &self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        buf: &mut [u8],
+        payload: Option<&[u8]>,
+        payload_len: usize,
+    ) -> Result<usize, EmitError> {
         let header_len = self.try_header_len()?;
-        let n = header_len + self.payload.len();
+        let n = header_len + payload_len;
         // RFC 9293 §3.1: the pseudo-header's TCP length is 16 bits.
         let tcp_len = u16::try_from(n).map_err(|_| EmitError::Unencodable {
             field: "payload",
@@ -704,8 +730,8 @@ impl<'a> TcpRepr<'a> {
         if let Some(opts) = buf.get_mut(HEADER_LEN..header_len) {
             emit_options(&self.options, self.options_trailer, opts)?;
         }
-        if let Some(p) = buf.get_mut(header_len..n) {
-            p.copy_from_slice(self.payload);
+        if let (Some(p), Some(payload)) = (buf.get_mut(header_len..n), payload) {
+            p.copy_from_slice(payload);
         }
         let mut c = Checksum::new();
         c.add_pseudo_header(src, dst, PROTOCOL, tcp_len)
@@ -790,6 +816,45 @@ mod tests {
             options_trailer: &[],
             payload,
         }
+    }
+
+    #[test]
+    fn tcp_emit_around_payload_equals_emit() {
+        let payloads: [&'static [u8]; 4] = [b"", b"x", b"odd-length payload", &[0xff; 1460]];
+        let option_sets: [&[TcpOption<'static>]; 3] = [
+            &[],
+            &[
+                TcpOption::Mss(1460),
+                TcpOption::Nop,
+                TcpOption::WindowScale(7),
+            ],
+            &[TcpOption::Timestamps { tsval: 9, tsecr: 1 }],
+        ];
+        for options in option_sets {
+            for payload in payloads {
+                let repr = repr_with(options, payload);
+                let mut want = vec![0u8; repr.buffer_len() + 3];
+                let n = repr.emit(SRC, DST, &mut want).unwrap();
+                // Stale bytes in the header region (here 0x5a) must all be overwritten.
+                let mut got = vec![0x5au8; repr.buffer_len() + 3];
+                let hl = repr.header_len();
+                got[hl..hl + payload.len()].copy_from_slice(payload);
+                got[hl + payload.len()..].fill(0);
+                let header_only = TcpRepr {
+                    payload: &[],
+                    ..repr.clone()
+                };
+                let m = header_only
+                    .emit_around_payload(SRC, DST, payload.len(), &mut got)
+                    .unwrap();
+                assert_eq!(m, n);
+                assert_eq!(got, want, "options {options:?}, {} bytes", payload.len());
+            }
+        }
+        // Too short a buffer is refused, not a panic.
+        let repr = repr_with(&[], b"");
+        let mut short = [0u8; 25];
+        assert!(repr.emit_around_payload(SRC, DST, 10, &mut short).is_err());
     }
 
     #[test]
