@@ -438,6 +438,19 @@ pub fn tcp_bulk_vs_smoltcp(_root: &Path) -> Result<()> {
          window scaling, delayed ACK 10 ms, Nagle on), ChecksumCapabilities::default(), frames \
          handed over through in-memory device queues"
     );
+    // For profiling one side alone: `WEFT_BENCH_PROFILE=weft|smoltcp` runs only that side,
+    // 20 times, and prints no ratio.
+    if let Ok(side) = std::env::var("WEFT_BENCH_PROFILE") {
+        for _ in 0..20 {
+            let o = match side.as_str() {
+                "weft" => run_weft(&pat)?,
+                "smoltcp" => run_smol(&pat)?,
+                other => bail!("WEFT_BENCH_PROFILE={other}: expected weft or smoltcp"),
+            };
+            println!("{side}: {:.3} s", o.wall.as_secs_f64());
+        }
+        return Ok(());
+    }
     let mut ratios = Vec::new();
     let mut wt = Vec::new();
     let mut st = Vec::new();
