@@ -110,6 +110,9 @@ pub struct Stack {
     pub(crate) next_ident: u16,
     /// Some timer owner changed since the deadline set was last refreshed.
     pub(crate) timers_dirty: bool,
+    /// The connection whose segments `poll_transmit` is writing one per call straight into
+    /// the caller's buffer (taken off the dirty list; finished when it has no more).
+    pub(crate) tcp_flushing: Option<u32>,
 }
 
 fn validate(config: &StackConfig) -> Result<(), ConfigError> {
@@ -277,6 +280,7 @@ impl Stack {
             counters: Counters::default(),
             next_ident: 0,
             timers_dirty: true,
+            tcp_flushing: None,
         };
         stack.next_ident = (stack.rngs.u32(crate::rng::Purpose::Ipv4Ident) & 0xffff) as u16;
         for e in up {
@@ -304,7 +308,26 @@ impl Stack {
     /// operation: writes the next frame to send into `buf` and says which interface it goes
     /// to. A frame larger than `buf` is dropped and counted (`queues.tx_buffer_too_small`).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        // Queued frames first, in order; then TCP segments, each written straight into `buf`
+        // (no queue, no second copy) while the queue stays empty; then ARP and DHCP.
+        loop {
+            if let Some(t) = self.pop_transmit(buf) {
+                return Some(t);
+            }
+            if let Some(t) = self.tcp_transmit_direct(now, buf) {
+                return Some(t);
+            }
+            if self.tx.is_empty() {
+                break;
+            }
+        }
         self.generate_pending(now);
+        self.pop_transmit(buf)
+    }
+
+    /// Copies the next queued frame into `buf` (dropping and counting frames too large for
+    /// it) and recycles its buffer.
+    fn pop_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         while let Some(f) = self.tx.pop_front() {
             let Some(dst) = buf.get_mut(..f.bytes.len()) else {
                 self.counters.queues.tx_buffer_too_small += 1;

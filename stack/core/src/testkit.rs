@@ -90,6 +90,9 @@ pub struct TestNet {
     /// Every frame sent (timestamp ns, bytes), up to `MAX_RECORDED`.
     recorded: Vec<(u64, Vec<u8>)>,
     log: VecDeque<String>,
+    /// Drain hosts as a link that sizes each frame first does: `peek_transmit_len`, then
+    /// `poll_transmit` (which queues TCP's segments instead of writing them straight out).
+    peek_first: bool,
 }
 
 impl core::fmt::Debug for TestNet {
@@ -121,7 +124,16 @@ impl TestNet {
             delivered: 0,
             recorded: Vec::new(),
             log: VecDeque::new(),
+            peek_first: false,
         }
+    }
+
+    /// With `true`, every host is drained with `peek_transmit_len` before each
+    /// `poll_transmit`, as a link that sizes its buffer first does: the stack then queues
+    /// its TCP segments (bounded by `Limits::tx_queue_frames`) instead of writing each one
+    /// straight into the caller's buffer.
+    pub fn set_peek_first(&mut self, on: bool) {
+        self.peek_first = on;
     }
 
     /// Adds a host built from `config` at the current time.
@@ -208,11 +220,17 @@ impl TestNet {
 
     /// Collects every host's transmissions and events, then runs apps.
     fn collect(&mut self) {
-        let mut buf = vec![0u8; 65_536];
+        // Not zeroed: a stack must write every byte of the frames it reports (and the
+        // buffer keeps earlier frames' bytes besides).
+        let mut buf = vec![0xa5u8; 65_536];
         for h in 0..self.hosts.len() {
             loop {
                 let now = self.now;
                 let host = &mut self.hosts[h];
+                if self.peek_first {
+                    // Queues what is pending; the length itself is not needed here.
+                    let _ = host.stack.peek_transmit_len(now, IfaceId(0));
+                }
                 let Some(t) = host.stack.poll_transmit(now, &mut buf) else {
                     break;
                 };

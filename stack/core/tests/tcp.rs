@@ -363,25 +363,59 @@ fn tcp_stack_sends_through_a_one_frame_transmit_queue() {
     // A full transmit queue holds TCP's segments back until `poll_transmit` takes a frame;
     // it must neither hang the stack (each changed connection is visited once per flush)
     // nor lose a segment. One frame of room: the ARP request alone fills it while the SYN
-    // waits for the answer.
-    let mut net = TestNet::new();
-    let mut ca = host(1, 1, A);
-    ca.limits.tx_queue_frames = 1;
-    let mut cb = host(2, 2, B);
-    cb.limits.tx_queue_frames = 1;
-    let a = net.add_host("a", ca);
-    let b = net.add_host("b", cb);
-    net.add_segment(&[(a, IfaceId(0)), (b, IfaceId(0))], LAN);
-    let data = pattern(100_000);
-    let (back, served) = echo_transfer(&mut net, a, b, data.clone());
-    assert_eq!(served, data.len());
-    assert_eq!(back, data);
-    let counters = net.stack_ref(a).counters();
-    assert!(counters.tcp.tx_deferred > 0, "{:?}", counters.tcp);
-    // No segment was lost for want of room (TCP waited instead): nothing was sent twice.
-    // (ARP's own frames are dropped, counted, when they find the queue full.)
-    for h in [a, b] {
-        let total = net.stack_ref(h).tcp_stats_total();
-        assert_eq!(total.retransmitted_segs, 0, "{total:?}");
+    // waits for the answer. Drained as a link that sizes frames first (`peek_transmit_len`
+    // queues every segment) and as one that does not (segments written straight out).
+    for peek_first in [true, false] {
+        let mut net = TestNet::new();
+        net.set_peek_first(peek_first);
+        let mut ca = host(1, 1, A);
+        ca.limits.tx_queue_frames = 1;
+        let mut cb = host(2, 2, B);
+        cb.limits.tx_queue_frames = 1;
+        let a = net.add_host("a", ca);
+        let b = net.add_host("b", cb);
+        net.add_segment(&[(a, IfaceId(0)), (b, IfaceId(0))], LAN);
+        let data = pattern(100_000);
+        let (back, served) = echo_transfer(&mut net, a, b, data.clone());
+        assert_eq!(served, data.len(), "peek_first {peek_first}");
+        assert_eq!(back, data, "peek_first {peek_first}");
+        let counters = net.stack_ref(a).counters();
+        if peek_first {
+            assert!(counters.tcp.tx_deferred > 0, "{:?}", counters.tcp);
+        }
+        // No segment was lost for want of room (TCP waited instead): nothing was sent twice.
+        // (ARP's own frames are dropped, counted, when they find the queue full.)
+        for h in [a, b] {
+            let total = net.stack_ref(h).tcp_stats_total();
+            assert_eq!(total.retransmitted_segs, 0, "peek_first {peek_first}: {total:?}");
+        }
+    }
+}
+
+#[test]
+fn tcp_stack_writes_the_same_frames_straight_out_as_through_its_queue() {
+    // `poll_transmit` writes segments straight into the caller's (dirty) buffer unless a
+    // `peek_transmit_len` made the stack queue them first: both paths must produce the same
+    // TCP frames, byte for byte, in the same order.
+    let mut runs = Vec::new();
+    for peek_first in [true, false] {
+        let (mut net, a, b) = pair();
+        net.set_peek_first(peek_first);
+        let data = pattern(300_000);
+        let (back, served) = echo_transfer(&mut net, a, b, data.clone());
+        assert_eq!(served, data.len());
+        assert_eq!(back, data);
+        let tcp: Vec<Vec<u8>> = net
+            .frames()
+            .iter()
+            .filter(|(_, f)| is_tcp(f))
+            .map(|(_, f)| f.clone())
+            .collect();
+        assert!(tcp.len() > 400, "{}", tcp.len());
+        runs.push(tcp);
+    }
+    assert_eq!(runs[0].len(), runs[1].len());
+    for (i, (q, d)) in runs[0].iter().zip(&runs[1]).enumerate() {
+        assert_eq!(q, d, "TCP frame {i} differs (queued vs straight out)");
     }
 }

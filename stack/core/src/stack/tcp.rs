@@ -4,6 +4,7 @@
 
 use super::Stack;
 use super::input::LinkInfo;
+use crate::config::IfaceId;
 use crate::event::Event;
 use crate::link::ChecksumState;
 use crate::tcp::conn::{
@@ -16,9 +17,9 @@ use crate::time::Instant;
 use crate::timer::TimerOwner;
 use alloc::vec;
 use alloc::vec::Vec;
+use weft_wire::Ipv4Addr;
 use weft_wire::ipv4::IpProtocol;
-use weft_wire::tcp::{TcpFlags, TcpOption, TcpPacket, TcpRepr};
-use weft_wire::{ChecksumMode, Ipv4Addr};
+use weft_wire::tcp::{TcpFlags, TcpHeader, TcpOption, TcpPacket};
 
 /// Why a TCP call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -82,34 +83,104 @@ pub struct TcpInfo {
     pub unacked: usize,
 }
 
-fn seg_in<'a>(repr: &TcpRepr<'a>) -> SegmentIn<'a> {
-    let f = repr.flags;
+/// Everything but the payload that a TCP frame built in one piece needs.
+struct TcpFramePlan {
+    iface: IfaceId,
+    src: Ipv4Addr,
+    remote: Ipv4Addr,
+    lport: u16,
+    rport: u16,
+    our_mac: weft_wire::MacAddr,
+    their_mac: weft_wire::MacAddr,
+    tcp_header_len: usize,
+    payload_len: usize,
+}
+
+impl TcpFramePlan {
+    /// Ethernet, IPv4 (no options) and TCP headers plus the payload.
+    fn frame_len(&self) -> usize {
+        weft_wire::ethernet::HEADER_LEN + 20 + self.tcp_header_len + self.payload_len
+    }
+}
+
+/// The options a segment of ours carries: MSS and window scale on SYNs (MUST-14; RFC 7323
+/// §2.2), a NOP before the window scale to align it.
+fn tcp_options(seg: &SegmentOut) -> arrayvec::ArrayVec<TcpOption<'static>, 3> {
+    let mut options = arrayvec::ArrayVec::new();
+    if let Some(m) = seg.mss {
+        options.push(TcpOption::Mss(m));
+    }
+    if let Some(s) = seg.window_scale {
+        options.push(TcpOption::Nop);
+        options.push(TcpOption::WindowScale(s));
+    }
+    options
+}
+
+/// The header of `seg` from port `lport` to `rport`.
+fn tcp_header<'a>(
+    lport: u16,
+    rport: u16,
+    seg: &SegmentOut,
+    options: &'a [TcpOption<'static>],
+) -> TcpHeader<'a> {
+    let mut flags = TcpFlags::EMPTY;
+    for (on, f) in [
+        (seg.syn, TcpFlags::SYN),
+        (seg.fin, TcpFlags::FIN),
+        (seg.rst, TcpFlags::RST),
+        (seg.psh, TcpFlags::PSH),
+        (seg.ack.is_some(), TcpFlags::ACK),
+        (seg.urgent.is_some(), TcpFlags::URG),
+    ] {
+        if on {
+            flags |= f;
+        }
+    }
+    TcpHeader {
+        src_port: lport,
+        dst_port: rport,
+        seq_number: seg.seq.0,
+        ack_number: seg.ack.map_or(0, |a| a.0),
+        flags,
+        window_len: seg.window,
+        urgent_pointer: seg.urgent.unwrap_or(0),
+        options,
+        options_trailer: &[],
+    }
+}
+
+/// The segment's fields, read straight from the checked view (no copy of the option list:
+/// the stack uses only MSS and window scale, and only on SYNs).
+fn seg_in<'a, T: AsRef<[u8]> + ?Sized>(p: &TcpPacket<&'a T>) -> SegmentIn<'a> {
+    let f = p.flags();
     let syn = f.contains(TcpFlags::SYN);
     let mut mss = None;
     let mut window_scale = None;
     // MUST-5/6: options in any segment are read; unknown ones ignored. MSS and window scale
-    // count only on SYNs (RFC 9293 §3.7.1, RFC 7323 §2.2).
+    // count only on SYNs (RFC 9293 §3.7.1, RFC 7323 §2.2); a repeated option's last copy
+    // counts.
     if syn {
-        for o in &repr.options {
+        for o in p.options_ref() {
             match o {
-                TcpOption::Mss(m) => mss = Some(*m),
-                TcpOption::WindowScale(s) => window_scale = Some(*s),
+                TcpOption::Mss(m) => mss = Some(m),
+                TcpOption::WindowScale(s) => window_scale = Some(s),
                 _ => {}
             }
         }
     }
     SegmentIn {
-        seq: Seq(repr.seq_number),
-        ack: f.contains(TcpFlags::ACK).then_some(Seq(repr.ack_number)),
+        seq: Seq(p.seq_number()),
+        ack: f.contains(TcpFlags::ACK).then_some(Seq(p.ack_number())),
         syn,
         fin: f.contains(TcpFlags::FIN),
         rst: f.contains(TcpFlags::RST),
         psh: f.contains(TcpFlags::PSH),
-        urgent: f.contains(TcpFlags::URG).then_some(repr.urgent_pointer),
-        window: repr.window_len,
+        urgent: f.contains(TcpFlags::URG).then_some(p.urgent_pointer()),
+        window: p.window_len(),
         mss,
         window_scale,
-        payload: repr.payload,
+        payload: p.payload_ref(),
     }
 }
 
@@ -128,24 +199,12 @@ impl Stack {
             self.tcp.counters.rx_malformed += 1;
             return;
         };
-        // MUST-3: the receiver checks the checksum.
-        let mode = if link.checksum == ChecksumState::Unknown {
-            ChecksumMode::Verify
-        } else {
-            ChecksumMode::Trust
-        };
-        let repr = match TcpRepr::parse(&p, src, dst, mode) {
-            Ok(r) => r,
-            Err(weft_wire::TcpError::ChecksumMismatch { .. }) => {
-                self.tcp.counters.rx_bad_checksum += 1;
-                return;
-            }
-            // MUST-7: an illegal option length is a malformed segment, never a crash.
-            Err(_) => {
-                self.tcp.counters.rx_malformed += 1;
-                return;
-            }
-        };
+        // MUST-3: the receiver checks the checksum (unless the link did). The option area was
+        // checked by `new_checked` (MUST-7: an illegal option length is a malformed segment).
+        if link.checksum == ChecksumState::Unknown && !p.verify_checksum(src, dst) {
+            self.tcp.counters.rx_bad_checksum += 1;
+            return;
+        }
         // RFC 1122 §4.2.3.10 (MUST-57, MUST-63): segments to broadcast or multicast
         // addresses are discarded, and so are segments from addresses no host can have
         // (broadcast, multicast, the network's own address, 0.0.0.0, loopback: RFC 1122
@@ -160,8 +219,9 @@ impl Stack {
             return;
         }
         self.tcp.counters.rx_segments += 1;
-        let seg = seg_in(&repr);
-        let tuple: FourTuple = (dst, repr.dst_port, src, repr.src_port);
+        let seg = seg_in(&p);
+        let (src_port, dst_port) = (p.src_port(), p.dst_port());
+        let tuple: FourTuple = (dst, dst_port, src, src_port);
         if let Some(index) = self.tcp.lookup(tuple) {
             let limiter = &mut self.tcp_challenge;
             if let Some(slot) = self.tcp.slot_at(index) {
@@ -172,7 +232,7 @@ impl Stack {
             return;
         }
         // LISTEN (RFC 9293 §3.10.7.2).
-        if let Some(l) = self.tcp.listener_for(dst, repr.dst_port) {
+        if let Some(l) = self.tcp.listener_for(dst, dst_port) {
             if seg.rst {
                 return;
             }
@@ -258,129 +318,25 @@ impl Stack {
         from: Option<u32>,
         dscp: u8,
     ) {
-        let payload_len = if from.is_some() { seg.payload_len } else { 0 };
-        let (local, lport, remote, rport) = tuple;
-        let Some((iface, next_hop, src)) = self.route(remote) else {
+        // The common case — the next hop's MAC is known and the segment fits the MTU — builds
+        // the whole frame in one buffer (a reused one when `poll_transmit` gave one back).
+        if let Some(plan) = self.tcp_frame_plan(now, tuple, seg, from) {
+            let mut frame = self.frame_pool.pop().unwrap_or_default();
+            // Every byte is written by `write_tcp_frame` (the frame is cut to what it wrote).
+            frame.resize(plan.frame_len(), 0);
+            if let Some(n) = self.write_tcp_frame(&plan, seg, from, dscp, &mut frame) {
+                frame.truncate(n);
+                self.push_frame(plan.iface, frame);
+            }
+            return;
+        }
+        let Some((iface, next_hop, src)) = self.route(tuple.2) else {
             self.counters.ipv4.tx_no_route += 1;
             return;
         };
+        let (local, lport, remote, rport) = tuple;
         let src = if local.is_unspecified() { src } else { local };
-        let mut flags = TcpFlags::EMPTY;
-        for (on, f) in [
-            (seg.syn, TcpFlags::SYN),
-            (seg.fin, TcpFlags::FIN),
-            (seg.rst, TcpFlags::RST),
-            (seg.psh, TcpFlags::PSH),
-            (seg.ack.is_some(), TcpFlags::ACK),
-            (seg.urgent.is_some(), TcpFlags::URG),
-        ] {
-            if on {
-                flags |= f;
-            }
-        }
-        let mut options = weft_wire::tcp::TcpOptionList::new();
-        if let Some(m) = seg.mss {
-            // MUST-14: the MSS option on SYNs.
-            let _ = options.try_push(TcpOption::Mss(m));
-        }
-        if let Some(s) = seg.window_scale {
-            let _ = options.try_push(TcpOption::Nop);
-            let _ = options.try_push(TcpOption::WindowScale(s));
-        }
-        let repr = TcpRepr {
-            src_port: lport,
-            dst_port: rport,
-            seq_number: seg.seq.0,
-            ack_number: seg.ack.map_or(0, |a| a.0),
-            flags,
-            window_len: seg.window,
-            urgent_pointer: seg.urgent.unwrap_or(0),
-            options,
-            options_trailer: &[],
-            payload: &[],
-        };
-        // The common case — the next hop's MAC is known and the segment fits the MTU — builds
-        // the whole frame in one buffer (a reused one when `poll_transmit` gave one back):
-        // the payload read from the send buffer straight into place, then the Ethernet, IPv4
-        // and TCP headers and the checksum around it.
-        let tcp_header_len = repr.header_len();
-        let tcp_len = tcp_header_len + payload_len;
-        let fits = self
-            .ifaces
-            .get(usize::from(iface.0))
-            .is_some_and(|i| 20 + tcp_len <= usize::from(i.mtu));
-        let resolved = if fits && !self.routes.is_broadcast(iface, next_hop) {
-            self.ifaces
-                .get(usize::from(iface.0))
-                .and_then(|i| i.arp.lookup(now, next_hop).map(|mac| (i.mac, mac)))
-        } else {
-            None
-        };
-        if let Some((our_mac, their_mac)) = resolved {
-            let l2 = weft_wire::ethernet::HEADER_LEN;
-            let headers = l2 + 20 + tcp_header_len;
-            let mut frame = self.frame_pool.pop().unwrap_or_default();
-            // Every byte is written below: the headers by their emits, the payload by
-            // `read_payload` (the frame is cut to what it read). Zeroing the headers first
-            // keeps stale bytes out even so; a reused buffer's payload part is not zeroed.
-            frame.resize(headers + payload_len, 0);
-            let read = match (from, frame.get_mut(..headers)) {
-                (_, None) => return,
-                (None, Some(h)) => {
-                    h.fill(0);
-                    0
-                }
-                (Some(index), Some(h)) => {
-                    h.fill(0);
-                    let (Some(slot), Some(dst)) =
-                        (self.tcp.slot_at(index), frame.get_mut(headers..))
-                    else {
-                        return;
-                    };
-                    slot.conn.read_payload(seg.payload_offset, dst)
-                }
-            };
-            frame.truncate(headers + read);
-            let tcp_len = tcp_header_len + read;
-            let ident = self.next_ident;
-            self.next_ident = self.next_ident.wrapping_add(1);
-            let ip = weft_wire::ipv4::Ipv4Repr {
-                src,
-                dst: remote,
-                protocol: IpProtocol::TCP,
-                ttl: self.ttl,
-                dscp: dscp & 0x3f,
-                ecn: 0,
-                ident,
-                reserved_flag: false,
-                dont_frag: false,
-                more_frags: false,
-                frag_offset_units: 0,
-                options: arrayvec::ArrayVec::new(),
-                options_padding: &[],
-                payload_len: tcp_len,
-            };
-            let eth = weft_wire::ethernet::EthernetRepr {
-                dst: their_mac,
-                src: our_mac,
-                vlans: arrayvec::ArrayVec::new(),
-                ethertype: weft_wire::ethernet::EtherType::IPV4,
-            };
-            let ok = eth.emit(&mut frame).is_ok()
-                && frame
-                    .get_mut(l2..)
-                    .is_some_and(|b| ip.emit(b).is_ok())
-                // MUST-2: the sender computes the checksum (over the payload in place).
-                && frame
-                    .get_mut(l2 + 20..)
-                    .is_some_and(|b| repr.emit_around_payload(src, remote, read, b).is_ok());
-            if ok {
-                self.tcp.counters.tx_segments += 1;
-                self.counters.ipv4.tx_datagrams += 1;
-                self.push_frame(iface, frame);
-            }
-            return;
-        }
+        let payload_len = if from.is_some() { seg.payload_len } else { 0 };
         let mut payload = vec![0u8; payload_len];
         if let Some(index) = from {
             let Some(slot) = self.tcp.slot_at(index) else {
@@ -389,13 +345,20 @@ impl Stack {
             let n = slot.conn.read_payload(seg.payload_offset, &mut payload);
             payload.truncate(n);
         }
-        let repr = TcpRepr {
-            payload: &payload,
-            ..repr
+        let options = tcp_options(seg);
+        let header = tcp_header(lport, rport, seg, &options);
+        let Ok(header_len) = header.try_header_len() else {
+            return;
         };
-        let mut buf = vec![0u8; repr.buffer_len()];
-        // MUST-2: the sender computes the checksum (in emit).
-        if repr.emit(src, remote, &mut buf).is_err() {
+        let mut buf = vec![0u8; header_len + payload.len()];
+        if let Some(p) = buf.get_mut(header_len..) {
+            p.copy_from_slice(&payload);
+        }
+        // MUST-2: the sender computes the checksum.
+        if header
+            .emit_around_payload(src, remote, payload.len(), &mut buf)
+            .is_err()
+        {
             return;
         }
         self.tcp.counters.tx_segments += 1;
@@ -413,6 +376,109 @@ impl Stack {
         );
     }
 
+    /// How `seg` becomes one Ethernet frame without help: the route, both MAC addresses (the
+    /// next hop's from the ARP cache) and the sizes; `None` when the route is missing, the
+    /// next hop unresolved or broadcast, or the segment too long for the MTU (then the
+    /// general IPv4 path resolves, fragments or counts it).
+    fn tcp_frame_plan(
+        &mut self,
+        now: Instant,
+        tuple: FourTuple,
+        seg: &SegmentOut,
+        from: Option<u32>,
+    ) -> Option<TcpFramePlan> {
+        let (local, _, remote, _) = tuple;
+        let (iface, next_hop, src) = self.route(remote)?;
+        let src = if local.is_unspecified() { src } else { local };
+        let payload_len = if from.is_some() { seg.payload_len } else { 0 };
+        let options = tcp_options(seg);
+        let tcp_header_len = tcp_header(0, 0, seg, &options).try_header_len().ok()?;
+        let ifc = self.ifaces.get(usize::from(iface.0))?;
+        if 20 + tcp_header_len + payload_len > usize::from(ifc.mtu)
+            || self.routes.is_broadcast(iface, next_hop)
+        {
+            return None;
+        }
+        let their_mac = ifc.arp.lookup(now, next_hop)?;
+        Some(TcpFramePlan {
+            iface,
+            src,
+            remote,
+            lport: tuple.1,
+            rport: tuple.3,
+            our_mac: ifc.mac,
+            their_mac,
+            tcp_header_len,
+            payload_len,
+        })
+    }
+
+    /// Writes the frame `plan` describes into `buf` (at least `plan.frame_len()` bytes): the
+    /// payload read from the send buffer of connection `from` straight into place, then the
+    /// Ethernet, IPv4 and TCP headers and the checksum around it. Returns the frame's
+    /// length (shorter than planned if the send buffer held less), `None` if it could not be
+    /// written (nothing counted as sent then).
+    fn write_tcp_frame(
+        &mut self,
+        plan: &TcpFramePlan,
+        seg: &SegmentOut,
+        from: Option<u32>,
+        dscp: u8,
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        let l2 = weft_wire::ethernet::HEADER_LEN;
+        let headers = l2 + 20 + plan.tcp_header_len;
+        let read = match from {
+            None => 0,
+            Some(index) => {
+                let slot = self.tcp.slot_at(index)?;
+                let dst = buf.get_mut(headers..headers + plan.payload_len)?;
+                slot.conn.read_payload(seg.payload_offset, dst)
+            }
+        };
+        let tcp_len = plan.tcp_header_len + read;
+        let ident = self.next_ident;
+        self.next_ident = self.next_ident.wrapping_add(1);
+        let ip = weft_wire::ipv4::Ipv4Repr {
+            src: plan.src,
+            dst: plan.remote,
+            protocol: IpProtocol::TCP,
+            ttl: self.ttl,
+            dscp: dscp & 0x3f,
+            ecn: 0,
+            ident,
+            reserved_flag: false,
+            dont_frag: false,
+            more_frags: false,
+            frag_offset_units: 0,
+            options: arrayvec::ArrayVec::new(),
+            options_padding: &[],
+            payload_len: tcp_len,
+        };
+        let eth = weft_wire::ethernet::EthernetRepr {
+            dst: plan.their_mac,
+            src: plan.our_mac,
+            vlans: arrayvec::ArrayVec::new(),
+            ethertype: weft_wire::ethernet::EtherType::IPV4,
+        };
+        let options = tcp_options(seg);
+        let header = tcp_header(plan.lport, plan.rport, seg, &options);
+        let frame = buf.get_mut(..headers + read)?;
+        let ok = eth.emit(frame).is_ok()
+            && frame.get_mut(l2..).is_some_and(|b| ip.emit(b).is_ok())
+            // MUST-2: the sender computes the checksum (over the payload in place).
+            && frame.get_mut(l2 + 20..).is_some_and(|b| {
+                header
+                    .emit_around_payload(plan.src, plan.remote, read, b)
+                    .is_ok()
+            });
+        if !ok {
+            return None;
+        }
+        self.tcp.counters.tx_segments += 1;
+        self.counters.ipv4.tx_datagrams += 1;
+        Some(headers + read)
+    }
     /// A connection changed: its output and events are handled at the next flush, and its
     /// deadline is updated now.
     fn tcp_touch(&mut self, now: Instant, index: u32) {
@@ -471,12 +537,22 @@ impl Stack {
         // Connections held back by a full transmit queue, marked again once every changed
         // connection was visited (marking them at once would visit them again, forever).
         let mut deferred = Vec::new();
-        while let Some(index) = self.tcp.dirty.pop_front() {
-            if let Some(slot) = self.tcp.slot_at(index) {
-                slot.dirty = false;
-            } else {
-                continue;
-            }
+        // A connection `poll_transmit` was part way through comes first (it is off the list).
+        let mut next = self.tcp_flushing.take();
+        loop {
+            let index = match next.take() {
+                Some(i) => i,
+                None => {
+                    let Some(i) = self.tcp.dirty.pop_front() else {
+                        break;
+                    };
+                    let Some(slot) = self.tcp.slot_at(i) else {
+                        continue;
+                    };
+                    slot.dirty = false;
+                    i
+                }
+            };
             let mut held_back = false;
             loop {
                 if self.tx.len() >= self.limits.tx_queue_frames {
@@ -494,26 +570,86 @@ impl Stack {
                 let dscp = slot.conn.dscp();
                 self.output_tcp_dscp(now, tuple, &seg, Some(index), dscp);
             }
-            self.tcp_events(index);
-            let Some(slot) = self.tcp.slot_at(index) else {
-                continue;
-            };
-            let closed = slot.conn.state() == State::Closed;
-            let t = slot.conn.poll_timeout();
-            // (A closed connection held back may still owe its RST.)
-            let free = closed && !held_back && !slot.dirty && slot.owner != Owner::App;
-            if free {
-                self.tcp.remove(index);
-                self.deadlines.set(TimerOwner::Tcp(index), None);
-            } else {
-                self.deadlines.set(TimerOwner::Tcp(index), t);
-            }
+            self.tcp_flushed(index, held_back);
             if held_back {
                 deferred.push(index);
             }
         }
         for index in deferred {
             self.tcp.mark_dirty(index);
+        }
+    }
+
+    /// A connection's segments are all out (or, `held_back`, waiting for room in the
+    /// transmit queue): its events go to the application, its deadline is updated, and it
+    /// is freed once closed and nobody holds it.
+    fn tcp_flushed(&mut self, index: u32, held_back: bool) {
+        self.tcp_events(index);
+        let Some(slot) = self.tcp.slot_at(index) else {
+            return;
+        };
+        let closed = slot.conn.state() == State::Closed;
+        let t = slot.conn.poll_timeout();
+        // (A closed connection held back may still owe its RST.)
+        let free = closed && !held_back && !slot.dirty && slot.owner != Owner::App;
+        if free {
+            self.tcp.remove(index);
+            self.deadlines.set(TimerOwner::Tcp(index), None);
+        } else {
+            self.deadlines.set(TimerOwner::Tcp(index), t);
+        }
+    }
+
+    /// `poll_transmit`'s TCP step: the next segment of the changed connections, written
+    /// straight into `buf` when it can be built in one piece (see `tcp_frame_plan`). Any
+    /// other segment takes the general path into the transmit queue, and `None` is returned
+    /// as soon as the queue holds a frame (the caller sends it first, then calls again) or
+    /// when no connection has anything more to send. A connection left part way keeps its
+    /// place (`tcp_flushing`) for the next call or `flush_tcp`.
+    pub(super) fn tcp_transmit_direct(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+    ) -> Option<crate::stack::Transmit> {
+        loop {
+            if !self.tx.is_empty() {
+                return None;
+            }
+            let index = match self.tcp_flushing {
+                Some(i) => i,
+                None => {
+                    let i = self.tcp.dirty.pop_front()?;
+                    let Some(slot) = self.tcp.slot_at(i) else {
+                        continue;
+                    };
+                    slot.dirty = false;
+                    self.tcp_flushing = Some(i);
+                    i
+                }
+            };
+            let next = self.tcp.slot_at(index).and_then(|slot| {
+                Some((slot.conn.poll_segment(now)?, slot.tuple, slot.conn.dscp()))
+            });
+            let Some((seg, tuple, dscp)) = next else {
+                self.tcp_flushing = None;
+                self.tcp_flushed(index, false);
+                continue;
+            };
+            if let Some(plan) = self.tcp_frame_plan(now, tuple, &seg, Some(index))
+                && buf.len() >= plan.frame_len()
+            {
+                if let Some(len) = self.write_tcp_frame(&plan, &seg, Some(index), dscp, buf) {
+                    self.counters.ethernet.tx_frames += 1;
+                    return Some(crate::stack::Transmit {
+                        iface: plan.iface,
+                        len,
+                        meta: crate::link::TxMeta::default(),
+                    });
+                }
+                continue;
+            }
+            // Unresolved, too long for the MTU or for `buf`: queued (or counted) as ever.
+            self.output_tcp_dscp(now, tuple, &seg, Some(index), dscp);
         }
     }
 

@@ -701,6 +701,79 @@ impl<'a> TcpRepr<'a> {
         self.emit_with(src, dst, buf, None, payload_len)
     }
 
+    /// The header fields and options, borrowed: what emission needs.
+    pub fn header(&self) -> TcpHeader<'_> {
+        TcpHeader {
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            seq_number: self.seq_number,
+            ack_number: self.ack_number,
+            flags: self.flags,
+            window_len: self.window_len,
+            urgent_pointer: self.urgent_pointer,
+            options: &self.options,
+            options_trailer: self.options_trailer,
+        }
+    }
+
+    fn emit_with(
+        &self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        buf: &mut [u8],
+        payload: Option<&[u8]>,
+        payload_len: usize,
+    ) -> Result<usize, EmitError> {
+        self.header().emit_with(src, dst, buf, payload, payload_len)
+    }
+}
+
+/// A TCP header to send: the fixed fields and a borrowed option slice. [`TcpRepr`] owns an
+/// option list as long as any parsed segment can carry (40 options, over a kilobyte); a
+/// sender that emits a few options of its own builds this instead and copies nothing but
+/// the fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpHeader<'a> {
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// Sequence number.
+    pub seq_number: u32,
+    /// Acknowledgment number.
+    pub ack_number: u32,
+    /// The 12 flag bits.
+    pub flags: TcpFlags,
+    /// Window field (unscaled).
+    pub window_len: u16,
+    /// Urgent pointer.
+    pub urgent_pointer: u16,
+    /// Options in wire order (see [`TcpRepr::options`]).
+    pub options: &'a [TcpOption<'a>],
+    /// Bytes after End of Option List (see [`TcpRepr::options_trailer`]).
+    pub options_trailer: &'a [u8],
+}
+
+impl TcpHeader<'_> {
+    /// Header length emission writes (options padded to 4 bytes), or why it cannot.
+    pub fn try_header_len(&self) -> Result<usize, EmitError> {
+        Ok(HEADER_LEN + options_len(self.options, self.options_trailer)?)
+    }
+
+    /// Writes the header and options around the `payload_len` bytes of payload the caller
+    /// already wrote at `buf[header_len..]`, then the checksum over the pseudo-header for
+    /// `src` -> `dst`, the header and those bytes. The bytes equal [`TcpRepr::emit`]'s for
+    /// the same fields and payload. Returns the bytes of the segment.
+    pub fn emit_around_payload(
+        &self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        payload_len: usize,
+        buf: &mut [u8],
+    ) -> Result<usize, EmitError> {
+        self.emit_with(src, dst, buf, None, payload_len)
+    }
+
     fn emit_with(
         &self,
         src: Ipv4Addr,
@@ -728,7 +801,7 @@ impl<'a> TcpRepr<'a> {
         put16(buf, 16, 0);
         put16(buf, 18, self.urgent_pointer);
         if let Some(opts) = buf.get_mut(HEADER_LEN..header_len) {
-            emit_options(&self.options, self.options_trailer, opts)?;
+            emit_options(self.options, self.options_trailer, opts)?;
         }
         if let (Some(p), Some(payload)) = (buf.get_mut(header_len..n), payload) {
             p.copy_from_slice(payload);
