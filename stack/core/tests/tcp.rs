@@ -387,7 +387,10 @@ fn tcp_stack_sends_through_a_one_frame_transmit_queue() {
         // (ARP's own frames are dropped, counted, when they find the queue full.)
         for h in [a, b] {
             let total = net.stack_ref(h).tcp_stats_total();
-            assert_eq!(total.retransmitted_segs, 0, "peek_first {peek_first}: {total:?}");
+            assert_eq!(
+                total.retransmitted_segs, 0,
+                "peek_first {peek_first}: {total:?}"
+            );
         }
     }
 }

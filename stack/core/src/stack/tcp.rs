@@ -92,6 +92,7 @@ struct TcpFramePlan {
     rport: u16,
     our_mac: weft_wire::MacAddr,
     their_mac: weft_wire::MacAddr,
+    options: arrayvec::ArrayVec<TcpOption<'static>, 3>,
     tcp_header_len: usize,
     payload_len: usize,
 }
@@ -408,6 +409,7 @@ impl Stack {
             rport: tuple.3,
             our_mac: ifc.mac,
             their_mac,
+            options,
             tcp_header_len,
             payload_len,
         })
@@ -461,8 +463,7 @@ impl Stack {
             vlans: arrayvec::ArrayVec::new(),
             ethertype: weft_wire::ethernet::EtherType::IPV4,
         };
-        let options = tcp_options(seg);
-        let header = tcp_header(plan.lport, plan.rport, seg, &options);
+        let header = tcp_header(plan.lport, plan.rport, seg, &plan.options);
         let frame = buf.get_mut(..headers + read)?;
         let ok = eth.emit(frame).is_ok()
             && frame.get_mut(l2..).is_some_and(|b| ip.emit(b).is_ok())
@@ -627,10 +628,12 @@ impl Stack {
                     i
                 }
             };
-            let next = self.tcp.slot_at(index).and_then(|slot| {
-                Some((slot.conn.poll_segment(now)?, slot.tuple, slot.conn.dscp()))
-            });
-            let Some((seg, tuple, dscp)) = next else {
+            let Some(slot) = self.tcp.slot_at(index) else {
+                self.tcp_flushing = None;
+                continue;
+            };
+            let (tuple, dscp) = (slot.tuple, slot.conn.dscp());
+            let Some(seg) = slot.conn.poll_segment(now) else {
                 self.tcp_flushing = None;
                 self.tcp_flushed(index, false);
                 continue;

@@ -303,6 +303,16 @@ impl RecvBuffer {
         if data.is_empty() {
             return out;
         }
+        // The common case: in order, nothing held out of order. Appended in one copy (no
+        // zero fill, no range bookkeeping).
+        if offset == 0 && self.ooo.is_empty() && self.buf.len() == self.readable {
+            let needed = self.readable + kept;
+            reserve_bounded(&mut self.buf, needed, self.capacity + self.slack);
+            self.buf.extend(data);
+            self.readable = needed;
+            out.advanced = kept;
+            return out;
+        }
         let (start, end) = (offset, offset + kept);
         // Ranges overlapping or adjacent to [start, end): they merge with it into one.
         let first = self.ooo.partition_point(|&(_, e)| e < start);

@@ -926,16 +926,15 @@ impl Conn {
 
     /// The earliest deadline of this connection.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [
-            self.rto_at,
-            self.persist_at,
-            self.delack_at,
-            self.keepalive_at,
-            self.timewait_at,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        let earliest = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, None) => x,
+            (None, y) => y,
+        };
+        let t = earliest(self.rto_at, self.persist_at);
+        let t = earliest(t, self.delack_at);
+        let t = earliest(t, self.keepalive_at);
+        earliest(t, self.timewait_at)
     }
 
     /// Runs the timers due at `now`.

@@ -443,6 +443,9 @@ pub fn parse_options(opts: &[u8]) -> Result<(TcpOptionList<'_>, &[u8]), TcpError
 /// that they encode and parse back: every option encodable, End of Option List only last, a
 /// trailer only after End of Option List, at most 40 bytes once padded.
 pub fn options_len(options: &[TcpOption<'_>], trailer: &[u8]) -> Result<usize, EmitError> {
+    if options.is_empty() && trailer.is_empty() {
+        return Ok(0);
+    }
     let mut n = 0usize;
     let last = options.len().saturating_sub(1);
     for (i, o) in options.iter().enumerate() {
@@ -481,6 +484,9 @@ pub fn emit_options(
     buf: &mut [u8],
 ) -> Result<usize, EmitError> {
     let padded = options_len(options, trailer)?;
+    if padded == 0 {
+        return Ok(0);
+    }
     crate::need(buf, padded)?;
     let mut at = 0;
     for o in options {
