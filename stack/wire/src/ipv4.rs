@@ -1146,8 +1146,22 @@ impl<'a> Ipv4Repr<'a> {
         zeros.fill(0);
 
         if fill_checksum {
-            let c = checksum::checksum(header);
-            put16(header, 10, c);
+            // The fixed header's words are summed from the values just written rather than
+            // read back from the buffer (a read right after narrower writes to the same bytes
+            // stalls the CPU); the options, rare, are read back.
+            let word0 = u16::from_be_bytes([fixed[0], fixed[1]]);
+            let mut c = checksum::Checksum::new();
+            c.add_u16(word0)
+                .add_u16(total_len as u16)
+                .add_u16(self.ident)
+                .add_u16(flags)
+                .add_u16(u16::from_be_bytes([self.ttl, self.protocol.0]))
+                .add_u32(u32::from(self.src))
+                .add_u32(u32::from(self.dst));
+            if let Some(opts) = header.get(HEADER_LEN..) {
+                c.add_bytes(opts);
+            }
+            put16(header, 10, c.finish());
         }
         Ok(header_len)
     }

@@ -806,9 +806,19 @@ impl TcpHeader<'_> {
         if let (Some(p), Some(payload)) = (buf.get_mut(header_len..n), payload) {
             p.copy_from_slice(payload);
         }
+        // The fixed header's words are summed from the values just written rather than read
+        // back from the buffer (a read right after narrower writes to the same bytes stalls
+        // the CPU); options and payload are read from the buffer.
         let mut c = Checksum::new();
         c.add_pseudo_header(src, dst, PROTOCOL, tcp_len)
-            .add_bytes(buf.get(..n).unwrap_or(&[]));
+            .add_u16(self.src_port)
+            .add_u16(self.dst_port)
+            .add_u32(self.seq_number)
+            .add_u32(self.ack_number)
+            .add_u16(word)
+            .add_u16(self.window_len)
+            .add_u16(self.urgent_pointer)
+            .add_bytes(buf.get(HEADER_LEN..n).unwrap_or(&[]));
         put16(buf, 16, c.finish());
         Ok(n)
     }
