@@ -19,13 +19,10 @@
 
 use anyhow::{Result, anyhow, bail};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
-use smoltcp::phy::{Device, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;
 use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr};
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::path::Path;
-use std::rc::Rc;
 use weft_core::tcp::TcpConfig;
 use weft_core::time::{Duration as WDuration, Instant as WInstant};
 use weft_core::{Event, IfaceId, InterfaceConfig, RxMeta, Stack, StackConfig};
@@ -361,85 +358,8 @@ fn run_weft(n: usize, messages: usize) -> Result<Outcome> {
 // ---------------------------------------------------------------------------------------
 // smoltcp
 
-type Queue = Rc<RefCell<VecDeque<Vec<u8>>>>;
-
-/// An in-memory Ethernet port: frames out go to `tx`, frames in come from `rx`.
-struct QueueDevice {
-    rx: Queue,
-    tx: Queue,
-    frames: Rc<RefCell<(u64, u64)>>,
-}
-
-struct QRx(Vec<u8>);
-struct QTx<'a> {
-    tx: &'a Queue,
-    frames: &'a Rc<RefCell<(u64, u64)>>,
-}
-
-impl smoltcp::phy::RxToken for QRx {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-impl smoltcp::phy::TxToken for QTx<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut frame = vec![0u8; len];
-        let r = f(&mut frame);
-        let tcp_hdr = frame.get(46).map_or(0, |b| usize::from(b >> 4) * 4);
-        let mut c = self.frames.borrow_mut();
-        c.0 += 1;
-        // An IPv4/TCP frame with nothing after the TCP header.
-        if frame.get(12..14) == Some(&[8, 0]) && frame.get(23) == Some(&6) && len <= 34 + tcp_hdr {
-            c.1 += 1;
-        }
-        drop(c);
-        self.tx.borrow_mut().push_back(frame);
-        r
-    }
-}
-
-impl Device for QueueDevice {
-    type RxToken<'b>
-        = QRx
-    where
-        Self: 'b;
-    type TxToken<'b>
-        = QTx<'b>
-    where
-        Self: 'b;
-
-    fn receive(
-        &mut self,
-        _now: smoltcp::time::Instant,
-    ) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        let f = self.rx.borrow_mut().pop_front()?;
-        Some((
-            QRx(f),
-            QTx {
-                tx: &self.tx,
-                frames: &self.frames,
-            },
-        ))
-    }
-
-    fn transmit(&mut self, _now: smoltcp::time::Instant) -> Option<Self::TxToken<'_>> {
-        Some(QTx {
-            tx: &self.tx,
-            frames: &self.frames,
-        })
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = 1514;
-        caps
-    }
-}
-
 fn smol_iface(
-    dev: &mut QueueDevice,
+    dev: &mut crate::smol_link::QueueDevice,
     mac: [u8; 6],
     ip: [u8; 4],
     now: smoltcp::time::Instant,
@@ -463,19 +383,7 @@ fn smol_socket() -> tcp::Socket<'static> {
 
 #[allow(clippy::disallowed_methods)] // wall-clock timing is the point of a benchmark
 fn run_smol(n: usize, messages: usize) -> Result<Outcome> {
-    let a2b: Queue = Rc::default();
-    let b2a: Queue = Rc::default();
-    let frames = Rc::new(RefCell::new((0u64, 0u64)));
-    let mut dev_a = QueueDevice {
-        rx: b2a.clone(),
-        tx: a2b.clone(),
-        frames: frames.clone(),
-    };
-    let mut dev_b = QueueDevice {
-        rx: a2b,
-        tx: b2a,
-        frames: frames.clone(),
-    };
+    let (mut dev_a, mut dev_b, link) = crate::smol_link::pair();
     let mut now = smoltcp::time::Instant::from_secs(1);
     let mut ia = smol_iface(&mut dev_a, [2, 0, 0, 0, 0, 1], [10, 0, 0, 1], now);
     let mut ib = smol_iface(&mut dev_b, [2, 0, 0, 0, 0, 2], [10, 0, 0, 2], now);
@@ -538,7 +446,8 @@ fn run_smol(n: usize, messages: usize) -> Result<Outcome> {
         .into_iter()
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| anyhow!("smoltcp: a client connection has no server socket"))?;
-    let (frames_before, bare_before) = *frames.borrow();
+    let c = link.counts();
+    let (frames_before, bare_before) = (c.frames, c.empty_tcp);
     let mut rbuf = vec![0u8; BUFFER];
     let mut sent_seq = vec![0u64; n];
     // Connections with a message whose echo has not come back, oldest first.
@@ -621,7 +530,8 @@ fn run_smol(n: usize, messages: usize) -> Result<Outcome> {
         now += smoltcp::time::Duration::from_micros(STEP.as_micros() as u64);
     }
     let wall = start.elapsed();
-    let (f, z) = *frames.borrow();
+    let c = link.counts();
+    let (f, z) = (c.frames, c.empty_tcp);
     Ok(Outcome {
         wall,
         digest,

@@ -12,13 +12,9 @@
 
 use anyhow::{Result, bail};
 use smoltcp::iface::{Config, Interface, SocketSet};
-use smoltcp::phy::{Device, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;
 use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr};
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::path::Path;
-use std::rc::Rc;
 use weft_core::tcp::{RecvError, TcpConfig};
 use weft_core::time::{Duration as WDuration, Instant as WInstant};
 use weft_core::{IfaceId, InterfaceConfig, RxMeta, Stack, StackConfig, TcpError};
@@ -247,78 +243,8 @@ fn run_weft(pat: &[u8]) -> Result<Outcome> {
 // ---------------------------------------------------------------------------------------
 // smoltcp
 
-type Queue = Rc<RefCell<VecDeque<Vec<u8>>>>;
-
-struct QueueDevice {
-    rx: Queue,
-    tx: Queue,
-    frames: Rc<RefCell<u64>>,
-}
-
-struct QRx(Vec<u8>);
-struct QTx<'a> {
-    tx: &'a Queue,
-    frames: &'a Rc<RefCell<u64>>,
-}
-
-impl smoltcp::phy::RxToken for QRx {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-impl smoltcp::phy::TxToken for QTx<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut frame = vec![0u8; len];
-        let r = f(&mut frame);
-        self.tx.borrow_mut().push_back(frame);
-        *self.frames.borrow_mut() += 1;
-        r
-    }
-}
-
-impl Device for QueueDevice {
-    type RxToken<'b>
-        = QRx
-    where
-        Self: 'b;
-    type TxToken<'b>
-        = QTx<'b>
-    where
-        Self: 'b;
-
-    fn receive(
-        &mut self,
-        _now: smoltcp::time::Instant,
-    ) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        let f = self.rx.borrow_mut().pop_front()?;
-        Some((
-            QRx(f),
-            QTx {
-                tx: &self.tx,
-                frames: &self.frames,
-            },
-        ))
-    }
-
-    fn transmit(&mut self, _now: smoltcp::time::Instant) -> Option<Self::TxToken<'_>> {
-        Some(QTx {
-            tx: &self.tx,
-            frames: &self.frames,
-        })
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = 1514;
-        // ChecksumCapabilities::default(): compute on send, verify on receive.
-        caps
-    }
-}
-
 fn smol_iface(
-    dev: &mut QueueDevice,
+    dev: &mut crate::smol_link::QueueDevice,
     mac: [u8; 6],
     ip: [u8; 4],
     now: smoltcp::time::Instant,
@@ -336,19 +262,7 @@ fn smol_iface(
 #[allow(clippy::disallowed_methods)] // wall-clock timing is the point of a benchmark
 #[inline(never)]
 fn run_smol(pat: &[u8]) -> Result<Outcome> {
-    let a2b: Queue = Rc::default();
-    let b2a: Queue = Rc::default();
-    let frames = Rc::new(RefCell::new(0u64));
-    let mut dev_a = QueueDevice {
-        rx: b2a.clone(),
-        tx: a2b.clone(),
-        frames: frames.clone(),
-    };
-    let mut dev_b = QueueDevice {
-        rx: a2b,
-        tx: b2a,
-        frames: frames.clone(),
-    };
+    let (mut dev_a, mut dev_b, link) = crate::smol_link::pair();
     let start = std::time::Instant::now();
     let mut now = smoltcp::time::Instant::from_secs(1);
     let mut ia = smol_iface(&mut dev_a, [2, 0, 0, 0, 0, 1], [10, 0, 0, 1], now);
@@ -411,7 +325,7 @@ fn run_smol(pat: &[u8]) -> Result<Outcome> {
         let _ = ia.poll(now, &mut dev_a, &mut sa);
         now += smoltcp::time::Duration::from_micros(STEP_US);
     }
-    let n = *frames.borrow();
+    let n = link.counts().frames;
     Ok(Outcome {
         wall: start.elapsed(),
         digest,
@@ -438,7 +352,7 @@ pub fn tcp_bulk_vs_smoltcp(_root: &Path) -> Result<()> {
         "smoltcp settings: smoltcp 0.14 Interface per host (std, medium-ethernet, proto-ipv4, \
          socket-tcp), tcp::Socket with {BUFFER}-byte rx and tx buffers (defaults otherwise: \
          window scaling, delayed ACK 10 ms, Nagle on), ChecksumCapabilities::default(), frames \
-         handed over through in-memory device queues"
+         handed over through in-memory device queues (buffers recycled: no allocation per frame)"
     );
     // For profiling one side alone: `WEFT_BENCH_PROFILE=weft|smoltcp` runs only that side,
     // 20 times, and prints no ratio.

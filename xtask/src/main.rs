@@ -16,6 +16,7 @@ mod conformance;
 mod corpus;
 mod fuzz;
 mod interop;
+mod smol_link;
 
 #[derive(Parser)]
 #[command(name = "xtask", about = "weft's project tasks")]
