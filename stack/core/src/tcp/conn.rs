@@ -119,6 +119,11 @@ pub struct TcpConfig {
     /// The Diffserv code point of the connection's segments (RFC 2474; MUST-48: the
     /// application can set it). 0 = default forwarding.
     pub dscp: u8,
+    /// An unacceptable segment without data is answered with an ACK at most once per this
+    /// interval (RFC 5961 §7; default [`UNACCEPTABLE_ACK_INTERVAL`]). Zero answers every
+    /// one, which gives up the protection against two peers that find each other's ACKs
+    /// unacceptable exchanging them forever.
+    pub unacceptable_ack_interval: Duration,
 }
 
 impl TcpConfig {
@@ -149,6 +154,7 @@ impl Default for TcpConfig {
             keepalive: None,
             keepalive_probes: 9,
             dscp: 0,
+            unacceptable_ack_interval: UNACCEPTABLE_ACK_INTERVAL,
         }
     }
 }
@@ -303,7 +309,8 @@ pub struct ConnStats {
     /// closed).
     pub icmp_ignored: u64,
     /// ACKs not sent in answer to unacceptable segments without data, because one was sent
-    /// less than [`UNACCEPTABLE_ACK_INTERVAL`] before (RFC 5961 §7; breaks ACK loops).
+    /// less than [`TcpConfig::unacceptable_ack_interval`] before (RFC 5961 §7; breaks ACK
+    /// loops).
     pub unacceptable_acks_limited: u64,
     /// Received data bytes cut off at the right edge of the receive window, or at the end of
     /// the buffer's room when a window rounded up to the scale unit promised a little more
@@ -493,8 +500,8 @@ pub struct Conn {
 /// fewer ACKs; fast retransmit needs three).
 const MAX_DUP_ACKS_OWED: u32 = 8;
 
-/// An unacceptable segment without data is answered with an ACK at most once per this
-/// interval (RFC 5961 §7 asks to rate-limit the ACKs such segments draw; Linux's
+/// The default of [`TcpConfig::unacceptable_ack_interval`]: an unacceptable segment without
+/// data is answered with an ACK at most once per this interval (RFC 5961 §7 asks to rate-limit the ACKs such segments draw; Linux's
 /// `tcp_invalid_ratelimit` is the same 500 ms). Two stacks that each find the other's ACKs
 /// unacceptable would otherwise exchange them forever; segments with data are always
 /// answered (they are not part of such a loop, and the ACK tells their sender what to send).
@@ -1273,11 +1280,12 @@ impl Conn {
                 self.timewait_at = Some(now + self.cfg.time_wait);
             }
             // Unacceptable segments are answered with an ACK (unless RST); those without data
-            // at most once per UNACCEPTABLE_ACK_INTERVAL (RFC 5961 §7: against ACK loops).
+            // at most once per `unacceptable_ack_interval` (RFC 5961 §7: against ACK loops).
             if !seg.rst {
+                let interval = self.cfg.unacceptable_ack_interval;
                 let recent = self
                     .last_unacceptable_ack
-                    .is_some_and(|t| now.saturating_since(t) < UNACCEPTABLE_ACK_INTERVAL);
+                    .is_some_and(|t| now.saturating_since(t) < interval);
                 if seg.is_empty() && recent {
                     self.stats.unacceptable_acks_limited += 1;
                 } else {

@@ -1033,3 +1033,29 @@ fn tcp_acks_to_unacceptable_empty_segments_are_rate_limited_rfc5961_7() {
     );
     assert_eq!(p.a.stats().unacceptable_acks_limited, 9);
 }
+
+#[test]
+fn tcp_unacceptable_ack_interval_is_configurable() {
+    // A shorter interval answers sooner; zero answers every unacceptable empty segment.
+    for (interval, gap, answered) in [
+        (Duration::from_millis(100), Duration::from_millis(100), 5),
+        (Duration::from_millis(100), Duration::from_millis(50), 3),
+        (Duration::ZERO, Duration::ZERO, 5),
+    ] {
+        let c = TcpConfig {
+            unacceptable_ack_interval: interval,
+            ..cfg()
+        };
+        let mut p = Pair::open(c, cfg());
+        let old = seg(p.a.recv_vars().nxt - 1000, p.a.send_vars().una);
+        let mut acks = 0;
+        let mut t = p.now;
+        for _ in 0..5 {
+            p.a.handle_segment(t, &old, &mut || true);
+            acks += drain(&mut p.a, t).len();
+            t = t + gap;
+        }
+        assert_eq!(acks, answered, "interval {interval:?}, one every {gap:?}");
+        assert_eq!(p.a.stats().unacceptable_acks_limited, 5 - answered as u64);
+    }
+}
