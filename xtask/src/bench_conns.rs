@@ -597,6 +597,24 @@ pub fn tcp_conns_segments(_root: &Path) -> Result<()> {
          applications; {RUNS} alternating runs per pair, medians"
     );
 
+    // For profiling one side alone: `WEFT_BENCH_PROFILE=weft|smoltcp:<connections>` runs
+    // only that side, 5 times, and prints no ratio.
+    if let Ok(spec) = std::env::var("WEFT_BENCH_PROFILE") {
+        let (side, n) = spec
+            .split_once(':')
+            .and_then(|(s, n)| Some((s.to_string(), n.parse::<usize>().ok()?)))
+            .ok_or_else(|| anyhow!("WEFT_BENCH_PROFILE={spec}: expected weft:N or smoltcp:N"))?;
+        for _ in 0..5 {
+            let o = match side.as_str() {
+                "weft" => run_weft(n, MESSAGES_PEER)?,
+                "smoltcp" => run_smol(n, MESSAGES_PEER)?,
+                other => bail!("WEFT_BENCH_PROFILE: {other}: expected weft or smoltcp"),
+            };
+            println!("{}", describe(&side, n, &o));
+        }
+        return Ok(());
+    }
+
     // weft with 10,000 connections against weft with 10: the same messages.
     let mut scale = Vec::new();
     let mut rate_few = Vec::new();
