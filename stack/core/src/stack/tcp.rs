@@ -92,7 +92,6 @@ struct TcpFramePlan {
     rport: u16,
     our_mac: weft_wire::MacAddr,
     their_mac: weft_wire::MacAddr,
-    options: arrayvec::ArrayVec<TcpOption<'static>, 3>,
     tcp_header_len: usize,
     payload_len: usize,
 }
@@ -116,6 +115,14 @@ fn tcp_options(seg: &SegmentOut) -> arrayvec::ArrayVec<TcpOption<'static>, 3> {
         options.push(TcpOption::WindowScale(s));
     }
     options
+}
+
+/// The length of `seg`'s TCP header: 20 bytes, 4 more for MSS, 4 for NOP and window scale
+/// (the options of [`tcp_options`], a whole number of 32-bit words).
+fn tcp_header_len(seg: &SegmentOut) -> usize {
+    weft_wire::tcp::HEADER_LEN
+        + if seg.mss.is_some() { 4 } else { 0 }
+        + if seg.window_scale.is_some() { 4 } else { 0 }
 }
 
 /// The header of `seg` from port `lport` to `rport`.
@@ -392,8 +399,7 @@ impl Stack {
         let (iface, next_hop, src) = self.route(remote)?;
         let src = if local.is_unspecified() { src } else { local };
         let payload_len = if from.is_some() { seg.payload_len } else { 0 };
-        let options = tcp_options(seg);
-        let tcp_header_len = tcp_header(0, 0, seg, &options).try_header_len().ok()?;
+        let tcp_header_len = tcp_header_len(seg);
         let ifc = self.ifaces.get(usize::from(iface.0))?;
         if 20 + tcp_header_len + payload_len > usize::from(ifc.mtu)
             || self.routes.is_broadcast(iface, next_hop)
@@ -409,7 +415,6 @@ impl Stack {
             rport: tuple.3,
             our_mac: ifc.mac,
             their_mac,
-            options,
             tcp_header_len,
             payload_len,
         })
@@ -463,7 +468,9 @@ impl Stack {
             vlans: arrayvec::ArrayVec::new(),
             ethertype: weft_wire::ethernet::EtherType::IPV4,
         };
-        let header = tcp_header(plan.lport, plan.rport, seg, &plan.options);
+        let options = tcp_options(seg);
+        let header = tcp_header(plan.lport, plan.rport, seg, &options);
+        debug_assert_eq!(header.try_header_len().ok(), Some(plan.tcp_header_len));
         let frame = buf.get_mut(..headers + read)?;
         let ok = eth.emit(frame).is_ok()
             && frame.get_mut(l2..).is_some_and(|b| ip.emit(b).is_ok())
@@ -633,15 +640,19 @@ impl Stack {
                 continue;
             };
             let (tuple, dscp) = (slot.tuple, slot.conn.dscp());
-            let Some(seg) = slot.conn.poll_segment(now) else {
+            // Borrowed where it was returned, not moved: a copy of it straight after the
+            // callee's narrow stores would stall on store forwarding.
+            let next = slot.conn.poll_segment(now);
+            let Some(seg) = &next else {
                 self.tcp_flushing = None;
                 self.tcp_flushed(index, false);
                 continue;
             };
-            if let Some(plan) = self.tcp_frame_plan(now, tuple, &seg, Some(index))
+            let plan = self.tcp_frame_plan(now, tuple, seg, Some(index));
+            if let Some(plan) = &plan
                 && buf.len() >= plan.frame_len()
             {
-                if let Some(len) = self.write_tcp_frame(&plan, &seg, Some(index), dscp, buf) {
+                if let Some(len) = self.write_tcp_frame(plan, seg, Some(index), dscp, buf) {
                     self.counters.ethernet.tx_frames += 1;
                     return Some(crate::stack::Transmit {
                         iface: plan.iface,
@@ -652,7 +663,7 @@ impl Stack {
                 continue;
             }
             // Unresolved, too long for the MTU or for `buf`: queued (or counted) as ever.
-            self.output_tcp_dscp(now, tuple, &seg, Some(index), dscp);
+            self.output_tcp_dscp(now, tuple, seg, Some(index), dscp);
         }
     }
 
