@@ -171,7 +171,6 @@ fn run_weft(pat: &[u8]) -> Result<Outcome> {
     let (mut sent, mut received) = (0usize, 0usize);
     let mut digest = Digest::new();
     let mut buf = vec![0u8; 2048];
-    let mut rbuf = vec![0u8; BUFFER];
     let mut frames = 0u64;
     let mut turns = 0u64;
     while received < TOTAL {
@@ -202,12 +201,12 @@ fn run_weft(pat: &[u8]) -> Result<Outcome> {
         }
         if let Some(s) = server {
             loop {
-                match b.tcp_recv(now, s, &mut rbuf) {
+                match b.tcp_recv_with(now, s, |data| {
+                    digest.add(data);
+                    data.len()
+                }) {
                     Ok(0) => break,
-                    Ok(n) => {
-                        digest.add(rbuf.get(..n).unwrap_or_default());
-                        received += n;
-                    }
+                    Ok(n) => received += n,
                     Err(TcpError::Recv(RecvError::Finished)) => break,
                     Err(e) => bail!("weft recv: {e}"),
                 }
@@ -287,7 +286,6 @@ fn run_smol(pat: &[u8]) -> Result<Outcome> {
         .map_err(|e| anyhow::anyhow!("smoltcp connect: {e}"))?;
     let (mut sent, mut received) = (0usize, 0usize);
     let mut digest = Digest::new();
-    let mut rbuf = vec![0u8; BUFFER];
     let mut turns = 0u64;
     while received < TOTAL {
         turns += 1;
@@ -311,12 +309,12 @@ fn run_smol(pat: &[u8]) -> Result<Outcome> {
         {
             let s = sb.get_mut::<tcp::Socket<'_>>(hb);
             while s.can_recv() {
-                match s.recv_slice(&mut rbuf) {
+                match s.recv(|data| {
+                    digest.add(data);
+                    (data.len(), data.len())
+                }) {
                     Ok(0) => break,
-                    Ok(n) => {
-                        digest.add(rbuf.get(..n).unwrap_or_default());
-                        received += n;
-                    }
+                    Ok(n) => received += n,
                     Err(e) => bail!("smoltcp recv: {e}"),
                 }
             }
@@ -346,13 +344,13 @@ pub fn tcp_bulk_vs_smoltcp(_root: &Path) -> Result<()> {
         "weft settings: weft-core Stack per host, TcpConfig {{ send_buffer: {BUFFER}, \
          recv_buffer: {BUFFER}, ..default }} (window scaling on, delayed ACK 40 ms, Nagle on, \
          NewReno), RxMeta::default() (checksums verified in software), frames handed over by \
-         poll_transmit → handle_frame"
+         poll_transmit → handle_frame, received bytes read in place with tcp_recv_with"
     );
     println!(
         "smoltcp settings: smoltcp 0.14 Interface per host (std, medium-ethernet, proto-ipv4, \
          socket-tcp), tcp::Socket with {BUFFER}-byte rx and tx buffers (defaults otherwise: \
          window scaling, delayed ACK 10 ms, Nagle on), ChecksumCapabilities::default(), frames \
-         handed over through in-memory device queues (buffers recycled: no allocation per frame)"
+         handed over through in-memory device queues (buffers recycled: no allocation per frame), received bytes read in place with tcp::Socket::recv"
     );
     // For profiling one side alone: `WEFT_BENCH_PROFILE=weft|smoltcp` runs only that side,
     // 20 times, and prints no ratio.

@@ -422,3 +422,87 @@ fn tcp_stack_writes_the_same_frames_straight_out_as_through_its_queue() {
         assert_eq!(q, d, "TCP frame {i} differs (queued vs straight out)");
     }
 }
+
+#[test]
+fn tcp_stack_recv_with_lends_the_stream_in_order_and_then_ends_it() {
+    // The receiver reads only through `tcp_recv_with`, taking a few hundred bytes at a time
+    // and sometimes none: it gets the whole stream, in order, then the end of it.
+    let (mut net, a, b) = pair();
+    let listener = net
+        .stack(b)
+        .tcp_listen(Ipv4Addr::UNSPECIFIED, 80, 4)
+        .unwrap();
+    let now = net.now();
+    let sock = net
+        .stack(a)
+        .tcp_connect(now, (B, 80), (Ipv4Addr::UNSPECIFIED, 0))
+        .unwrap();
+    let data = pattern(200_000);
+    {
+        let data = data.clone();
+        let mut off = 0usize;
+        let mut closed = false;
+        net.set_app(
+            a,
+            Box::new(move |s, now| {
+                if off < data.len() {
+                    off += s.tcp_send(now, sock, &data[off..]).unwrap_or(0);
+                } else if !closed {
+                    s.tcp_shutdown(now, sock).unwrap();
+                    closed = true;
+                }
+            }),
+        );
+    }
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let ended = Rc::new(RefCell::new(false));
+    let (lent_max, calls) = (Rc::new(RefCell::new(0usize)), Rc::new(RefCell::new(0usize)));
+    {
+        let (got, ended, lent_max, calls) =
+            (got.clone(), ended.clone(), lent_max.clone(), calls.clone());
+        let mut conn = None;
+        net.set_app(
+            b,
+            Box::new(move |s, now| {
+                if conn.is_none() {
+                    conn = s.tcp_accept(listener).unwrap();
+                }
+                let Some(c) = conn else { return };
+                loop {
+                    let mut calls = calls.borrow_mut();
+                    *calls += 1;
+                    let take = if *calls % 5 == 0 { 0 } else { 777 };
+                    let r = s.tcp_recv_with(now, c, |lent| {
+                        assert!(!lent.is_empty(), "lent an empty slice");
+                        let mut m = lent_max.borrow_mut();
+                        *m = (*m).max(lent.len());
+                        let n = lent.len().min(take);
+                        got.borrow_mut().extend_from_slice(&lent[..n]);
+                        n
+                    });
+                    match r {
+                        Ok(0) if take == 0 => continue,
+                        Ok(0) => break,
+                        Ok(n) => assert!(n <= 777),
+                        Err(TcpError::Recv(RecvError::Finished)) => {
+                            *ended.borrow_mut() = true;
+                            break;
+                        }
+                        Err(e) => panic!("b recv_with: {e}"),
+                    }
+                }
+            }),
+        );
+    }
+    for _ in 0..200 {
+        net.run_for(Duration::from_millis(50));
+        if *ended.borrow() {
+            break;
+        }
+    }
+    assert!(*ended.borrow(), "the end of the stream was not reported");
+    assert_eq!(got.borrow().len(), data.len());
+    assert!(*got.borrow() == data, "the stream differs");
+    // Whole runs of received data were lent at once, not a byte at a time.
+    assert!(*lent_max.borrow() > 777, "{}", lent_max.borrow());
+}

@@ -922,6 +922,25 @@ impl Stack {
         Ok(n)
     }
 
+    /// [`Stack::tcp_recv`] without a copy: `f` is lent the received bytes that lie
+    /// contiguous in the connection's receive buffer (never empty; the rest, if the buffer
+    /// wraps, comes at the next call) and returns how many it consumed. Not called when
+    /// nothing is readable: the result is then `Ok(0)` or the end of the stream or failure,
+    /// as for `tcp_recv`.
+    pub fn tcp_recv_with(
+        &mut self,
+        now: Instant,
+        id: TcpSocketId,
+        f: impl FnOnce(&[u8]) -> usize,
+    ) -> Result<usize, TcpError> {
+        let n = self.conn_mut(id)?.recv_with(f).map_err(TcpError::Recv)?;
+        if n > 0 {
+            // A window update may be due.
+            self.tcp_touch(now, id.index);
+        }
+        Ok(n)
+    }
+
     /// Ends our direction (FIN after the queued data); receiving goes on.
     pub fn tcp_shutdown(&mut self, now: Instant, id: TcpSocketId) -> Result<(), TcpError> {
         self.conn_mut(id)?.shutdown();

@@ -252,6 +252,19 @@ impl RecvBuffer {
         n
     }
 
+    /// Lends `f` the readable bytes that lie contiguous in the ring (all of them, or those
+    /// before it wraps) and drops as many as `f` says it consumed (at most what it was lent).
+    /// Returns that count.
+    pub fn read_with(&mut self, f: impl FnOnce(&[u8]) -> usize) -> usize {
+        let (a, b) = self.buf.as_slices();
+        let first = if a.is_empty() { b } else { a };
+        let lent = first.get(..self.readable.min(first.len())).unwrap_or(&[]);
+        let n = f(lent).min(lent.len());
+        self.buf.drain(..n);
+        self.readable -= n;
+        n
+    }
+
     /// Free space counted from the in-order end, `capacity − readable`: what the receiver may
     /// advertise as RCV.WND (RFC 9293 §3.3.1, "Receive Sequence Space"). Out-of-order bytes lie
     /// inside this window and do not reduce it.

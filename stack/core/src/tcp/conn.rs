@@ -776,6 +776,25 @@ impl Conn {
     /// before it was read (an empty `buf` gets `Ok(0)` while data waits).
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
         let n = self.recvbuf.read(buf);
+        self.after_recv(n)
+    }
+
+    /// [`Conn::recv`] without a copy: `f` is lent the received bytes that lie contiguous in
+    /// the receive buffer (all of them, or the part before the ring wraps; never empty) and
+    /// returns how many it consumed. `f` is not called when nothing is readable; the result
+    /// is then what `recv` says.
+    pub fn recv_with(&mut self, f: impl FnOnce(&[u8]) -> usize) -> Result<usize, RecvError> {
+        let n = if self.recvbuf.readable() > 0 {
+            self.recvbuf.read_with(f)
+        } else {
+            0
+        };
+        self.after_recv(n)
+    }
+
+    /// What a read of `n` bytes means: a window update when it opened the window enough;
+    /// after an empty read, the end of the stream or a failure, once nothing is left.
+    fn after_recv(&mut self, n: usize) -> Result<usize, RecvError> {
         if n > 0 {
             // RFC 9293 §3.8.6.2.2: reading opens the window; tell the peer once it has
             // grown enough (receiver-side SWS avoidance decides in `window_to_advertise`).
