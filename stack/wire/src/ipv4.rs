@@ -1158,7 +1158,7 @@ impl<'a> Ipv4Repr<'a> {
                 .add_u16(u16::from_be_bytes([self.ttl, self.protocol.0]))
                 .add_u32(u32::from(self.src))
                 .add_u32(u32::from(self.dst));
-            if let Some(opts) = header.get(HEADER_LEN..) {
+            if let Some(opts) = header.get(HEADER_LEN..).filter(|o| !o.is_empty()) {
                 c.add_bytes(opts);
             }
             put16(header, 10, c.finish());
