@@ -307,6 +307,11 @@ impl Stack {
     /// Call until it returns `None` after every `handle_frame`, `handle_timeout` and socket
     /// operation: writes the next frame to send into `buf` and says which interface it goes
     /// to. A frame larger than `buf` is dropped and counted (`queues.tx_buffer_too_small`).
+    ///
+    /// TCP segments are built here, one per call, straight into `buf` (no copy through the
+    /// transmit queue); a connection's events and its next deadline are settled once it has
+    /// nothing more to send, so `poll_event` and `poll_timeout` are complete only after this
+    /// has returned `None`. A `buf` of the interface's MTU plus 14 bytes always suffices.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         // Queued frames first, in order; then TCP segments, each written straight into `buf`
         // (no queue, no second copy) while the queue stays empty; then ARP and DHCP.
@@ -351,6 +356,9 @@ impl Stack {
 
     /// The length of the next frame `poll_transmit` would write for `iface`, if the next
     /// queued frame goes out of that interface (lets a link size its buffer or token first).
+    /// It turns every pending TCP segment into a queued frame first (bounded by
+    /// `Limits::tx_queue_frames`; the rest wait), so a driver that peeks pays a copy per
+    /// frame that one calling `poll_transmit` with an MTU-sized buffer does not.
     pub fn peek_transmit_len(&mut self, now: Instant, iface: IfaceId) -> Option<usize> {
         self.generate_pending(now);
         self.tx
