@@ -5,6 +5,7 @@
 
 use crate::time::Instant;
 use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
 
 /// Who owns a deadline. Ordered, so owners due at the same instant fire in a fixed order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
