@@ -898,7 +898,7 @@ impl Run {
     /// Records one event in the running event digest (and the trace, when on).
     fn note(&mut self, at: Instant, ev: &EventKind) {
         let (kind, place, digest) = match ev {
-            EventKind::Timer(seq, host) => (TraceKind::Timer, *host as u64, *seq),
+            EventKind::Timer { seq, host, .. } => (TraceKind::Timer, *host as u64, *seq),
             EventKind::Frame {
                 endpoint,
                 frame,
@@ -983,7 +983,9 @@ impl Run {
                 let Some((_, ev)) = ev else { break };
                 self.note(next, &ev);
                 match ev {
-                    EventKind::Timer(seq, _) => self.shared.events.borrow_mut().fire_timer(seq),
+                    EventKind::Timer { seq, slot, .. } => {
+                        self.shared.events.borrow_mut().fire_timer(seq, slot);
+                    }
                     EventKind::Frame {
                         endpoint,
                         frame,

@@ -494,6 +494,27 @@ pub fn sim_echo_vs_turmoil(_root: &Path) -> Result<()> {
     println!(
         "method: {RUNS} alternating single runs per side (weft, turmoil, ...), each timed from building the simulation to the end of its run; ratio turmoil wall / weft wall, median"
     );
+    // For profiling weft alone: `WEFT_BENCH_PROFILE=<clients>[x<runs>]` runs weft-sim only,
+    // at that many clients (100 client hosts at most), the given number of times (default 1),
+    // and prints no ratio.
+    if let Ok(spec) = std::env::var("WEFT_BENCH_PROFILE") {
+        let (clients, runs) = spec.split_once('x').unwrap_or((spec.as_str(), "1"));
+        let (Ok(clients), Ok(runs)) = (clients.parse::<usize>(), runs.parse::<usize>()) else {
+            bail!("WEFT_BENCH_PROFILE={spec}: expected <clients>[x<runs>], e.g. 10000 or 100x30");
+        };
+        let plan = Plan::new(clients);
+        for _ in 0..runs {
+            let w = run_weft(plan)?;
+            let s = weft_stats(&w, plan);
+            println!(
+                "weft {clients} clients: {:.3} s, {} events, {:.0} ns/event",
+                w.wall.as_secs_f64(),
+                s.events,
+                w.wall.as_secs_f64() * 1e9 / s.events as f64
+            );
+        }
+        return Ok(());
+    }
     let mut ratios = Vec::new();
     let mut wt = Vec::new();
     let mut tt = Vec::new();
