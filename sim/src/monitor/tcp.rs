@@ -9,8 +9,10 @@
 //!
 //! Sequence numbers are compared in serial-number arithmetic (RFC 9293 §3.4, modulo 2^32).
 
-use std::collections::BTreeMap;
+use super::Rule;
+use arrayvec::ArrayVec;
 use std::net::Ipv4Addr;
+use weft_core::table::{SeededState, Table, table};
 use weft_wire::tcp::TcpPacket;
 
 /// Earlier incarnations remembered per end.
@@ -62,8 +64,9 @@ struct End {
     /// The windows this end advertised (for the peer's current incarnation), by where in this
     /// end's own sequence space the segments carrying them lay.
     windows: WindowsAhead,
-    /// Recent distinct ACK numbers this end emitted.
-    acks: Vec<u32>,
+    /// Recent distinct ACK numbers this end emitted (kept inside the connection's entry, like
+    /// `windows`: one segment's checks touch one contiguous record).
+    acks: ArrayVec<u32, RECENT_ACKS>,
 }
 
 impl End {
@@ -80,10 +83,11 @@ impl End {
 
     fn note_ack(&mut self, ack: u32) {
         if !self.acks.contains(&ack) {
-            if self.acks.len() >= RECENT_ACKS {
-                self.acks.remove(0);
+            if self.acks.is_full() {
+                self.acks.pop_at(0);
             }
-            self.acks.push(ack);
+            // Room was just made.
+            let _ = self.acks.try_push(ack);
         }
     }
 }
@@ -106,7 +110,7 @@ impl End {
 /// [`WINDOW_STEPS`] the two lowest steps merge into one at the higher offset with the larger
 /// window: answers only grow, so the rule stays free of false alarms.
 #[derive(Debug, Clone, Default)]
-struct WindowsAhead(Vec<(u32, u32)>);
+struct WindowsAhead(ArrayVec<(u32, u32), { WINDOW_STEPS + 1 }>);
 
 impl WindowsAhead {
     /// The largest window a segment at an offset beyond `offset` carried.
@@ -119,14 +123,15 @@ impl WindowsAhead {
         if self.0.iter().any(|&(o, w)| o >= offset && w >= wnd) {
             return;
         }
-        self.0.retain(|&(o, w)| !(o <= offset && w <= wnd));
+        self.0.retain(|&mut (o, w)| !(o <= offset && w <= wnd));
         let at = self.0.partition_point(|&(o, _)| o < offset);
-        self.0.insert(at, (offset, wnd));
-        if self.0.len() > WINDOW_STEPS {
-            let (_, lowest) = self.0.remove(0);
-            if let Some(next) = self.0.first_mut() {
-                next.1 = lowest;
-            }
+        // At most WINDOW_STEPS steps are kept, and the array holds one more.
+        let _ = self.0.try_insert(at, (offset, wnd));
+        if self.0.len() > WINDOW_STEPS
+            && let Some((_, lowest)) = self.0.pop_at(0)
+            && let Some(next) = self.0.first_mut()
+        {
+            next.1 = lowest;
         }
     }
 }
@@ -141,47 +146,62 @@ type Endpoint = (Ipv4Addr, u16);
 
 /// The rules a segment was checked against, each with what was wrong if it broke it.
 #[derive(Debug, Default)]
-pub(crate) struct Verdict(pub(crate) Vec<(&'static str, Option<String>)>);
+pub(crate) struct Verdict(pub(crate) Vec<(Rule, Option<String>)>);
 
 impl Verdict {
-    fn rule(&mut self, rule: &'static str, ok: bool, detail: impl FnOnce() -> String) {
+    fn rule(&mut self, rule: Rule, ok: bool, detail: impl FnOnce() -> String) {
         self.0.push((rule, (!ok).then(detail)));
     }
 }
 
 /// TCP state over a run.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct TcpTracker {
-    conns: BTreeMap<(Endpoint, Endpoint), Conn>,
+    /// Connections by their two endpoints: a lookup table, never iterated (a fixed key: the
+    /// endpoints are the simulation's own, no peer chooses them).
+    conns: Table<(Endpoint, Endpoint), Conn>,
     /// Connections seen once [`MAX_CONNECTIONS`] were tracked: not checked.
     pub(crate) untracked: u64,
 }
 
+impl Default for TcpTracker {
+    fn default() -> Self {
+        TcpTracker {
+            conns: table(SeededState::new(
+                0x7463_705f_6d6f_6e69,
+                0x746f_725f_636f_6e6e,
+            )),
+            untracked: 0,
+        }
+    }
+}
+
 impl TcpTracker {
     /// Checks a segment (the IP payload `p`, from `src` to `dst`, with `ip_options` bytes of
-    /// IPv4 options) and updates the connection's state.
+    /// IPv4 options), updates the connection's state and appends the rules it was checked
+    /// against to `v`.
     pub(crate) fn check(
         &mut self,
         src: Ipv4Addr,
         dst: Ipv4Addr,
         ip_options: usize,
         p: &[u8],
-    ) -> Verdict {
-        let mut v = Verdict::default();
+        v: &mut Verdict,
+    ) {
         // RFC 9293 §3.1: a data offset of at least 5 words, within the segment, and a well
         // formed option list.
         let seg = TcpPacket::new_checked(p);
         let detail = seg.as_ref().err().map(ToString::to_string);
-        v.rule("tcp.header", seg.is_ok(), || detail.unwrap_or_default());
-        let Ok(seg) = seg else { return v };
+        v.rule(Rule::TcpHeader, seg.is_ok(), || detail.unwrap_or_default());
+        let Ok(seg) = seg else { return };
         // RFC 9293 §3.1 "Checksum": over the pseudo-header and the whole segment.
         let sum = seg.checksum();
         let good = seg.verify_checksum(src, dst);
-        v.rule("tcp.checksum", good, || {
+        v.rule(Rule::TcpChecksum, good, || {
             format!("checksum {sum:#06x} does not verify")
         });
         if !good {
-            return v;
+            return;
         }
         let me = (src, seg.src_port());
         let peer = (dst, seg.dst_port());
@@ -190,15 +210,14 @@ impl TcpTracker {
         } else {
             ((peer, me), 1usize)
         };
-        if !self.conns.contains_key(&key) && self.conns.len() >= MAX_CONNECTIONS {
+        if self.conns.len() >= MAX_CONNECTIONS && !self.conns.contains_key(&key) {
             self.untracked += 1;
-            return v;
+            return;
         }
         let conn = self.conns.entry(key).or_default();
         let [a, b] = &mut conn.ends;
         let (end, other) = if mine == 0 { (a, b) } else { (b, a) };
-        check_segment(&seg, ip_options, end, other, &mut v);
-        v
+        check_segment(&seg, ip_options, end, other, v);
     }
 }
 
@@ -242,7 +261,7 @@ fn check_segment(
     if flags.ack() {
         let ack = seg.ack_number();
         let ok = other.acked_ok(ack);
-        v.rule("tcp.ack", ok, || match other.space {
+        v.rule(Rule::TcpAck, ok, || match other.space {
             Some(s) => format!(
                 "ACK {ack} acknowledges data the peer never sent (peer ISN {}, highest sent {})",
                 s.isn, s.max
@@ -300,7 +319,7 @@ fn check_segment(
                 .space
                 .is_some_and(|s| within(seq, s.isn, sent_up_to(&s)))
             || other.acks.contains(&seq);
-        v.rule("tcp.rst", ok, || {
+        v.rule(Rule::TcpRst, ok, || {
             let range = end
                 .space
                 .map_or("none".to_string(), |s| format!("{}..={}", s.isn, s.max));
@@ -315,7 +334,7 @@ fn check_segment(
     // 536; the option counts data only, so TCP and IP options come off it.
     let mss = other.mss.unwrap_or(DEFAULT_MSS);
     let used = len as usize + seg.header_len().saturating_sub(20) + ip_options;
-    v.rule("tcp.mss", used <= usize::from(mss), || {
+    v.rule(Rule::TcpMss, used <= usize::from(mss), || {
         format!(
             "{len} bytes of data and {} of options exceed the peer's MSS {mss}{}",
             used - len as usize,
@@ -336,7 +355,7 @@ fn check_segment(
         let in_window = other
             .right_edge
             .is_some_and(|e| le(data_end, e.wrapping_add(1)) && (len == 1 || le(data_end, e)));
-        v.rule("tcp.window", in_space && in_window, || {
+        v.rule(Rule::TcpWindow, in_space && in_window, || {
             match (first, other.right_edge) {
                 (Some(f), _) if !in_space => format!(
                     "data {data_start}..{data_end} ({len} bytes) starts before this end's first data sequence number {f} (the SYN occupies ISN {})",
@@ -362,7 +381,7 @@ fn check_segment(
     };
     if fin || end.fin.is_some() {
         let prev = end.fin;
-        v.rule("tcp.fin", fin_ok, || match prev {
+        v.rule(Rule::TcpFin, fin_ok, || match prev {
             Some(f) if fin && fin_at != f => {
                 format!("FIN at {fin_at}, but the connection's FIN was at {f}")
             }
@@ -373,7 +392,7 @@ fn check_segment(
     if fin && end.fin.is_none() {
         // The first FIN: nothing sent before may lie beyond it.
         let beyond = end.space.is_some_and(|s| !le(s.max, fin_at));
-        v.rule("tcp.fin", !beyond, || {
+        v.rule(Rule::TcpFin, !beyond, || {
             let max = end.space.map_or(0, |s| s.max);
             format!("FIN at {fin_at}, below data already sent up to {max}")
         });
@@ -445,10 +464,10 @@ mod tests {
         };
         let mut buf = vec![0; repr.buffer_len()];
         repr.emit(src, dst, &mut buf).unwrap();
-        t.check(src, dst, 0, &buf)
-            .0
-            .into_iter()
-            .filter_map(|(rule, bad)| bad.map(|d| (rule, d)))
+        let mut v = Verdict::default();
+        t.check(src, dst, 0, &buf, &mut v);
+        v.0.into_iter()
+            .filter_map(|(rule, bad)| bad.map(|d| (rule.name(), d)))
             .collect()
     }
 
