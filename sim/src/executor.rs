@@ -358,6 +358,8 @@ struct Slot {
     generation: u64,
     future: Task,
     waker: Arc<TaskWaker>,
+    /// `waker` as a `Waker`, made once: polling lends it, no reference count moves.
+    as_waker: Waker,
 }
 
 /// A FIFO executor of `!Send` tasks. Wakers are `Send` as `Waker` demands, but every task
@@ -410,12 +412,14 @@ impl Executor {
             ready: self.ready.clone(),
         });
         waker.wake_by_ref();
+        let as_waker = Waker::from(waker.clone());
         if let Some(s) = self.slots.get_mut(slot) {
             *s = Some(Slot {
                 host,
                 generation,
                 future,
                 waker,
+                as_waker,
             });
         }
     }
@@ -461,8 +465,7 @@ impl Executor {
                 continue;
             }
             s.waker.scheduled.store(false, Ordering::Relaxed);
-            let waker = Waker::from(s.waker.clone());
-            let mut cx = Context::from_waker(&waker);
+            let mut cx = Context::from_waker(&s.as_waker);
             polls += 1;
             self.polls += 1;
             if s.future.as_mut().poll(&mut cx).is_ready()

@@ -21,6 +21,8 @@ const PAST: usize = 8;
 const RECENT_ACKS: usize = 16;
 /// Steps of the window staircase remembered per end (see [`WindowsAhead`]).
 const WINDOW_STEPS: usize = 32;
+/// Steps kept inside the connection's record before the staircase moves to an allocation.
+const INLINE_STEPS: usize = 4;
 /// Connections tracked at once; beyond, new ones are counted and not checked.
 pub(crate) const MAX_CONNECTIONS: usize = 1 << 16;
 /// RFC 9293 §3.7.1: the send MSS without an MSS option (MUST-15).
@@ -109,30 +111,73 @@ impl End {
 /// with both a lower offset and a smaller window than another never answers). Past
 /// [`WINDOW_STEPS`] the two lowest steps merge into one at the higher offset with the larger
 /// window: answers only grow, so the rule stays free of false alarms.
-#[derive(Debug, Clone, Default)]
-struct WindowsAhead(ArrayVec<(u32, u32), { WINDOW_STEPS + 1 }>);
+///
+/// The first [`INLINE_STEPS`] steps live inside the connection's record (a steady connection
+/// needs one or two); a staircase that grows past them moves to its own allocation.
+#[derive(Debug, Clone)]
+enum WindowsAhead {
+    Inline(ArrayVec<(u32, u32), INLINE_STEPS>),
+    Spilled(Box<ArrayVec<(u32, u32), { WINDOW_STEPS + 1 }>>),
+}
+
+impl Default for WindowsAhead {
+    fn default() -> Self {
+        WindowsAhead::Inline(ArrayVec::new())
+    }
+}
 
 impl WindowsAhead {
+    /// The steps, offsets ascending.
+    fn steps(&self) -> &[(u32, u32)] {
+        match self {
+            WindowsAhead::Inline(a) => a,
+            WindowsAhead::Spilled(a) => a,
+        }
+    }
+
     /// The largest window a segment at an offset beyond `offset` carried.
     fn beyond(&self, offset: u32) -> Option<u32> {
-        self.0.iter().find(|&&(o, _)| o > offset).map(|&(_, w)| w)
+        self.steps()
+            .iter()
+            .find(|&&(o, _)| o > offset)
+            .map(|&(_, w)| w)
     }
 
     /// Notes a segment at `offset` that advertised `wnd`.
     fn note(&mut self, offset: u32, wnd: u32) {
-        if self.0.iter().any(|&(o, w)| o >= offset && w >= wnd) {
+        if self.steps().iter().any(|&(o, w)| o >= offset && w >= wnd) {
             return;
         }
-        self.0.retain(|&mut (o, w)| !(o <= offset && w <= wnd));
-        let at = self.0.partition_point(|&(o, _)| o < offset);
-        // At most WINDOW_STEPS steps are kept, and the array holds one more.
-        let _ = self.0.try_insert(at, (offset, wnd));
-        if self.0.len() > WINDOW_STEPS
-            && let Some((_, lowest)) = self.0.pop_at(0)
-            && let Some(next) = self.0.first_mut()
-        {
-            next.1 = lowest;
+        let keep = |&mut (o, w): &mut (u32, u32)| !(o <= offset && w <= wnd);
+        match self {
+            WindowsAhead::Inline(a) => {
+                a.retain(keep);
+                if a.is_full() {
+                    let mut spilled = Box::new(ArrayVec::new());
+                    spilled.extend(a.iter().copied());
+                    *self = WindowsAhead::Spilled(spilled);
+                }
+            }
+            WindowsAhead::Spilled(a) => a.retain(keep),
         }
+        match self {
+            WindowsAhead::Inline(a) => insert_step(a, offset, wnd),
+            WindowsAhead::Spilled(a) => insert_step(a, offset, wnd),
+        }
+    }
+}
+
+/// Inserts the step (`offset`, `wnd`) in offset order (the steps it covers are gone), then
+/// merges the two lowest steps if there are more than [`WINDOW_STEPS`]; `steps` has room
+/// for one more.
+fn insert_step<const N: usize>(steps: &mut ArrayVec<(u32, u32), N>, offset: u32, wnd: u32) {
+    let at = steps.partition_point(|&(o, _)| o < offset);
+    let _ = steps.try_insert(at, (offset, wnd));
+    if steps.len() > WINDOW_STEPS
+        && let Some((_, lowest)) = steps.pop_at(0)
+        && let Some(next) = steps.first_mut()
+    {
+        next.1 = lowest;
     }
 }
 
@@ -650,14 +695,36 @@ mod tests {
         // only answer at least as much.
         let mut notes = Vec::new();
         let mut w = WindowsAhead::default();
+        // The same staircase in one vector, as the rule defines it: inline and spilled
+        // storage must hold exactly these steps.
+        let mut reference: Vec<(u32, u32)> = Vec::new();
+        fn reference_note(v: &mut Vec<(u32, u32)>, offset: u32, wnd: u32) {
+            if v.iter().any(|&(o, w)| o >= offset && w >= wnd) {
+                return;
+            }
+            v.retain(|&(o, w)| !(o <= offset && w <= wnd));
+            let at = v.partition_point(|&(o, _)| o < offset);
+            v.insert(at, (offset, wnd));
+            if v.len() > WINDOW_STEPS {
+                let (_, lowest) = v.remove(0);
+                v[0].1 = lowest;
+            }
+        }
         for i in 0..500u32 {
             let offset = i * 37 % 4096;
             let wnd = 65536 - (i * 131 % 5000);
             notes.push((offset, wnd));
             w.note(offset, wnd);
-            assert!(w.0.len() <= WINDOW_STEPS);
-            assert!(w.0.windows(2).all(|p| p[0].0 < p[1].0 && p[0].1 > p[1].1));
+            reference_note(&mut reference, offset, wnd);
+            assert_eq!(w.steps(), reference.as_slice());
+            assert!(w.steps().len() <= WINDOW_STEPS);
+            assert!(
+                w.steps()
+                    .windows(2)
+                    .all(|p| p[0].0 < p[1].0 && p[0].1 > p[1].1)
+            );
         }
+        assert!(matches!(w, WindowsAhead::Spilled(_)));
         for q in (0..4200).step_by(7) {
             let exact = notes.iter().filter(|n| n.0 > q).map(|n| n.1).max();
             let got = w.beyond(q);
