@@ -209,8 +209,10 @@ struct HostView {
 /// The monitor's state over a run.
 #[derive(Debug, Default)]
 pub(crate) struct Monitor {
-    nics: BTreeMap<usize, Nic>,
-    hosts: BTreeMap<HostId, HostView>,
+    /// By endpoint (indexes are the fabric's, dense).
+    nics: Vec<Option<Nic>>,
+    /// By host (indexes are the simulation's, dense).
+    hosts: Vec<HostView>,
     /// xids of every client message seen (a server may only answer these).
     client_xids: BTreeSet<u32>,
     /// TCP connections, both ends.
@@ -250,17 +252,28 @@ impl Monitor {
         mtu: u16,
         addrs: &[Ipv4Addr],
     ) {
-        self.nics.insert(
-            endpoint,
-            Nic {
-                host,
-                mac,
-                mtu: usize::from(mtu) + 14,
-            },
-        );
-        let h = self.hosts.entry(host).or_default();
+        if self.nics.len() <= endpoint {
+            self.nics.resize(endpoint + 1, None);
+        }
+        let Some(slot) = self.nics.get_mut(endpoint) else {
+            return;
+        };
+        *slot = Some(Nic {
+            host,
+            mac,
+            mtu: usize::from(mtu) + 14,
+        });
+        let Some(h) = self.view(host) else { return };
         h.name = name.to_string();
         h.addrs.extend(addrs.iter().copied());
+    }
+
+    /// Host `host`'s view, created empty on first use.
+    fn view(&mut self, host: HostId) -> Option<&mut HostView> {
+        if self.hosts.len() <= host {
+            self.hosts.resize_with(host + 1, HostView::default);
+        }
+        self.hosts.get_mut(host)
     }
 
     pub(crate) fn report(&self) -> MonitorReport {
@@ -286,7 +299,7 @@ impl Monitor {
         if self.report.violations.len() < MAX_VIOLATIONS {
             let host = self
                 .hosts
-                .get(&host)
+                .get(host)
                 .map(|h| h.name.clone())
                 .unwrap_or_default();
             self.report.violations.push(Violation {
@@ -316,7 +329,9 @@ impl Monitor {
     /// True when `a` is (or was) one of the host's addresses, asking `lookup` once if it is
     /// not known yet.
     fn holds(&mut self, host: HostId, a: Ipv4Addr, lookup: &mut AddrLookup<'_>) -> bool {
-        let view = self.hosts.entry(host).or_default();
+        let Some(view) = self.view(host) else {
+            return false;
+        };
         if view.addrs.contains(&a) {
             return true;
         }
@@ -332,7 +347,7 @@ impl Monitor {
         frame: &[u8],
         lookup: &mut AddrLookup<'_>,
     ) {
-        let Some(nic) = self.nics.get(&endpoint).cloned() else {
+        let Some(Some(nic)) = self.nics.get(endpoint).cloned() else {
             return;
         };
         let h = nic.host;
@@ -535,7 +550,7 @@ impl Monitor {
                 format!("chaddr {chaddr} is not the interface's {mac}")
             });
             self.client_xids.insert(r.xid);
-            let view = self.hosts.entry(h).or_default();
+            let Some(view) = self.view(h) else { return };
             match r.message_type {
                 Some(DhcpMessageType::Discover) => {
                     view.discover_xid = Some(r.xid);
