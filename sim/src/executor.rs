@@ -8,8 +8,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 use std::cell::{Cell, RefCell};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,8 +22,9 @@ pub type HostId = usize;
 /// What happens at an instant.
 #[derive(Debug)]
 pub(crate) enum EventKind {
-    /// A timer of [`SimRuntime::sleep_until`] fires (its sequence number, its host).
-    Timer(u64, HostId),
+    /// A timer of [`SimRuntime::sleep_until`] fires: its sequence number, its host and its
+    /// slot in the timer table.
+    Timer { seq: u64, host: HostId, slot: u32 },
     /// A frame finishes arriving at a link endpoint.
     Frame {
         endpoint: usize,
@@ -36,44 +36,45 @@ pub(crate) enum EventKind {
     Scheduled(usize),
 }
 
-/// An event on the queue, ordered by (time, sequence number) alone.
+/// Empty per-instant queues kept for reuse, at most.
+const SPARE_BUCKETS: usize = 64;
+
+/// A timer table slot's sequence number while the slot is free.
+const FREE: u64 = u64::MAX;
+
+/// A live timer: the sequence number of its event and the waker to call.
 #[derive(Debug)]
-struct Queued {
-    at: Instant,
+struct TimerSlot {
     seq: u64,
-    kind: EventKind,
+    waker: Option<Waker>,
 }
 
-impl PartialEq for Queued {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-
-impl Eq for Queued {}
-
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Queued {
-    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
-/// The event queue: a min-heap on (time, sequence number), so events at the same instant run
-/// in the order they were scheduled. Events live in the heap itself; a cancelled timer stays
-/// there until it comes due and is skipped then (a timer is live while `timers` holds its
-/// waker), so scheduling and popping touch nothing but the heap.
+/// The event queue, ordered by (time, sequence number): events at the same instant run in
+/// the order they were scheduled.
+///
+/// Events are kept per distinct instant: an ordered map from instant to a FIFO queue. The
+/// sequence number grows with every `schedule`, so appending to an instant's queue keeps it
+/// in sequence order, and the order of events is exactly the (time, sequence) order of a
+/// priority queue. Simulations put many events on few instants (every frame crossing a link
+/// of fixed latency, every host's timers on a tick grid): scheduling is one search among the
+/// pending instants (a few hundred, hot in the cache) and a push; popping takes the front of
+/// the earliest queue. A priority queue over all events instead moved whole events through
+/// log(events) cold heap levels on every pop.
+///
+/// Timers live in a table of slots (reused through a free list); a cancelled timer's event
+/// stays queued until it comes due and is skipped then (it is live while its slot still
+/// holds its sequence number).
 #[derive(Debug, Default)]
 pub(crate) struct Events {
-    heap: BinaryHeap<Reverse<Queued>>,
+    instants: BTreeMap<Instant, VecDeque<(u64, EventKind)>>,
+    /// Emptied queues, for the next new instant (at most [`SPARE_BUCKETS`]).
+    spare: Vec<VecDeque<(u64, EventKind)>>,
+    /// Events queued (cancelled timers included until they come due).
+    queued: usize,
     next_seq: u64,
-    /// Live timer events: sequence number → the waker to call.
-    timers: BTreeMap<u64, Waker>,
+    /// Live timers by slot; free slots hold [`FREE`].
+    timers: Vec<TimerSlot>,
+    free_timers: Vec<u32>,
     /// Events processed so far.
     pub(crate) processed: u64,
 }
@@ -82,57 +83,137 @@ impl Events {
     pub(crate) fn schedule(&mut self, at: Instant, kind: EventKind) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Reverse(Queued { at, seq, kind }));
+        let spare = &mut self.spare;
+        self.instants
+            .entry(at)
+            .or_insert_with(|| spare.pop().unwrap_or_default())
+            .push_back((seq, kind));
+        self.queued += 1;
         seq
     }
 
-    /// Whether an event is still to happen (a timer not cancelled).
-    fn live(&self, q: &Queued) -> bool {
-        match q.kind {
-            EventKind::Timer(seq, _) => self.timers.contains_key(&seq),
-            EventKind::Frame { .. } | EventKind::Scheduled(_) => true,
+    /// Removes the earliest instant's queue once it is empty.
+    fn retire_front(&mut self) {
+        if let Some(e) = self.instants.first_entry()
+            && e.get().is_empty()
+        {
+            let q = e.remove();
+            if self.spare.len() < SPARE_BUCKETS {
+                self.spare.push(q);
+            }
         }
     }
 
-    /// The earliest live event's time.
+    /// The earliest live event's time (cancelled timers ahead of it are dropped).
     pub(crate) fn next_time(&mut self) -> Option<Instant> {
-        while let Some(Reverse(q)) = self.heap.peek() {
-            if self.live(q) {
-                return Some(q.at);
+        loop {
+            let Events {
+                instants,
+                timers,
+                queued,
+                ..
+            } = self;
+            let mut e = instants.first_entry()?;
+            let at = *e.key();
+            let q = e.get_mut();
+            while let Some((_, kind)) = q.front() {
+                if live(timers, kind) {
+                    return Some(at);
+                }
+                q.pop_front();
+                *queued -= 1;
             }
-            self.heap.pop();
+            self.retire_front();
         }
-        None
     }
 
     /// Pops the earliest live event if it is due at or before `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, EventKind)> {
         loop {
-            if self.heap.peek()?.0.at > now {
+            let mut e = self.instants.first_entry()?;
+            let at = *e.key();
+            if at > now {
                 return None;
             }
-            let Reverse(q) = self.heap.pop()?;
-            if self.live(&q) {
+            let q = e.get_mut();
+            let popped = q.pop_front();
+            let emptied = q.is_empty();
+            if emptied {
+                self.retire_front();
+            }
+            let Some((_, kind)) = popped else {
+                continue;
+            };
+            self.queued -= 1;
+            if live(&self.timers, &kind) {
                 self.processed += 1;
-                return Some((q.at, q.kind));
+                return Some((at, kind));
             }
         }
-    }
-
-    fn cancel(&mut self, seq: u64) {
-        self.timers.remove(&seq);
     }
 
     /// Events waiting (cancelled timers included until they come due).
     pub(crate) fn len(&self) -> usize {
-        self.heap.len()
+        self.queued
+    }
+
+    /// Takes a free timer slot for the timer `seq` (with its waker).
+    fn add_timer(&mut self, seq: u64, waker: Waker) -> u32 {
+        if let Some(slot) = self.free_timers.pop()
+            && let Some(t) = self.timers.get_mut(slot as usize)
+        {
+            t.seq = seq;
+            t.waker = Some(waker);
+            return slot;
+        }
+        let slot = u32::try_from(self.timers.len()).unwrap_or(u32::MAX);
+        self.timers.push(TimerSlot {
+            seq,
+            waker: Some(waker),
+        });
+        slot
+    }
+
+    /// Replaces the waker of the live timer `seq` in `slot`.
+    fn rewake_timer(&mut self, seq: u64, slot: u32, waker: &Waker) {
+        if let Some(t) = self.timers.get_mut(slot as usize)
+            && t.seq == seq
+            && !t.waker.as_ref().is_some_and(|w| w.will_wake(waker))
+        {
+            t.waker = Some(waker.clone());
+        }
+    }
+
+    /// Frees the timer `seq`'s slot if it still holds it; returns its waker.
+    fn take_timer(&mut self, seq: u64, slot: u32) -> Option<Waker> {
+        let t = self.timers.get_mut(slot as usize)?;
+        if t.seq != seq {
+            return None;
+        }
+        t.seq = FREE;
+        self.free_timers.push(slot);
+        t.waker.take()
+    }
+
+    fn cancel(&mut self, seq: u64, slot: u32) {
+        drop(self.take_timer(seq, slot));
     }
 
     /// Wakes the timer `seq` (called when its event is popped).
-    pub(crate) fn fire_timer(&mut self, seq: u64) {
-        if let Some(w) = self.timers.remove(&seq) {
+    pub(crate) fn fire_timer(&mut self, seq: u64, slot: u32) {
+        if let Some(w) = self.take_timer(seq, slot) {
             w.wake();
         }
+    }
+}
+
+/// Whether an event is still to happen (a timer not cancelled).
+fn live(timers: &[TimerSlot], kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Timer { seq, slot, .. } => {
+            timers.get(*slot as usize).is_some_and(|t| t.seq == *seq)
+        }
+        EventKind::Frame { .. } | EventKind::Scheduled(_) => true,
     }
 }
 
@@ -190,7 +271,8 @@ pub struct Sleep {
     shared: Rc<Shared>,
     host: HostId,
     deadline: Instant,
-    seq: Option<u64>,
+    /// Its event's sequence number and its slot in the timer table, once polled.
+    timer: Option<(u64, u32)>,
 }
 
 impl Future for Sleep {
@@ -198,32 +280,33 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.shared.now.get() >= self.deadline {
-            if let Some(seq) = self.seq.take() {
-                self.shared.events.borrow_mut().cancel(seq);
+            if let Some((seq, slot)) = self.timer.take() {
+                self.shared.events.borrow_mut().cancel(seq, slot);
             }
             return Poll::Ready(());
         }
         let mut events = self.shared.events.borrow_mut();
-        let seq = match self.seq {
-            Some(seq) => seq,
+        match self.timer {
+            Some((seq, slot)) => events.rewake_timer(seq, slot, cx.waker()),
             None => {
                 let seq = events.next_seq;
-                events.schedule(self.deadline, EventKind::Timer(seq, self.host))
+                let slot = events.add_timer(seq, cx.waker().clone());
+                let host = self.host;
+                events.schedule(self.deadline, EventKind::Timer { seq, host, slot });
+                drop(events);
+                self.timer = Some((seq, slot));
             }
-        };
-        events.timers.insert(seq, cx.waker().clone());
-        drop(events);
-        self.seq = Some(seq);
+        }
         Poll::Pending
     }
 }
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some(seq) = self.seq.take()
+        if let Some((seq, slot)) = self.timer.take()
             && let Ok(mut events) = self.shared.events.try_borrow_mut()
         {
-            events.cancel(seq);
+            events.cancel(seq, slot);
         }
     }
 }
@@ -240,7 +323,7 @@ impl Runtime for SimRuntime {
             shared: self.shared.clone(),
             host: self.host,
             deadline,
-            seq: None,
+            timer: None,
         }
     }
 
@@ -275,6 +358,8 @@ struct Slot {
     generation: u64,
     future: Task,
     waker: Arc<TaskWaker>,
+    /// `waker` as a `Waker`, made once: polling lends it, no reference count moves.
+    as_waker: Waker,
 }
 
 /// A FIFO executor of `!Send` tasks. Wakers are `Send` as `Waker` demands, but every task
@@ -327,12 +412,14 @@ impl Executor {
             ready: self.ready.clone(),
         });
         waker.wake_by_ref();
+        let as_waker = Waker::from(waker.clone());
         if let Some(s) = self.slots.get_mut(slot) {
             *s = Some(Slot {
                 host,
                 generation,
                 future,
                 waker,
+                as_waker,
             });
         }
     }
@@ -378,8 +465,7 @@ impl Executor {
                 continue;
             }
             s.waker.scheduled.store(false, Ordering::Relaxed);
-            let waker = Waker::from(s.waker.clone());
-            let mut cx = Context::from_waker(&waker);
+            let mut cx = Context::from_waker(&s.as_waker);
             polls += 1;
             self.polls += 1;
             if s.future.as_mut().poll(&mut cx).is_ready()

@@ -76,6 +76,67 @@ pub const RULES: [&str; 22] = [
     "tcp.rst",
 ];
 
+/// A rule, by its place in [`RULES`] (counted in an array, not looked up by name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rule {
+    EthernetHeader,
+    EthernetSrc,
+    EthernetMtu,
+    ArpFormat,
+    ArpSender,
+    Ipv4Header,
+    Ipv4Checksum,
+    Ipv4Length,
+    Ipv4Src,
+    UdpHeader,
+    UdpChecksum,
+    IcmpChecksum,
+    DhcpMessage,
+    DhcpChaddr,
+    DhcpXid,
+    TcpHeader,
+    TcpChecksum,
+    TcpAck,
+    TcpWindow,
+    TcpMss,
+    TcpFin,
+    TcpRst,
+}
+
+impl Rule {
+    /// Every rule, in [`RULES`] order.
+    #[cfg(test)]
+    const ALL: [Rule; RULES.len()] = [
+        Rule::EthernetHeader,
+        Rule::EthernetSrc,
+        Rule::EthernetMtu,
+        Rule::ArpFormat,
+        Rule::ArpSender,
+        Rule::Ipv4Header,
+        Rule::Ipv4Checksum,
+        Rule::Ipv4Length,
+        Rule::Ipv4Src,
+        Rule::UdpHeader,
+        Rule::UdpChecksum,
+        Rule::IcmpChecksum,
+        Rule::DhcpMessage,
+        Rule::DhcpChaddr,
+        Rule::DhcpXid,
+        Rule::TcpHeader,
+        Rule::TcpChecksum,
+        Rule::TcpAck,
+        Rule::TcpWindow,
+        Rule::TcpMss,
+        Rule::TcpFin,
+        Rule::TcpRst,
+    ];
+
+    /// The rule's name in [`RULES`].
+    pub(crate) fn name(self) -> &'static str {
+        RULES.get(self as usize).copied().unwrap_or("")
+    }
+}
+
 /// Violations kept in full; beyond, only counted.
 pub const MAX_VIOLATIONS: usize = 64;
 
@@ -148,12 +209,19 @@ struct HostView {
 /// The monitor's state over a run.
 #[derive(Debug, Default)]
 pub(crate) struct Monitor {
-    nics: BTreeMap<usize, Nic>,
-    hosts: BTreeMap<HostId, HostView>,
+    /// By endpoint (indexes are the fabric's, dense).
+    nics: Vec<Option<Nic>>,
+    /// By host (indexes are the simulation's, dense).
+    hosts: Vec<HostView>,
     /// xids of every client message seen (a server may only answer these).
     client_xids: BTreeSet<u32>,
     /// TCP connections, both ends.
     tcp: tcp::TcpTracker,
+    /// What the last TCP segment was checked against (reused from segment to segment).
+    verdict: tcp::Verdict,
+    /// Per rule, in [`RULES`] order.
+    counts: [RuleCount; RULES.len()],
+    /// Everything else the report holds (its `rules` are filled in from `counts`).
     report: MonitorReport,
 }
 
@@ -170,11 +238,7 @@ fn ip(b: &[u8]) -> Ipv4Addr {
 
 impl Monitor {
     pub(crate) fn new() -> Monitor {
-        let mut m = Monitor::default();
-        for r in RULES {
-            m.report.rules.insert(r, RuleCount::default());
-        }
-        m
+        Monitor::default()
     }
 
     /// Host `host` (named `name`) sends on `endpoint` with `mac`; `addrs` are its static
@@ -188,27 +252,41 @@ impl Monitor {
         mtu: u16,
         addrs: &[Ipv4Addr],
     ) {
-        self.nics.insert(
-            endpoint,
-            Nic {
-                host,
-                mac,
-                mtu: usize::from(mtu) + 14,
-            },
-        );
-        let h = self.hosts.entry(host).or_default();
+        if self.nics.len() <= endpoint {
+            self.nics.resize(endpoint + 1, None);
+        }
+        let Some(slot) = self.nics.get_mut(endpoint) else {
+            return;
+        };
+        *slot = Some(Nic {
+            host,
+            mac,
+            mtu: usize::from(mtu) + 14,
+        });
+        let Some(h) = self.view(host) else { return };
         h.name = name.to_string();
         h.addrs.extend(addrs.iter().copied());
     }
 
+    /// Host `host`'s view, created empty on first use.
+    fn view(&mut self, host: HostId) -> Option<&mut HostView> {
+        if self.hosts.len() <= host {
+            self.hosts.resize_with(host + 1, HostView::default);
+        }
+        self.hosts.get_mut(host)
+    }
+
     pub(crate) fn report(&self) -> MonitorReport {
         let mut r = self.report.clone();
+        r.rules = RULES.iter().copied().zip(self.counts).collect();
         r.tcp_untracked = self.tcp.untracked;
         r
     }
 
-    fn rule(&mut self, rule: &'static str, ok: bool) -> bool {
-        let c = self.report.rules.entry(rule).or_default();
+    fn rule(&mut self, rule: Rule, ok: bool) -> bool {
+        let Some(c) = self.counts.get_mut(rule as usize) else {
+            return ok;
+        };
         c.checked += 1;
         if !ok {
             c.failed += 1;
@@ -216,18 +294,18 @@ impl Monitor {
         ok
     }
 
-    fn violation(&mut self, at: Instant, host: HostId, rule: &'static str, detail: String) {
+    fn violation(&mut self, at: Instant, host: HostId, rule: Rule, detail: String) {
         self.report.total_violations += 1;
         if self.report.violations.len() < MAX_VIOLATIONS {
             let host = self
                 .hosts
-                .get(&host)
+                .get(host)
                 .map(|h| h.name.clone())
                 .unwrap_or_default();
             self.report.violations.push(Violation {
                 at,
                 host,
-                rule,
+                rule: rule.name(),
                 detail,
             });
         }
@@ -238,7 +316,7 @@ impl Monitor {
         &mut self,
         at: Instant,
         host: HostId,
-        rule: &'static str,
+        rule: Rule,
         ok: bool,
         detail: impl FnOnce() -> String,
     ) -> bool {
@@ -251,7 +329,9 @@ impl Monitor {
     /// True when `a` is (or was) one of the host's addresses, asking `lookup` once if it is
     /// not known yet.
     fn holds(&mut self, host: HostId, a: Ipv4Addr, lookup: &mut AddrLookup<'_>) -> bool {
-        let view = self.hosts.entry(host).or_default();
+        let Some(view) = self.view(host) else {
+            return false;
+        };
         if view.addrs.contains(&a) {
             return true;
         }
@@ -267,21 +347,21 @@ impl Monitor {
         frame: &[u8],
         lookup: &mut AddrLookup<'_>,
     ) {
-        let Some(nic) = self.nics.get(&endpoint).cloned() else {
+        let Some(Some(nic)) = self.nics.get(endpoint).cloned() else {
             return;
         };
         let h = nic.host;
         self.report.frames += 1;
         let eth = EthernetFrame::new_checked(frame);
-        let ok = self.expect(at, h, "ethernet.header", eth.is_ok(), || {
+        let ok = self.expect(at, h, Rule::EthernetHeader, eth.is_ok(), || {
             format!("{} bytes: not an Ethernet frame", frame.len())
         });
         let Ok(eth) = eth else { return };
         let src = eth.src();
-        self.expect(at, h, "ethernet.src", src == nic.mac, || {
+        self.expect(at, h, Rule::EthernetSrc, src == nic.mac, || {
             format!("source MAC {src} is not the interface's {}", nic.mac)
         });
-        self.expect(at, h, "ethernet.mtu", frame.len() <= nic.mtu, || {
+        self.expect(at, h, Rule::EthernetMtu, frame.len() <= nic.mtu, || {
             format!(
                 "{} bytes exceed the MTU frame size {}",
                 frame.len(),
@@ -313,7 +393,7 @@ impl Monitor {
             }
             Err(e) => Err(e.to_string()),
         };
-        let ok = self.expect(at, h, "arp.format", format.is_ok(), || {
+        let ok = self.expect(at, h, Rule::ArpFormat, format.is_ok(), || {
             format.clone().err().unwrap_or_default()
         });
         let Ok(a) = pkt else { return };
@@ -326,7 +406,7 @@ impl Monitor {
         // RFC 5227 §2.1.1: a probe's sender IP is zero.
         let ip_ok = spa.is_unspecified() || self.holds(h, spa, lookup);
         let mac = nic.mac;
-        self.expect(at, h, "arp.sender", mac_ok && ip_ok, || {
+        self.expect(at, h, Rule::ArpSender, mac_ok && ip_ok, || {
             format!(
                 "sender {sha:02x?} / {spa} is not the interface's {mac} / an address of the host"
             )
@@ -344,20 +424,20 @@ impl Monitor {
         let h = nic.host;
         let pkt = Ipv4Packet::new_checked(p);
         let detail = pkt.as_ref().err().map(ToString::to_string);
-        if !self.expect(at, h, "ipv4.header", pkt.is_ok(), || {
+        if !self.expect(at, h, Rule::Ipv4Header, pkt.is_ok(), || {
             detail.unwrap_or_default()
         }) {
             return;
         }
         let Ok(ip4) = pkt else { return };
         let sum = ip4.checksum();
-        self.expect(at, h, "ipv4.checksum", ip4.verify_checksum(), || {
+        self.expect(at, h, Rule::Ipv4Checksum, ip4.verify_checksum(), || {
             format!("header checksum {sum:#06x} does not verify")
         });
         // RFC 894: frames are padded to 60 bytes; anything else after the datagram is junk.
         let total = usize::from(ip4.total_len());
         let ok_len = 14 + total == frame_len || (frame_len <= 60 && 14 + total <= frame_len);
-        self.expect(at, h, "ipv4.length", ok_len, || {
+        self.expect(at, h, Rule::Ipv4Length, ok_len, || {
             format!("total length {total} in a frame of {frame_len} bytes")
         });
         let src = ip4.src();
@@ -370,7 +450,7 @@ impl Monitor {
         // RFC 2131 §4.1: a client without an address sends from 0.0.0.0.
         let dhcp_client = udp_ports == Some((68, 67));
         let src_ok = (src.is_unspecified() && dhcp_client) || self.holds(h, src, lookup);
-        self.expect(at, h, "ipv4.src", src_ok, || {
+        self.expect(at, h, Rule::Ipv4Src, src_ok, || {
             format!("source {src} is not an address of the host")
         });
         if ip4.is_fragment() {
@@ -390,13 +470,13 @@ impl Monitor {
                 ),
                 Err(e) => e.to_string(),
             };
-            self.expect(at, h, "udp.header", len_ok, || d);
+            self.expect(at, h, Rule::UdpHeader, len_ok, || d);
             let Ok(u) = u else { return };
             let verdict = u.verify_checksum(src, dst);
             self.expect(
                 at,
                 h,
-                "udp.checksum",
+                Rule::UdpChecksum,
                 verdict == UdpChecksumVerdict::Good,
                 || format!("checksum {verdict:?}"),
             );
@@ -405,16 +485,22 @@ impl Monitor {
                 self.check_dhcp(at, nic, sp == 68, u.payload());
             }
         } else if proto == IpProtocol::TCP {
-            let verdict = self
-                .tcp
-                .check(src, dst, ip4.header_len().saturating_sub(20), payload);
-            for (rule, broken) in verdict.0 {
+            let mut verdict = core::mem::take(&mut self.verdict);
+            self.tcp.check(
+                src,
+                dst,
+                ip4.header_len().saturating_sub(20),
+                payload,
+                &mut verdict,
+            );
+            for (rule, broken) in verdict.0.drain(..) {
                 let ok = broken.is_none();
                 self.expect(at, h, rule, ok, || broken.unwrap_or_default());
             }
+            self.verdict = verdict;
         } else if proto == IpProtocol::ICMP {
             let ok = Icmpv4Packet::new_checked(payload).is_ok_and(|i| i.verify_checksum());
-            self.expect(at, h, "icmp.checksum", ok, || {
+            self.expect(at, h, Rule::IcmpChecksum, ok, || {
                 format!(
                     "{}-byte ICMP message is truncated or fails its checksum",
                     payload.len()
@@ -450,7 +536,7 @@ impl Monitor {
                 }
             }
         };
-        let ok = self.expect(at, h, "dhcp.message", fmt.is_ok(), || {
+        let ok = self.expect(at, h, Rule::DhcpMessage, fmt.is_ok(), || {
             fmt.clone().err().unwrap_or_default()
         });
         let Ok(r) = parsed else { return };
@@ -460,21 +546,21 @@ impl Monitor {
         if from_client {
             let mac = nic.mac;
             let chaddr = r.client_hardware_address;
-            self.expect(at, h, "dhcp.chaddr", chaddr == mac, || {
+            self.expect(at, h, Rule::DhcpChaddr, chaddr == mac, || {
                 format!("chaddr {chaddr} is not the interface's {mac}")
             });
             self.client_xids.insert(r.xid);
-            let view = self.hosts.entry(h).or_default();
+            let Some(view) = self.view(h) else { return };
             match r.message_type {
                 Some(DhcpMessageType::Discover) => {
                     view.discover_xid = Some(r.xid);
-                    self.rule("dhcp.xid", true);
+                    self.rule(Rule::DhcpXid, true);
                 }
                 // RFC 2131 §4.4.1: the REQUEST answering an OFFER carries the DISCOVER's xid.
                 Some(DhcpMessageType::Request) if r.server_identifier.is_some() => {
                     let last = view.discover_xid;
                     let xid = r.xid;
-                    self.expect(at, h, "dhcp.xid", last == Some(xid), || {
+                    self.expect(at, h, Rule::DhcpXid, last == Some(xid), || {
                         format!("SELECTING REQUEST xid {xid:#010x}, DISCOVER xid {last:x?}")
                     });
                 }
@@ -483,9 +569,27 @@ impl Monitor {
         } else {
             let xid = r.xid;
             let known = self.client_xids.contains(&xid);
-            self.expect(at, h, "dhcp.xid", known, || {
+            self.expect(at, h, Rule::DhcpXid, known, || {
                 format!("reply xid {xid:#010x} answers no client message")
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    #[test]
+    fn monitor_rules_are_numbered_in_report_order() {
+        for (i, r) in Rule::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+            assert_eq!(Some(&r.name()), RULES.get(i));
+        }
+        // The report lists every rule, checked or not, in RULES order of names.
+        let m = Monitor::new();
+        let report = m.report();
+        assert_eq!(report.rules.len(), RULES.len());
+        assert!(RULES.iter().all(|r| report.rules.contains_key(r)));
     }
 }

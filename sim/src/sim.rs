@@ -550,6 +550,8 @@ struct Run {
     oracles: OracleConfig,
     trace: Option<Vec<TraceEvent>>,
     event_digest: u64,
+    /// Hosts whose current life still has applications (not daemons) running.
+    unfinished: Rc<Cell<usize>>,
     #[cfg(feature = "planted-bugs")]
     planted: Vec<PlantedBug>,
 }
@@ -721,6 +723,7 @@ impl Run {
             oracles: b.oracles.clone(),
             trace: b.trace_events.then(Vec::new),
             event_digest: FNV_OFFSET,
+            unfinished: Rc::new(Cell::new(0)),
             #[cfg(feature = "planted-bugs")]
             planted: b.planted.clone(),
         };
@@ -766,6 +769,14 @@ impl Run {
             return Ok(());
         };
         let running = Rc::new(Cell::new(host.apps.iter().filter(|a| !a.daemon).count()));
+        // This life's applications replace the last life's in the count of unfinished hosts.
+        let unfinished = &self.unfinished;
+        if host.running.get() > 0 {
+            unfinished.set(unfinished.get().saturating_sub(1));
+        }
+        if running.get() > 0 {
+            unfinished.set(unfinished.get() + 1);
+        }
         let done = Rc::new(RefCell::new(
             host.apps.iter().map(|a| a.daemon).collect::<Vec<_>>(),
         ));
@@ -783,6 +794,7 @@ impl Run {
             };
             let daemon = app.daemon;
             let running = running.clone();
+            let unfinished = self.unfinished.clone();
             let done = done.clone();
             weft_net::runtime::Runtime::spawn(
                 &rt,
@@ -790,6 +802,9 @@ impl Run {
                     fut.await;
                     if !daemon {
                         running.set(running.get().saturating_sub(1));
+                        if running.get() == 0 {
+                            unfinished.set(unfinished.get().saturating_sub(1));
+                        }
                     }
                     if let Some(d) = done.borrow_mut().get_mut(i) {
                         *d = true;
@@ -898,7 +913,7 @@ impl Run {
     /// Records one event in the running event digest (and the trace, when on).
     fn note(&mut self, at: Instant, ev: &EventKind) {
         let (kind, place, digest) = match ev {
-            EventKind::Timer(seq, host) => (TraceKind::Timer, *host as u64, *seq),
+            EventKind::Timer { seq, host, .. } => (TraceKind::Timer, *host as u64, *seq),
             EventKind::Frame {
                 endpoint,
                 frame,
@@ -968,7 +983,9 @@ impl Run {
                     &mut lookup,
                 );
             }
-            if self.hosts.iter().all(|h| h.running.get() == 0) {
+            // Every host's applications have returned (kept as a count, not checked host by
+            // host at every instant).
+            if self.unfinished.get() == 0 {
                 break Stop::Finished;
             }
             let Some(next) = self.shared.events.borrow_mut().next_time() else {
@@ -983,7 +1000,9 @@ impl Run {
                 let Some((_, ev)) = ev else { break };
                 self.note(next, &ev);
                 match ev {
-                    EventKind::Timer(seq, _) => self.shared.events.borrow_mut().fire_timer(seq),
+                    EventKind::Timer { seq, slot, .. } => {
+                        self.shared.events.borrow_mut().fire_timer(seq, slot);
+                    }
                     EventKind::Frame {
                         endpoint,
                         frame,

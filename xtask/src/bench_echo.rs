@@ -14,9 +14,10 @@
 //! work. The ratio is turmoil's wall time over weft's (median of alternating single runs; each
 //! side timed from building the simulation to the end of its run).
 //!
-//! After the comparison weft runs alone at 1,000 and 10,000 clients (the same 100 client
-//! hosts with 10 and 100 clients each) and prints the cost per simulated event and per round
-//! trip relative to 100 clients (1.00 = linear).
+//! After the comparison weft runs alone at 100, 1,000 and 10,000 clients (the same 100
+//! client hosts with 1, 10 and 100 clients each; medians of several runs) and prints the
+//! cost per simulated event and per round trip at each size, relative to 100 clients (1.00 =
+//! linear), and the ns/event ratio of 10,000 clients to 100 explicitly.
 
 use anyhow::{Result, anyhow, bail};
 use std::cell::{Cell, RefCell};
@@ -66,6 +67,8 @@ const RUNS: usize = 5;
 const SEED: u64 = 0x6563_686f_7475_726d;
 /// weft alone at these client counts.
 const SCALE: [usize; 2] = [1_000, 10_000];
+/// Runs per size at those counts (median).
+const SCALE_RUNS: usize = 3;
 
 const FNV_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -494,6 +497,27 @@ pub fn sim_echo_vs_turmoil(_root: &Path) -> Result<()> {
     println!(
         "method: {RUNS} alternating single runs per side (weft, turmoil, ...), each timed from building the simulation to the end of its run; ratio turmoil wall / weft wall, median"
     );
+    // For profiling weft alone: `WEFT_BENCH_PROFILE=<clients>[x<runs>]` runs weft-sim only,
+    // at that many clients (100 client hosts at most), the given number of times (default 1),
+    // and prints no ratio.
+    if let Ok(spec) = std::env::var("WEFT_BENCH_PROFILE") {
+        let (clients, runs) = spec.split_once('x').unwrap_or((spec.as_str(), "1"));
+        let (Ok(clients), Ok(runs)) = (clients.parse::<usize>(), runs.parse::<usize>()) else {
+            bail!("WEFT_BENCH_PROFILE={spec}: expected <clients>[x<runs>], e.g. 10000 or 100x30");
+        };
+        let plan = Plan::new(clients);
+        for _ in 0..runs {
+            let w = run_weft(plan)?;
+            let s = weft_stats(&w, plan);
+            println!(
+                "weft {clients} clients: {:.3} s, {} events, {:.0} ns/event",
+                w.wall.as_secs_f64(),
+                s.events,
+                w.wall.as_secs_f64() * 1e9 / s.events as f64
+            );
+        }
+        return Ok(());
+    }
     let mut ratios = Vec::new();
     let mut wt = Vec::new();
     let mut tt = Vec::new();
@@ -542,8 +566,10 @@ pub fn sim_echo_vs_turmoil(_root: &Path) -> Result<()> {
     );
     let ratio = median(&mut ratios);
     println!(
-        "weft alone, larger (the same 100 client hosts, more clients each; one run each; \
-         cost relative to 100 clients, 1.00 = linear):"
+        "weft alone at each size (the same 100 client hosts, more clients each; median of \
+         {} runs at 100 clients, {SCALE_RUNS} at larger sizes; cost relative to 100 clients, \
+         1.00 = linear):",
+        RUNS
     );
     println!(
         "{:>8} {:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>9} {:>9} {:>10} {:>11}",
@@ -559,21 +585,37 @@ pub fn sim_echo_vs_turmoil(_root: &Path) -> Result<()> {
         "event x",
         "rtrip x"
     );
-    let w = run_weft(plan)?;
-    let base = scale_row(plan, &w, &weft_stats(&w, plan), None);
+    let base = scale_row(plan, RUNS, None)?;
+    let mut largest = base;
     for clients in SCALE {
-        let plan = Plan::new(clients);
-        let w = run_weft(plan)?;
-        scale_row(plan, &w, &weft_stats(&w, plan), Some(base));
+        largest = scale_row(Plan::new(clients), SCALE_RUNS, Some(base))?;
     }
+    let last = SCALE.last().copied().unwrap_or(CLIENTS);
+    println!(
+        "ns/event: {:.0} at {CLIENTS} clients, {:.0} at {last} clients; {last} / {CLIENTS} = \
+         {:.2} (1.00 = linear)",
+        base.0 * 1e9,
+        largest.0 * 1e9,
+        largest.0 / base.0
+    );
     println!("RATIO sim_echo_vs_turmoil {ratio:.2}");
     Ok(())
 }
 
-/// Prints one row of the scaling table; returns the cost per event and per round trip in
-/// seconds.
-fn scale_row(plan: Plan, w: &WeftRun, s: &WeftStats, base: Option<(f64, f64)>) -> (f64, f64) {
-    let wall = w.wall.as_secs_f64();
+/// Runs weft `runs` times at `plan`'s size and prints one row of the scaling table (median
+/// wall time); returns the cost per event and per round trip in seconds.
+fn scale_row(plan: Plan, runs: usize, base: Option<(f64, f64)>) -> Result<(f64, f64)> {
+    let mut walls = Vec::new();
+    let mut last = None;
+    for _ in 0..runs {
+        let w = run_weft(plan)?;
+        walls.push(w.wall.as_secs_f64());
+        last = Some(weft_stats(&w, plan));
+    }
+    let Some(s) = last else {
+        bail!("no run at {} clients", plan.clients);
+    };
+    let wall = median(&mut walls);
     let per_event = wall / s.events as f64;
     let per_rt = wall / s.round_trips as f64;
     let (be, br) = base.unwrap_or((per_event, per_rt));
@@ -591,5 +633,5 @@ fn scale_row(plan: Plan, w: &WeftRun, s: &WeftStats, base: Option<(f64, f64)>) -
         per_event / be,
         per_rt / br
     );
-    (per_event, per_rt)
+    Ok((per_event, per_rt))
 }

@@ -9,8 +9,10 @@
 //!
 //! Sequence numbers are compared in serial-number arithmetic (RFC 9293 §3.4, modulo 2^32).
 
-use std::collections::BTreeMap;
+use super::Rule;
+use arrayvec::ArrayVec;
 use std::net::Ipv4Addr;
+use weft_core::table::{SeededState, Table, table};
 use weft_wire::tcp::TcpPacket;
 
 /// Earlier incarnations remembered per end.
@@ -19,6 +21,8 @@ const PAST: usize = 8;
 const RECENT_ACKS: usize = 16;
 /// Steps of the window staircase remembered per end (see [`WindowsAhead`]).
 const WINDOW_STEPS: usize = 32;
+/// Steps kept inside the connection's record before the staircase moves to an allocation.
+const INLINE_STEPS: usize = 4;
 /// Connections tracked at once; beyond, new ones are counted and not checked.
 pub(crate) const MAX_CONNECTIONS: usize = 1 << 16;
 /// RFC 9293 §3.7.1: the send MSS without an MSS option (MUST-15).
@@ -62,8 +66,9 @@ struct End {
     /// The windows this end advertised (for the peer's current incarnation), by where in this
     /// end's own sequence space the segments carrying them lay.
     windows: WindowsAhead,
-    /// Recent distinct ACK numbers this end emitted.
-    acks: Vec<u32>,
+    /// Recent distinct ACK numbers this end emitted (kept inside the connection's entry, like
+    /// `windows`: one segment's checks touch one contiguous record).
+    acks: ArrayVec<u32, RECENT_ACKS>,
 }
 
 impl End {
@@ -80,10 +85,11 @@ impl End {
 
     fn note_ack(&mut self, ack: u32) {
         if !self.acks.contains(&ack) {
-            if self.acks.len() >= RECENT_ACKS {
-                self.acks.remove(0);
+            if self.acks.is_full() {
+                self.acks.pop_at(0);
             }
-            self.acks.push(ack);
+            // Room was just made.
+            let _ = self.acks.try_push(ack);
         }
     }
 }
@@ -105,29 +111,73 @@ impl End {
 /// with both a lower offset and a smaller window than another never answers). Past
 /// [`WINDOW_STEPS`] the two lowest steps merge into one at the higher offset with the larger
 /// window: answers only grow, so the rule stays free of false alarms.
-#[derive(Debug, Clone, Default)]
-struct WindowsAhead(Vec<(u32, u32)>);
+///
+/// The first [`INLINE_STEPS`] steps live inside the connection's record (a steady connection
+/// needs one or two); a staircase that grows past them moves to its own allocation.
+#[derive(Debug, Clone)]
+enum WindowsAhead {
+    Inline(ArrayVec<(u32, u32), INLINE_STEPS>),
+    Spilled(Box<ArrayVec<(u32, u32), { WINDOW_STEPS + 1 }>>),
+}
+
+impl Default for WindowsAhead {
+    fn default() -> Self {
+        WindowsAhead::Inline(ArrayVec::new())
+    }
+}
 
 impl WindowsAhead {
+    /// The steps, offsets ascending.
+    fn steps(&self) -> &[(u32, u32)] {
+        match self {
+            WindowsAhead::Inline(a) => a,
+            WindowsAhead::Spilled(a) => a,
+        }
+    }
+
     /// The largest window a segment at an offset beyond `offset` carried.
     fn beyond(&self, offset: u32) -> Option<u32> {
-        self.0.iter().find(|&&(o, _)| o > offset).map(|&(_, w)| w)
+        self.steps()
+            .iter()
+            .find(|&&(o, _)| o > offset)
+            .map(|&(_, w)| w)
     }
 
     /// Notes a segment at `offset` that advertised `wnd`.
     fn note(&mut self, offset: u32, wnd: u32) {
-        if self.0.iter().any(|&(o, w)| o >= offset && w >= wnd) {
+        if self.steps().iter().any(|&(o, w)| o >= offset && w >= wnd) {
             return;
         }
-        self.0.retain(|&(o, w)| !(o <= offset && w <= wnd));
-        let at = self.0.partition_point(|&(o, _)| o < offset);
-        self.0.insert(at, (offset, wnd));
-        if self.0.len() > WINDOW_STEPS {
-            let (_, lowest) = self.0.remove(0);
-            if let Some(next) = self.0.first_mut() {
-                next.1 = lowest;
+        let keep = |&mut (o, w): &mut (u32, u32)| !(o <= offset && w <= wnd);
+        match self {
+            WindowsAhead::Inline(a) => {
+                a.retain(keep);
+                if a.is_full() {
+                    let mut spilled = Box::new(ArrayVec::new());
+                    spilled.extend(a.iter().copied());
+                    *self = WindowsAhead::Spilled(spilled);
+                }
             }
+            WindowsAhead::Spilled(a) => a.retain(keep),
         }
+        match self {
+            WindowsAhead::Inline(a) => insert_step(a, offset, wnd),
+            WindowsAhead::Spilled(a) => insert_step(a, offset, wnd),
+        }
+    }
+}
+
+/// Inserts the step (`offset`, `wnd`) in offset order (the steps it covers are gone), then
+/// merges the two lowest steps if there are more than [`WINDOW_STEPS`]; `steps` has room
+/// for one more.
+fn insert_step<const N: usize>(steps: &mut ArrayVec<(u32, u32), N>, offset: u32, wnd: u32) {
+    let at = steps.partition_point(|&(o, _)| o < offset);
+    let _ = steps.try_insert(at, (offset, wnd));
+    if steps.len() > WINDOW_STEPS
+        && let Some((_, lowest)) = steps.pop_at(0)
+        && let Some(next) = steps.first_mut()
+    {
+        next.1 = lowest;
     }
 }
 
@@ -141,47 +191,62 @@ type Endpoint = (Ipv4Addr, u16);
 
 /// The rules a segment was checked against, each with what was wrong if it broke it.
 #[derive(Debug, Default)]
-pub(crate) struct Verdict(pub(crate) Vec<(&'static str, Option<String>)>);
+pub(crate) struct Verdict(pub(crate) Vec<(Rule, Option<String>)>);
 
 impl Verdict {
-    fn rule(&mut self, rule: &'static str, ok: bool, detail: impl FnOnce() -> String) {
+    fn rule(&mut self, rule: Rule, ok: bool, detail: impl FnOnce() -> String) {
         self.0.push((rule, (!ok).then(detail)));
     }
 }
 
 /// TCP state over a run.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct TcpTracker {
-    conns: BTreeMap<(Endpoint, Endpoint), Conn>,
+    /// Connections by their two endpoints: a lookup table, never iterated (a fixed key: the
+    /// endpoints are the simulation's own, no peer chooses them).
+    conns: Table<(Endpoint, Endpoint), Conn>,
     /// Connections seen once [`MAX_CONNECTIONS`] were tracked: not checked.
     pub(crate) untracked: u64,
 }
 
+impl Default for TcpTracker {
+    fn default() -> Self {
+        TcpTracker {
+            conns: table(SeededState::new(
+                0x7463_705f_6d6f_6e69,
+                0x746f_725f_636f_6e6e,
+            )),
+            untracked: 0,
+        }
+    }
+}
+
 impl TcpTracker {
     /// Checks a segment (the IP payload `p`, from `src` to `dst`, with `ip_options` bytes of
-    /// IPv4 options) and updates the connection's state.
+    /// IPv4 options), updates the connection's state and appends the rules it was checked
+    /// against to `v`.
     pub(crate) fn check(
         &mut self,
         src: Ipv4Addr,
         dst: Ipv4Addr,
         ip_options: usize,
         p: &[u8],
-    ) -> Verdict {
-        let mut v = Verdict::default();
+        v: &mut Verdict,
+    ) {
         // RFC 9293 §3.1: a data offset of at least 5 words, within the segment, and a well
         // formed option list.
         let seg = TcpPacket::new_checked(p);
         let detail = seg.as_ref().err().map(ToString::to_string);
-        v.rule("tcp.header", seg.is_ok(), || detail.unwrap_or_default());
-        let Ok(seg) = seg else { return v };
+        v.rule(Rule::TcpHeader, seg.is_ok(), || detail.unwrap_or_default());
+        let Ok(seg) = seg else { return };
         // RFC 9293 §3.1 "Checksum": over the pseudo-header and the whole segment.
         let sum = seg.checksum();
         let good = seg.verify_checksum(src, dst);
-        v.rule("tcp.checksum", good, || {
+        v.rule(Rule::TcpChecksum, good, || {
             format!("checksum {sum:#06x} does not verify")
         });
         if !good {
-            return v;
+            return;
         }
         let me = (src, seg.src_port());
         let peer = (dst, seg.dst_port());
@@ -190,15 +255,14 @@ impl TcpTracker {
         } else {
             ((peer, me), 1usize)
         };
-        if !self.conns.contains_key(&key) && self.conns.len() >= MAX_CONNECTIONS {
+        if self.conns.len() >= MAX_CONNECTIONS && !self.conns.contains_key(&key) {
             self.untracked += 1;
-            return v;
+            return;
         }
         let conn = self.conns.entry(key).or_default();
         let [a, b] = &mut conn.ends;
         let (end, other) = if mine == 0 { (a, b) } else { (b, a) };
-        check_segment(&seg, ip_options, end, other, &mut v);
-        v
+        check_segment(&seg, ip_options, end, other, v);
     }
 }
 
@@ -242,7 +306,7 @@ fn check_segment(
     if flags.ack() {
         let ack = seg.ack_number();
         let ok = other.acked_ok(ack);
-        v.rule("tcp.ack", ok, || match other.space {
+        v.rule(Rule::TcpAck, ok, || match other.space {
             Some(s) => format!(
                 "ACK {ack} acknowledges data the peer never sent (peer ISN {}, highest sent {})",
                 s.isn, s.max
@@ -300,7 +364,7 @@ fn check_segment(
                 .space
                 .is_some_and(|s| within(seq, s.isn, sent_up_to(&s)))
             || other.acks.contains(&seq);
-        v.rule("tcp.rst", ok, || {
+        v.rule(Rule::TcpRst, ok, || {
             let range = end
                 .space
                 .map_or("none".to_string(), |s| format!("{}..={}", s.isn, s.max));
@@ -315,7 +379,7 @@ fn check_segment(
     // 536; the option counts data only, so TCP and IP options come off it.
     let mss = other.mss.unwrap_or(DEFAULT_MSS);
     let used = len as usize + seg.header_len().saturating_sub(20) + ip_options;
-    v.rule("tcp.mss", used <= usize::from(mss), || {
+    v.rule(Rule::TcpMss, used <= usize::from(mss), || {
         format!(
             "{len} bytes of data and {} of options exceed the peer's MSS {mss}{}",
             used - len as usize,
@@ -336,7 +400,7 @@ fn check_segment(
         let in_window = other
             .right_edge
             .is_some_and(|e| le(data_end, e.wrapping_add(1)) && (len == 1 || le(data_end, e)));
-        v.rule("tcp.window", in_space && in_window, || {
+        v.rule(Rule::TcpWindow, in_space && in_window, || {
             match (first, other.right_edge) {
                 (Some(f), _) if !in_space => format!(
                     "data {data_start}..{data_end} ({len} bytes) starts before this end's first data sequence number {f} (the SYN occupies ISN {})",
@@ -362,7 +426,7 @@ fn check_segment(
     };
     if fin || end.fin.is_some() {
         let prev = end.fin;
-        v.rule("tcp.fin", fin_ok, || match prev {
+        v.rule(Rule::TcpFin, fin_ok, || match prev {
             Some(f) if fin && fin_at != f => {
                 format!("FIN at {fin_at}, but the connection's FIN was at {f}")
             }
@@ -373,7 +437,7 @@ fn check_segment(
     if fin && end.fin.is_none() {
         // The first FIN: nothing sent before may lie beyond it.
         let beyond = end.space.is_some_and(|s| !le(s.max, fin_at));
-        v.rule("tcp.fin", !beyond, || {
+        v.rule(Rule::TcpFin, !beyond, || {
             let max = end.space.map_or(0, |s| s.max);
             format!("FIN at {fin_at}, below data already sent up to {max}")
         });
@@ -445,10 +509,10 @@ mod tests {
         };
         let mut buf = vec![0; repr.buffer_len()];
         repr.emit(src, dst, &mut buf).unwrap();
-        t.check(src, dst, 0, &buf)
-            .0
-            .into_iter()
-            .filter_map(|(rule, bad)| bad.map(|d| (rule, d)))
+        let mut v = Verdict::default();
+        t.check(src, dst, 0, &buf, &mut v);
+        v.0.into_iter()
+            .filter_map(|(rule, bad)| bad.map(|d| (rule.name(), d)))
             .collect()
     }
 
@@ -631,14 +695,36 @@ mod tests {
         // only answer at least as much.
         let mut notes = Vec::new();
         let mut w = WindowsAhead::default();
+        // The same staircase in one vector, as the rule defines it: inline and spilled
+        // storage must hold exactly these steps.
+        let mut reference: Vec<(u32, u32)> = Vec::new();
+        fn reference_note(v: &mut Vec<(u32, u32)>, offset: u32, wnd: u32) {
+            if v.iter().any(|&(o, w)| o >= offset && w >= wnd) {
+                return;
+            }
+            v.retain(|&(o, w)| !(o <= offset && w <= wnd));
+            let at = v.partition_point(|&(o, _)| o < offset);
+            v.insert(at, (offset, wnd));
+            if v.len() > WINDOW_STEPS {
+                let (_, lowest) = v.remove(0);
+                v[0].1 = lowest;
+            }
+        }
         for i in 0..500u32 {
             let offset = i * 37 % 4096;
             let wnd = 65536 - (i * 131 % 5000);
             notes.push((offset, wnd));
             w.note(offset, wnd);
-            assert!(w.0.len() <= WINDOW_STEPS);
-            assert!(w.0.windows(2).all(|p| p[0].0 < p[1].0 && p[0].1 > p[1].1));
+            reference_note(&mut reference, offset, wnd);
+            assert_eq!(w.steps(), reference.as_slice());
+            assert!(w.steps().len() <= WINDOW_STEPS);
+            assert!(
+                w.steps()
+                    .windows(2)
+                    .all(|p| p[0].0 < p[1].0 && p[0].1 > p[1].1)
+            );
         }
+        assert!(matches!(w, WindowsAhead::Spilled(_)));
         for q in (0..4200).step_by(7) {
             let exact = notes.iter().filter(|n| n.0 > q).map(|n| n.1).max();
             let got = w.beyond(q);

@@ -360,8 +360,9 @@ fn check_timers(what: &str, run: fn(u64) -> TimerOps) {
         all.push(ops);
     }
     assert!(all.iter().all(|o| *o == all[0]), "{what}: {all:?}");
-    // Nothing moves for a timer that is not the earliest; moving the earliest is a removal
-    // and an insertion; firing is a pop and the owner's next deadline put back.
+    // Nothing moves for a timer that is not the earliest; moving the earliest later pops the
+    // heap's top entry and pushes it back (the deadline set updates lazily, see
+    // weft_core::timer); firing is a pop and the owner's next deadline pushed back.
     assert_eq!(
         all[0],
         TimerOps {

@@ -128,7 +128,7 @@ impl DirectBuilder {
             links: self.links,
             driver: None,
             sockets: BTreeMap::new(),
-            tcp: BTreeMap::new(),
+            tcp: FlowTable::default(),
             listeners: BTreeMap::new(),
             pings: BTreeMap::new(),
             next_ping_seq: 0,
@@ -136,7 +136,7 @@ impl DirectBuilder {
                 use rand_core::RngCore;
                 (crate::rng_for(seed, "direct/ping-ident").next_u32() & 0xffff) as u16
             },
-            addr_waiters: Vec::new(),
+            addr_waiters: Wakers::default(),
             tx_blocked: None,
             stopped: false,
             counters: DirectCounters::default(),
@@ -184,8 +184,8 @@ impl<R: Runtime> core::fmt::Debug for DirectNet<R> {
 
 #[derive(Debug, Default)]
 struct SocketState {
-    readers: Vec<Waker>,
-    writers: Vec<Waker>,
+    readers: Wakers,
+    writers: Wakers,
     errors: VecDeque<NetError>,
 }
 
@@ -201,29 +201,97 @@ struct Inner {
     driver: Option<Waker>,
     sockets: BTreeMap<u32, SocketState>,
     /// TCP connections the application holds.
-    tcp: BTreeMap<weft_core::tcp::TcpSocketId, tcp::FlowState>,
+    tcp: FlowTable,
     /// Tasks waiting in `accept`, per listener.
-    listeners: BTreeMap<u32, Vec<Waker>>,
+    listeners: BTreeMap<u32, Wakers>,
     pings: BTreeMap<u16, PingState>,
     next_ping_seq: u16,
     /// The ICMP identifier of this stack's echo requests.
     ping_ident: u16,
-    addr_waiters: Vec<Waker>,
+    addr_waiters: Wakers,
     /// The interface whose link had no room for the head of the transmit queue.
     tx_blocked: Option<usize>,
     stopped: bool,
     counters: DirectCounters,
 }
 
-fn add_waker(list: &mut Vec<Waker>, w: &Waker) {
-    if !list.iter().any(|x| x.will_wake(w)) {
-        list.push(w.clone());
+/// Tasks waiting for one thing, in the order they first waited. The first is kept inline:
+/// waking the usual single waiter touches no memory beyond the record that holds it.
+#[derive(Debug, Default)]
+struct Wakers {
+    first: Option<Waker>,
+    more: Vec<Waker>,
+}
+
+fn add_waker(list: &mut Wakers, w: &Waker) {
+    match &list.first {
+        None => list.first = Some(w.clone()),
+        Some(f) if f.will_wake(w) => {}
+        Some(_) => {
+            if !list.more.iter().any(|x| x.will_wake(w)) {
+                list.more.push(w.clone());
+            }
+        }
     }
 }
 
-fn wake_all(list: &mut Vec<Waker>) {
-    for w in list.drain(..) {
+fn wake_all(list: &mut Wakers) {
+    if let Some(w) = list.first.take() {
         w.wake();
+    }
+    for w in list.more.drain(..) {
+        w.wake();
+    }
+}
+
+/// The application's TCP connections by slab index: one slot per index the stack hands out
+/// (it reuses freed indexes, so this grows only to the connection limit), the generation
+/// telling a connection from an earlier one on the same index. A lookup per event is one
+/// indexed load, not an ordered-map search.
+#[derive(Debug, Default)]
+struct FlowTable {
+    slots: Vec<Option<(u32, tcp::FlowState)>>,
+}
+
+impl FlowTable {
+    fn get(&self, id: &weft_core::tcp::TcpSocketId) -> Option<&tcp::FlowState> {
+        match self.slots.get(id.index as usize) {
+            Some(Some((g, s))) if *g == id.generation => Some(s),
+            _ => None,
+        }
+    }
+
+    fn get_mut(&mut self, id: &weft_core::tcp::TcpSocketId) -> Option<&mut tcp::FlowState> {
+        match self.slots.get_mut(id.index as usize) {
+            Some(Some((g, s))) if *g == id.generation => Some(s),
+            _ => None,
+        }
+    }
+
+    /// `id`'s state, created empty if it has none (replacing a stale generation's).
+    fn get_or_default(&mut self, id: weft_core::tcp::TcpSocketId) -> Option<&mut tcp::FlowState> {
+        let i = id.index as usize;
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, || None);
+        }
+        let slot = self.slots.get_mut(i)?;
+        if !matches!(slot, Some((g, _)) if *g == id.generation) {
+            *slot = Some((id.generation, tcp::FlowState::default()));
+        }
+        slot.as_mut().map(|(_, s)| s)
+    }
+
+    fn remove(&mut self, id: &weft_core::tcp::TcpSocketId) {
+        if let Some(slot) = self.slots.get_mut(id.index as usize)
+            && matches!(slot, Some((g, _)) if *g == id.generation)
+        {
+            *slot = None;
+        }
+    }
+
+    /// Every connection's state, in slab-index order.
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut tcp::FlowState> {
+        self.slots.iter_mut().flatten().map(|(_, s)| s)
     }
 }
 

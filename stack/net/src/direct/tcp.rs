@@ -1,11 +1,11 @@
 //! `TcpNet` on the direct backend: weft-core's TCP behind tokio's `AsyncRead`/`AsyncWrite`.
 
-use super::{DirectNet, Inner, add_waker, wake_all};
+use super::{DirectNet, Inner, Wakers, add_waker, wake_all};
 use crate::runtime::Runtime;
 use crate::{ConnectError, Flow, Listener, Net, NetError, TcpNet};
 use core::future::poll_fn;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use weft_core::tcp::{ConnError, RecvError, SendError, State, TcpListenerId, TcpSocketId};
 use weft_core::{Duration, Event, Instant, TcpError};
@@ -19,9 +19,9 @@ pub const BACKLOG: usize = 128;
 /// Wakers and outcome of one connection.
 #[derive(Debug, Default)]
 pub(super) struct FlowState {
-    readers: Vec<Waker>,
-    writers: Vec<Waker>,
-    connect: Vec<Waker>,
+    readers: Wakers,
+    writers: Wakers,
+    connect: Wakers,
     connected: bool,
     failed: Option<ConnError>,
     closed: bool,
@@ -136,7 +136,7 @@ impl<R: Runtime> DirectFlow<R> {
                 )
             },
         );
-        net.inner.borrow_mut().tcp.entry(id).or_default();
+        net.inner.borrow_mut().tcp.get_or_default(id);
         DirectFlow {
             net,
             id,
@@ -379,7 +379,7 @@ impl<R: Runtime> TcpNet for DirectNet<R> {
                 });
             }
         };
-        self.inner.borrow_mut().tcp.entry(id).or_default();
+        self.inner.borrow_mut().tcp.get_or_default(id);
         let wait = poll_fn(|cx| {
             let mut g = self.inner.borrow_mut();
             if g.stopped {
