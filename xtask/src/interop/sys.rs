@@ -136,6 +136,7 @@ impl Netns {
             tx_packets: get("tx", "packets").unwrap_or(0),
             rx_bytes: get("rx", "bytes").unwrap_or(0),
             tx_bytes: get("tx", "bytes").unwrap_or(0),
+            tx_dropped: get("tx", "dropped").unwrap_or(0),
         })
     }
 
@@ -228,6 +229,9 @@ pub struct LinkStats {
     pub tx_packets: u64,
     pub rx_bytes: u64,
     pub tx_bytes: u64,
+    /// Frames the kernel dropped on the way out of the device (a full TAP queue: the weft
+    /// side did not read fast enough).
+    pub tx_dropped: u64,
 }
 
 impl LinkStats {
@@ -238,6 +242,7 @@ impl LinkStats {
             tx_packets: self.tx_packets.saturating_sub(before.tx_packets),
             rx_bytes: self.rx_bytes.saturating_sub(before.rx_bytes),
             tx_bytes: self.tx_bytes.saturating_sub(before.tx_bytes),
+            tx_dropped: self.tx_dropped.saturating_sub(before.tx_dropped),
         }
     }
 }
