@@ -364,7 +364,7 @@ mod tests {
                     _ => {
                         // Mostly within 200 ms, sometimes seconds ahead, at microsecond
                         // resolution.
-                        let span = if (r >> 40) % 8 == 0 {
+                        let span = if (r >> 40).is_multiple_of(8) {
                             5_000_000
                         } else {
                             200_000
