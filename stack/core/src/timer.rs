@@ -362,7 +362,14 @@ mod tests {
                         }
                     }
                     _ => {
-                        let t = now + crate::time::Duration::from_millis((r >> 24) % 200);
+                        // Mostly within 200 ms, sometimes seconds ahead, at microsecond
+                        // resolution.
+                        let span = if (r >> 40).is_multiple_of(8) {
+                            5_000_000
+                        } else {
+                            200_000
+                        };
+                        let t = now + crate::time::Duration::from_micros((r >> 24) % span);
                         d.set(owner, Some(t));
                         model.insert(owner, t);
                     }
