@@ -487,13 +487,13 @@ impl Stack {
         self.counters.ipv4.tx_datagrams += 1;
         Some(headers + read)
     }
-    /// A connection changed: its output and events are handled at the next flush, and its
-    /// deadline is updated now.
+    /// A connection changed: its output, its events and its deadline are handled at the next
+    /// flush (`poll_transmit`, which the caller runs until `None` before it reads
+    /// `poll_timeout`). The deadline is set once there, after the segments went out, instead
+    /// of here and again there: a segment in arms the delayed ACK, the answer sent clears it.
     fn tcp_touch(&mut self, now: Instant, index: u32) {
-        self.tcp.mark_dirty(index);
         let _ = now;
-        let t = self.tcp.slot_at(index).and_then(|s| s.conn.poll_timeout());
-        self.deadlines.set(TimerOwner::Tcp(index), t);
+        self.tcp.mark_dirty(index);
     }
 
     /// An ICMP error about a segment of connection `index` whose quoted sequence number is
