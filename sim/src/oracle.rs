@@ -33,7 +33,7 @@
 use crate::executor::HostId;
 use crate::fabric::fnv;
 use core::fmt;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use weft_core::{Duration, Instant};
 
@@ -567,10 +567,16 @@ pub struct StreamTotals {
     pub complete_directions: u64,
 }
 
-/// One direction of a stream: what was written, how far it was read.
+/// One direction of a stream: what was written and not yet read, how far it was read.
+///
+/// Only the bytes written and not yet read are kept (compared with what is read, then
+/// dropped): at most what the connection's buffers and the path hold, whatever the stream's
+/// length. Once the stream is known corrupted nothing more is kept.
 #[derive(Debug, Clone, Default)]
 struct StreamDir {
-    sent: Vec<u8>,
+    unread: VecDeque<u8>,
+    /// Bytes written in all.
+    written: u64,
     received: u64,
     /// The first offset where the bytes read differ from those written.
     mismatch: Option<u64>,
@@ -821,7 +827,10 @@ impl Ledger {
         let Some(s) = self.stream_mut(id) else { return };
         let w = s.workload;
         if let Some(d) = s.dirs.get_mut(dir) {
-            d.sent.extend_from_slice(bytes);
+            d.written += bytes.len() as u64;
+            if d.mismatch.is_none() {
+                d.unread.extend(bytes);
+            }
         }
         if let Some(r) = self.workloads.get_mut(w) {
             r.bytes_sent += bytes.len() as u64;
@@ -833,16 +842,23 @@ impl Ledger {
         let Some(s) = self.stream_mut(id) else { return };
         let w = s.workload;
         if let Some(d) = s.dirs.get_mut(dir) {
-            let at = usize::try_from(d.received).unwrap_or(usize::MAX);
-            let written = d.sent.get(at..).unwrap_or_default();
             if d.mismatch.is_none() {
-                let same = written
+                // The bytes at these offsets as written: the front of `unread`.
+                let differs = d
+                    .unread
                     .iter()
                     .zip(bytes)
                     .position(|(a, b)| a != b)
-                    .or((bytes.len() > written.len()).then_some(written.len()));
-                if let Some(i) = same {
-                    d.mismatch = Some(d.received + i as u64);
+                    .or((bytes.len() > d.unread.len()).then_some(d.unread.len()));
+                match differs {
+                    Some(i) => {
+                        d.mismatch = Some(d.received + i as u64);
+                        d.unread = VecDeque::new();
+                    }
+                    None => {
+                        let n = bytes.len().min(d.unread.len());
+                        d.unread.drain(..n);
+                    }
                 }
             }
             d.received += bytes.len() as u64;
@@ -858,7 +874,7 @@ impl Ledger {
         if let Some(d) = s.dirs.get_mut(dir)
             && d.end.is_none()
         {
-            d.end = Some((d.received, d.sent.len() as u64));
+            d.end = Some((d.received, d.written));
         }
     }
 
@@ -965,7 +981,7 @@ fn judge_streams(
             } else {
                 (s.hosts[1], s.hosts[0])
             };
-            t.bytes_sent += d.sent.len() as u64;
+            t.bytes_sent += d.written;
             t.bytes_received += d.received;
             if let Some(offset) = d.mismatch {
                 out.push(OracleFailure::StreamCorrupted {
@@ -1283,4 +1299,51 @@ pub enum PlantedBug {
         /// Which RST.
         nth: u64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(from: u64, n: usize) -> Vec<u8> {
+        (from..from + n as u64)
+            .map(|i| (i * 7 + i / 251) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn stream_ledger_keeps_only_unread_bytes_and_finds_the_first_wrong_one() {
+        let mut l = Ledger::default();
+        let id = l.stream_open(0, 0, 1, Instant::ZERO);
+        // 64 MiB through one direction, written 16 KiB and read 10 KiB at a time: the ledger
+        // never holds more than what was written and not yet read.
+        let (mut written, mut read) = (0u64, 0u64);
+        let mut most = 0;
+        while read < 64 << 20 {
+            if written - read < 64 << 10 {
+                l.stream_sent(id, 0, &bytes(written, 16 << 10));
+                written += 16 << 10;
+            }
+            let n = (10 << 10).min(written - read) as usize;
+            l.stream_received(id, 0, &bytes(read, n));
+            read += n as u64;
+            let d = &l.streams[0].dirs[0];
+            most = most.max(d.unread.len());
+            assert_eq!(d.unread.len() as u64, written - read);
+        }
+        assert!(most <= 80 << 10, "{most}");
+        assert_eq!(l.streams[0].dirs[0].mismatch, None);
+        // A wrong byte is reported at its offset, and nothing more is kept after it.
+        l.stream_sent(id, 0, &bytes(written, 100));
+        let mut wrong = bytes(read, (written - read) as usize + 100);
+        let at = wrong.len() - 30;
+        wrong[at] ^= 1;
+        l.stream_received(id, 0, &wrong);
+        let d = &l.streams[0].dirs[0];
+        assert_eq!(d.mismatch, Some(read + at as u64));
+        assert!(d.unread.is_empty());
+        l.stream_sent(id, 0, &bytes(0, 1000));
+        assert!(l.streams[0].dirs[0].unread.is_empty());
+        assert_eq!(l.streams[0].dirs[0].written, written + 1100);
+    }
 }
