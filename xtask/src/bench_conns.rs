@@ -104,7 +104,7 @@ fn weft_ops(a: &Stack, b: &Stack) -> WeftOps {
     }
 }
 
-/// The order of work: message `seq` goes on connection `seq mod n`.
+/// An echo must be the message sent on its connection; its FNV-1a hash for the digest.
 fn check_echo(expected: &[u8; MSG], got: &[u8]) -> Result<u64> {
     if got != expected.as_slice() {
         bail!("an echo differs from the message sent on its connection");
@@ -251,7 +251,9 @@ fn run_weft(n: usize, messages: usize) -> Result<Outcome> {
     let mut seq = 0u64;
     let mut cursor = 0usize;
     let start = std::time::Instant::now();
+    let mut idle_turns = 0u32;
     while (echoed as usize) < messages {
+        let before_turn = echoed;
         let batch = BATCH.min(messages - seq as usize);
         for _ in 0..batch {
             let (Some(&s), Some(slot)) = (clients.get(cursor), sent_seq.get_mut(cursor)) else {
@@ -325,6 +327,14 @@ fn run_weft(n: usize, messages: usize) -> Result<Outcome> {
                     echoed += 1;
                 }
             }
+        }
+        idle_turns = if echoed == before_turn {
+            idle_turns + 1
+        } else {
+            0
+        };
+        if idle_turns > 100_000 {
+            bail!("weft: no echo in 100,000 turns ({echoed} of {seq})");
         }
         now = now + STEP;
         for s in [&mut a, &mut b] {

@@ -26,7 +26,12 @@ struct Shared {
 /// Buffers kept for reuse, at most: more than a 64 KiB window of full frames in flight.
 const POOL_MAX: usize = 256;
 
-type Queue = Rc<RefCell<VecDeque<Vec<u8>>>>;
+/// Frames in flight: a buffer (at least [`FRAME_MAX`] long) and the frame's length in it.
+type Queue = Rc<RefCell<VecDeque<(Vec<u8>, usize)>>>;
+
+/// The largest frame (1500-byte MTU plus the Ethernet header): every buffer is at least this
+/// long, so a reused one is never grown or zero-filled again.
+const FRAME_MAX: usize = 1514;
 
 /// One end of the link: frames sent go to the other end's receive queue.
 pub struct QueueDevice {
@@ -67,6 +72,7 @@ pub fn pair() -> (QueueDevice, QueueDevice, Link) {
 
 pub struct QRx<'a> {
     frame: Vec<u8>,
+    len: usize,
     shared: &'a Rc<RefCell<Shared>>,
 }
 
@@ -77,7 +83,7 @@ pub struct QTx<'a> {
 
 impl smoltcp::phy::RxToken for QRx<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        let r = f(&self.frame);
+        let r = f(self.frame.get(..self.len).unwrap_or_default());
         let mut s = self.shared.borrow_mut();
         if s.pool.len() < POOL_MAX {
             s.pool.push(self.frame);
@@ -90,13 +96,11 @@ impl smoltcp::phy::TxToken for QTx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let mut frame = self.shared.borrow_mut().pool.pop().unwrap_or_default();
         // A reused buffer is not zeroed (smoltcp writes every byte of the frame it asks
-        // for), only grown when it is too short.
-        if frame.len() < len {
-            frame.resize(len, 0);
-        } else {
-            frame.truncate(len);
+        // for); a new one is allocated at the largest frame's size once.
+        if frame.len() < len.max(FRAME_MAX) {
+            frame.resize(len.max(FRAME_MAX), 0);
         }
-        let r = f(&mut frame);
+        let r = f(frame.get_mut(..len).unwrap_or_default());
         let tcp_hdr = frame.get(46).map_or(0, |b| usize::from(b >> 4) * 4);
         {
             let mut s = self.shared.borrow_mut();
@@ -108,7 +112,7 @@ impl smoltcp::phy::TxToken for QTx<'_> {
                 s.counts.empty_tcp += 1;
             }
         }
-        self.tx.borrow_mut().push_back(frame);
+        self.tx.borrow_mut().push_back((frame, len));
         r
     }
 }
@@ -127,10 +131,11 @@ impl Device for QueueDevice {
         &mut self,
         _now: smoltcp::time::Instant,
     ) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        let frame = self.rx.borrow_mut().pop_front()?;
+        let (frame, len) = self.rx.borrow_mut().pop_front()?;
         Some((
             QRx {
                 frame,
+                len,
                 shared: &self.shared,
             },
             QTx {

@@ -614,24 +614,34 @@ impl Stack {
         }
     }
 
-    /// The first ARP, DHCP or reassembly timer owner whose deadline in the global set is
-    /// later than its own next deadline, or missing (a deadline left early is harmless:
-    /// `handle_timeout` re-arms it; a late one loses a timer). With the set's and the
-    /// owner's instants. For the fuzz harness: it holds whenever `poll_transmit` has run dry.
-    #[cfg(feature = "fuzzing")]
+    /// The first timer owner — an ARP cache, a DHCP client, the reassembly buffer or a TCP
+    /// connection — whose deadline in the global set is later than its own next deadline, or
+    /// missing (a deadline left early is harmless: `handle_timeout` re-arms it; a late one
+    /// loses a timer). With the set's and the owner's instants. For the fuzz harness and
+    /// tests: none may be late whenever `poll_transmit` has run dry (TCP connections' deadlines
+    /// are set when they are flushed there).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn late_timer(&self) -> Option<(TimerOwner, Option<Instant>, Instant)> {
         let mut owners: Vec<(TimerOwner, Option<Instant>)> = Vec::new();
         for (i, ifc) in self.ifaces.iter().enumerate() {
             let i = u8::try_from(i).unwrap_or(u8::MAX);
             owners.push((TimerOwner::Arp(i), ifc.arp.next_deadline()));
-            let d = self
-                .dhcp
-                .get(usize::from(i))
-                .and_then(|c| c.as_ref())
-                .and_then(|c| c.next_deadline());
-            owners.push((TimerOwner::Dhcp(i), d));
+            #[cfg(feature = "dhcp")]
+            {
+                let d = self
+                    .dhcp
+                    .get(usize::from(i))
+                    .and_then(|c| c.as_ref())
+                    .and_then(|c| c.next_deadline());
+                owners.push((TimerOwner::Dhcp(i), d));
+            }
         }
         owners.push((TimerOwner::Reassembly, self.reassembly.next_deadline()));
+        for (i, slot) in self.tcp.slots.iter().enumerate() {
+            if let (Some(slot), Ok(i)) = (slot, u32::try_from(i)) {
+                owners.push((TimerOwner::Tcp(i), slot.conn.poll_timeout()));
+            }
+        }
         owners.into_iter().find_map(|(owner, due)| {
             let due = due?;
             let set = self.deadlines.get(owner);

@@ -40,45 +40,10 @@ impl Checksum {
     /// order. A final odd byte is the high byte of a zero-padded word (RFC 1071 §4.1).
     #[inline]
     pub fn add_bytes(&mut self, data: &[u8]) -> &mut Self {
-        // Headers (20-60 bytes): a plain loop over native 32-bit words, unrolled by the
-        // compiler; the vectorised loop's set-up costs more than it saves there.
+        // Headers (20-60 bytes): the plain loop; the vectorised one's set-up costs more
+        // than it saves there.
         if data.len() <= 64 {
-            let (quads, rest) = data.as_chunks::<4>();
-            let mut wide: u64 = 0;
-            for q in quads {
-                wide += u64::from(u32::from_ne_bytes(*q));
-            }
-            let (pairs, last) = rest.as_chunks::<2>();
-            for w in pairs {
-                wide += u64::from(u16::from_ne_bytes(*w));
-            }
-            if let [byte] = last {
-                wide += u64::from(u16::from_ne_bytes([*byte, 0]));
-            }
-            return self.add_native(wide);
-        }
-        // Headers (20-60 bytes): a plain loop over native 32-bit words (RFC 1071 §2(B), as
-        // below); the vectorised loop's set-up costs more than it saves there.
-        if data.len() <= 64 {
-            let (quads, rest) = data.as_chunks::<4>();
-            let mut wide: u64 = 0;
-            for q in quads {
-                wide += u64::from(u32::from_ne_bytes(*q));
-            }
-            let (pairs, last) = rest.as_chunks::<2>();
-            for w in pairs {
-                wide += u64::from(u16::from_ne_bytes(*w));
-            }
-            if let [byte] = last {
-                wide += u64::from(u16::from_ne_bytes([*byte, 0]));
-            }
-            let native = fold(wide);
-            let network = if cfg!(target_endian = "little") {
-                native.swap_bytes()
-            } else {
-                native
-            };
-            return self.add_u16(network);
+            return self.add_native(sum_words(data));
         }
         // Eight 32-bit lanes over 32-byte blocks (a loop the compiler vectorises). Each lane
         // adds whole native 32-bit words — two 16-bit words, `hi << 16 | lo` — into `a`
@@ -102,17 +67,7 @@ impl Checksum {
             for (a, b) in a.iter().zip(&b) {
                 wide += u64::from(a.wrapping_sub(b << 16)) + u64::from(*b);
             }
-            let (quads, rest) = rest.as_chunks::<4>();
-            for q in quads {
-                wide += u64::from(u32::from_ne_bytes(*q));
-            }
-            let (pairs, last) = rest.as_chunks::<2>();
-            for w in pairs {
-                wide += u64::from(u16::from_ne_bytes(*w));
-            }
-            if let [byte] = last {
-                wide += u64::from(u16::from_ne_bytes([*byte, 0]));
-            }
+            wide += sum_words(rest);
         }
         self.add_native(wide)
     }
@@ -173,6 +128,25 @@ impl Checksum {
     pub fn finish(&self) -> u16 {
         !self.sum()
     }
+}
+
+/// The sum of `data` as native-order 32-bit words, then a 16-bit word, then a last byte
+/// padded with zero (RFC 1071 §4.1): a plain loop, for short regions and remainders.
+#[inline]
+fn sum_words(data: &[u8]) -> u64 {
+    let (quads, rest) = data.as_chunks::<4>();
+    let mut wide: u64 = 0;
+    for q in quads {
+        wide += u64::from(u32::from_ne_bytes(*q));
+    }
+    let (pairs, last) = rest.as_chunks::<2>();
+    for w in pairs {
+        wide += u64::from(u16::from_ne_bytes(*w));
+    }
+    if let [byte] = last {
+        wide += u64::from(u16::from_ne_bytes([*byte, 0]));
+    }
+    wide
 }
 
 /// Folds a wide ones'-complement sum to 16 bits (end-around carries).

@@ -1023,3 +1023,85 @@ impl Stack {
         total
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{InterfaceConfig, StackConfig};
+    use crate::link::RxMeta;
+    use crate::time::Duration;
+    use weft_wire::MacAddr;
+
+    fn stack(n: u8) -> Stack {
+        let mut c = StackConfig::new(u64::from(n));
+        c.add_interface(InterfaceConfig::ethernet(
+            MacAddr([2, 0, 0, 0, 0, n]),
+            Ipv4Addr::new(10, 0, 0, n),
+            24,
+        ));
+        Stack::new(c, Instant::ZERO).expect("a valid configuration")
+    }
+
+    /// Frames from `from` to `to` until `from` runs dry; then no timer of `from` may be late.
+    fn pump(from: &mut Stack, to: &mut Stack, now: Instant) -> usize {
+        let mut buf = [0u8; 1514];
+        let mut n = 0;
+        while let Some(t) = from.poll_transmit(now, &mut buf) {
+            to.handle_frame(now, t.iface, &buf[..t.len], RxMeta::default());
+            n += 1;
+        }
+        assert_eq!(from.late_timer(), None, "at {now}");
+        n
+    }
+
+    #[test]
+    fn tcp_deadlines_are_set_by_the_flush_and_never_late() {
+        // A connection's deadline is set when `poll_transmit` flushes it, not when a segment
+        // arrives: once `poll_transmit` has run dry every connection's earliest timer (RTO,
+        // delayed ACK, ...) is in the deadline set, on both sides of a transfer.
+        let (mut a, mut b) = (stack(1), stack(2));
+        let mut now = Instant::ZERO;
+        let l = b.tcp_listen(Ipv4Addr::UNSPECIFIED, 80, 4).unwrap();
+        let c = a
+            .tcp_connect(
+                now,
+                (Ipv4Addr::new(10, 0, 0, 2), 80),
+                (Ipv4Addr::UNSPECIFIED, 0),
+            )
+            .unwrap();
+        let data = [7u8; 5000];
+        let (mut sent, mut got, mut server) = (0, 0, None);
+        for _ in 0..200 {
+            if sent < 50_000 {
+                sent += a.tcp_send(now, c, &data).unwrap_or(0);
+            }
+            pump(&mut a, &mut b, now);
+            server = server.or_else(|| b.tcp_accept(l).unwrap());
+            if let Some(s) = server {
+                let mut buf = [0u8; 3000];
+                got += b.tcp_recv(now, s, &mut buf).unwrap_or(0);
+            }
+            pump(&mut b, &mut a, now);
+            now = now + Duration::from_millis(5);
+            for s in [&mut a, &mut b] {
+                if s.poll_timeout().is_some_and(|t| t <= now) {
+                    s.handle_timeout(now);
+                }
+            }
+        }
+        assert_eq!(got, sent, "the transfer finished");
+        assert!(sent >= 50_000);
+        // Planted: with data outstanding the sender's RTO runs; dropping the connection's
+        // entry from the deadline set is a late timer, and the check sees it.
+        a.tcp_send(now, c, &data).unwrap();
+        pump(&mut a, &mut b, now);
+        let index = c.index;
+        assert!(a.deadlines.get(TimerOwner::Tcp(index)).is_some());
+        a.deadlines.set(TimerOwner::Tcp(index), None);
+        assert!(
+            matches!(a.late_timer(), Some((TimerOwner::Tcp(i), None, _)) if i == index),
+            "{:?}",
+            a.late_timer()
+        );
+    }
+}
