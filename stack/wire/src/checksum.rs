@@ -17,8 +17,9 @@ pub enum ChecksumMode {
 
 /// A running ones'-complement sum.
 ///
-/// RFC 1071 §2(B): the sum is byte-order independent, so bytes are added as big-endian 64-bit
-/// words with end-around carry and folded to 16 bits only at the end. Odd-length regions are
+/// RFC 1071 §2(B): the sum is byte-order independent, so a region's bytes are summed as
+/// native-order words in wide lanes, folded and swapped into network order once, then added
+/// to a 64-bit accumulator with end-around carry, folded to 16 bits only at the end. Odd-length regions are
 /// padded with a zero byte at their end (RFC 1071 §4.1), so regions should be added in packet
 /// order and only the last may have odd length.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
