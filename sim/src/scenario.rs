@@ -1746,11 +1746,22 @@ fn tcp_workload(
                 server,
                 port,
                 clients,
-                connections: positive(
-                    &w.connections,
-                    "connections",
-                    if concurrent { 32 } else { 1 },
-                )?,
+                connections: match &w.connections {
+                    // Each concurrent connection is a task and a socket opened at once, all to
+                    // one server port: no more than a client has ephemeral ports (RFC 6056's
+                    // 49152-65535).
+                    Some(n) if *n.get_ref() > MAX_CONNECTIONS => {
+                        return problem(
+                            n.span(),
+                            format!("connections must be at most {MAX_CONNECTIONS}"),
+                        );
+                    }
+                    _ => positive(
+                        &w.connections,
+                        "connections",
+                        if concurrent { 32 } else { 1 },
+                    )?,
+                },
                 concurrent,
                 messages: positive(&w.messages, "messages", if concurrent { 4 } else { 50 })?,
                 size,
@@ -1762,6 +1773,9 @@ fn tcp_workload(
         }
     })
 }
+
+/// The most connections a TCP echo workload's client opens (its ephemeral ports).
+const MAX_CONNECTIONS: u32 = 16_384;
 
 // ---------------------------------------------------------------------------------------
 // Running

@@ -1150,6 +1150,34 @@ pub(crate) fn install(
                 if attempts == 0 {
                     return Err((name, "attempts must be at least 1".to_string()));
                 }
+                // The same limits as a scenario file's (scenario.rs): sizes of 1 byte to
+                // 1 MiB, at most 16,384 connections opened together.
+                let sizes: &[(&str, usize)] = match &job {
+                    tcp::Job::Echo { size, .. } => &[("size", *size)],
+                    tcp::Job::Bulk { chunk, .. } => &[("chunk", *chunk)],
+                    tcp::Job::Request {
+                        size,
+                        response_size,
+                        ..
+                    } => &[("size", *size), ("response_size", *response_size)],
+                };
+                for (key, v) in sizes {
+                    if !(1..=1 << 20).contains(v) {
+                        return Err((name, format!("{key} {v}: 1 byte to 1 MiB")));
+                    }
+                }
+                if let tcp::Job::Echo {
+                    connections,
+                    concurrent: true,
+                    ..
+                } = job
+                    && !(1..=16_384).contains(&connections)
+                {
+                    return Err((
+                        name,
+                        format!("connections {connections}: 1 to 16384 at once"),
+                    ));
+                }
                 let s = find(hosts, server, &name)?;
                 let (ip, _) = static_addr(hosts, s, &name)?;
                 if add_service(s, port, Service::Tcp, &name)? {

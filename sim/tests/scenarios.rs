@@ -244,6 +244,12 @@ fn scenario_rejects_wrong_types_and_values() {
         ),
         (
             "kind = \"udp_echo\"",
+            "kind = \"tcp_connections\"\nconnections = 4000000000",
+            "connections = 4000000000",
+            "at most 16384",
+        ),
+        (
+            "kind = \"udp_echo\"",
             "kind = \"tcp_request_response\"\nidle_timeout = \"0s\"",
             "idle_timeout",
             "more than zero",

@@ -267,6 +267,28 @@ fn workloads_bad_definitions_are_errors() {
         .run(1)
         .unwrap_err();
     assert!(e.to_string().contains("different service"), "{e}");
+    // TCP workloads built in Rust get the scenario file's limits.
+    let e = lan(1, &LinkSpec::default())
+        .workload(weft_sim::TcpRequestResponse {
+            server: "server".into(),
+            clients: names(0..1),
+            size: 0,
+            ..weft_sim::TcpRequestResponse::default()
+        })
+        .run(1)
+        .unwrap_err();
+    assert!(e.to_string().contains("size 0: 1 byte to 1 MiB"), "{e}");
+    let e = lan(1, &LinkSpec::default())
+        .workload(weft_sim::TcpEcho {
+            server: "server".into(),
+            clients: names(0..1),
+            connections: 100_000,
+            concurrent: true,
+            ..weft_sim::TcpEcho::default()
+        })
+        .run(1)
+        .unwrap_err();
+    assert!(e.to_string().contains("1 to 16384 at once"), "{e}");
 }
 
 #[test]

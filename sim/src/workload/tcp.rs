@@ -80,6 +80,8 @@ fn parse_header(h: &[u8]) -> Option<(Kind, u64, u32, u32)> {
 
 /// How long a server connection waits for its client before giving up on it.
 const SERVER_IDLE: Duration = Duration::from_secs(600);
+/// The largest request or response a scenario can ask for (`size`, `response_size`).
+const MAX_MESSAGE: u32 = 1 << 20;
 
 /// A TCP echo workload: each client opens `connections` connections one after another
 /// (concurrently with [`TcpEcho::concurrent`]) and sends `messages` messages of `size`
@@ -314,10 +316,13 @@ impl Client {
                     let h = header(kind, id, a, b);
                     match write_all(net, &mut c, 0, &h, self.plan.idle).await {
                         Ok(()) => return Some(c),
-                        Err(_) => {
+                        Err(e) => {
+                            // Recorded (and judged by the stream oracle) like any failure.
+                            fail(net, c, 0, e);
                             if !self.failed() {
                                 return None;
                             }
+                            net.sleep(Duration::from_millis(100)).await;
                         }
                     }
                 }
@@ -988,6 +993,14 @@ async fn serve(net: SimNet, flow: Flow, from: SocketAddrV4) {
         return;
     }
     ledger(&net).borrow_mut().stream_received(id, 0, &head);
+    // Sizes come off the wire: a request or response outside what a scenario can ask for
+    // (1 byte to 1 MiB) is a header the stack damaged, which the ledger has just reported; it
+    // is not served (no allocation of what a corrupted length says).
+    let sane = |n: u32| (1..=MAX_MESSAGE).contains(&n);
+    if kind == Kind::Request && !(sane(a) && sane(b)) {
+        flow.abort();
+        return;
+    }
     let mut c = Conn { flow, id };
     let r = match kind {
         Kind::Echo => serve_echo(&net, &mut c).await,
