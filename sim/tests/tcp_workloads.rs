@@ -178,6 +178,9 @@ fn tcp_workloads_survive_a_partition_and_a_server_crash() {
         );
         let many = r.workload("many").unwrap();
         assert_eq!(many.completed, 3 * 24 * 3, "{many:?}");
+        // The partitioned and reset transfers were retried to the end.
+        let paced = r.workload("paced").unwrap();
+        assert_eq!((paced.completed, paced.failed), (2, 0), "{paced:?}");
         errors += r.streams.errors;
         partitioned += r.link_totals().partition_drops;
     }

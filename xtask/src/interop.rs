@@ -375,6 +375,12 @@ fn after(ns: &Netns, host: &mut Host) -> Result<(LinuxSnap, Value)> {
         }
         w = again;
     }
+    // Still moving after 20 looks (about a second): the pair may not be consistent, and a
+    // reconciliation that fails next should be read with that in mind.
+    eprintln!(
+        "note: weft's frame and segment counters were still moving after 20 snapshots; \
+         counts compared next may be off by frames in flight"
+    );
     Ok((linux_snap(ns, TAP)?, w))
 }
 
