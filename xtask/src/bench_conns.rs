@@ -18,9 +18,9 @@
 //! on the order in which connections are served), so equal digests mean equal work.
 
 use anyhow::{Result, anyhow, bail};
-use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
-use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr};
+use smoltcp::wire::IpAddress;
 use std::collections::VecDeque;
 use std::path::Path;
 use weft_core::tcp::TcpConfig;
@@ -368,22 +368,6 @@ fn run_weft(n: usize, messages: usize) -> Result<Outcome> {
 // ---------------------------------------------------------------------------------------
 // smoltcp
 
-fn smol_iface(
-    dev: &mut crate::smol_link::QueueDevice,
-    mac: [u8; 6],
-    ip: [u8; 4],
-    now: smoltcp::time::Instant,
-) -> Interface {
-    let mut config = Config::new(EthernetAddress(mac).into());
-    config.random_seed = SEED;
-    let mut iface = Interface::new(config, dev, now);
-    let [a, b, c, d] = ip;
-    iface.update_ip_addrs(|addrs| {
-        let _ = addrs.push(IpCidr::new(IpAddress::v4(a, b, c, d), 24));
-    });
-    iface
-}
-
 fn smol_socket() -> tcp::Socket<'static> {
     tcp::Socket::new(
         tcp::SocketBuffer::new(vec![0u8; BUFFER]),
@@ -395,8 +379,8 @@ fn smol_socket() -> tcp::Socket<'static> {
 fn run_smol(n: usize, messages: usize) -> Result<Outcome> {
     let (mut dev_a, mut dev_b, link) = crate::smol_link::pair();
     let mut now = smoltcp::time::Instant::from_secs(1);
-    let mut ia = smol_iface(&mut dev_a, [2, 0, 0, 0, 0, 1], [10, 0, 0, 1], now);
-    let mut ib = smol_iface(&mut dev_b, [2, 0, 0, 0, 0, 2], [10, 0, 0, 2], now);
+    let mut ia = crate::smol_link::iface(&mut dev_a, [2, 0, 0, 0, 0, 1], [10, 0, 0, 1], now, SEED);
+    let mut ib = crate::smol_link::iface(&mut dev_b, [2, 0, 0, 0, 0, 2], [10, 0, 0, 2], now, SEED);
     let mut sa = SocketSet::new(Vec::with_capacity(n));
     let mut sb = SocketSet::new(Vec::with_capacity(n));
     let mut servers = Vec::with_capacity(n);

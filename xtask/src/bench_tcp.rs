@@ -11,9 +11,9 @@
 //! smoltcp's wall time over weft's (x > 1: weft is faster), median of alternating runs.
 
 use anyhow::{Result, bail};
-use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::iface::SocketSet;
 use smoltcp::socket::tcp;
-use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr};
+use smoltcp::wire::IpAddress;
 use std::path::Path;
 use weft_core::tcp::{RecvError, TcpConfig};
 use weft_core::time::{Duration as WDuration, Instant as WInstant};
@@ -242,30 +242,14 @@ fn run_weft(pat: &[u8]) -> Result<Outcome> {
 // ---------------------------------------------------------------------------------------
 // smoltcp
 
-fn smol_iface(
-    dev: &mut crate::smol_link::QueueDevice,
-    mac: [u8; 6],
-    ip: [u8; 4],
-    now: smoltcp::time::Instant,
-) -> Interface {
-    let mut config = Config::new(EthernetAddress(mac).into());
-    config.random_seed = SEED;
-    let mut iface = Interface::new(config, dev, now);
-    let [a, b, c, d] = ip;
-    iface.update_ip_addrs(|addrs| {
-        let _ = addrs.push(IpCidr::new(IpAddress::v4(a, b, c, d), 24));
-    });
-    iface
-}
-
 #[allow(clippy::disallowed_methods)] // wall-clock timing is the point of a benchmark
 #[inline(never)]
 fn run_smol(pat: &[u8]) -> Result<Outcome> {
     let (mut dev_a, mut dev_b, link) = crate::smol_link::pair();
     let start = std::time::Instant::now();
     let mut now = smoltcp::time::Instant::from_secs(1);
-    let mut ia = smol_iface(&mut dev_a, [2, 0, 0, 0, 0, 1], [10, 0, 0, 1], now);
-    let mut ib = smol_iface(&mut dev_b, [2, 0, 0, 0, 0, 2], [10, 0, 0, 2], now);
+    let mut ia = crate::smol_link::iface(&mut dev_a, [2, 0, 0, 0, 0, 1], [10, 0, 0, 1], now, SEED);
+    let mut ib = crate::smol_link::iface(&mut dev_b, [2, 0, 0, 0, 0, 2], [10, 0, 0, 2], now, SEED);
     let mut sa = SocketSet::new(Vec::new());
     let mut sb = SocketSet::new(Vec::new());
     let mk = || {

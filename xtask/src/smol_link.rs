@@ -3,7 +3,9 @@
 //! pool (a frame received is given back once smoltcp has read it), so once warm no frame
 //! costs an allocation or a zero fill — as weft's side reuses one buffer.
 
+use smoltcp::iface::{Config, Interface};
 use smoltcp::phy::{Device, DeviceCapabilities, Medium};
+use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -159,4 +161,22 @@ impl Device for QueueDevice {
         // ChecksumCapabilities::default(): compute on send, verify on receive.
         caps
     }
+}
+
+/// A smoltcp interface on `dev` with one address, `ip`/24, and `seed` for its randomness.
+pub fn iface(
+    dev: &mut QueueDevice,
+    mac: [u8; 6],
+    ip: [u8; 4],
+    now: smoltcp::time::Instant,
+    seed: u64,
+) -> Interface {
+    let mut config = Config::new(EthernetAddress(mac).into());
+    config.random_seed = seed;
+    let mut iface = Interface::new(config, dev, now);
+    let [a, b, c, d] = ip;
+    iface.update_ip_addrs(|addrs| {
+        let _ = addrs.push(IpCidr::new(IpAddress::v4(a, b, c, d), 24));
+    });
+    iface
 }
