@@ -70,8 +70,9 @@ pub trait Link {
 /// (until the link pushes back). Returns how many frames went each way. The caller then waits
 /// for a frame or for `stack.poll_timeout()`, and calls again.
 ///
-/// A frame is written straight into the link's buffer through its transmit token; when the
-/// link has no room, the frame stays queued in the stack for the next pass.
+/// A frame is written straight into the link's buffer through its transmit token, which is
+/// given the frame's metadata first ([`crate::Stack::peek_transmit`]); when the link has no
+/// room, the frame stays queued in the stack for the next pass.
 pub fn drive_once<L: Link>(
     stack: &mut crate::Stack,
     link: &mut L,
@@ -87,9 +88,9 @@ pub fn drive_once<L: Link>(
         stack.handle_timeout(now);
     }
     let mut sent = 0;
-    while let Some(len) = stack.peek_transmit_len(now, iface) {
+    while let Some((len, meta)) = stack.peek_transmit(now, iface) {
         let Some(tx) = link.transmit() else { break };
-        tx.consume(len, TxMeta::default(), |buf| stack.poll_transmit(now, buf));
+        tx.consume(len, meta, |buf| stack.poll_transmit(now, buf));
         sent += 1;
     }
     (received, sent)

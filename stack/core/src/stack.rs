@@ -360,11 +360,19 @@ impl Stack {
     /// `Limits::tx_queue_frames`; the rest wait), so a driver that peeks pays a copy per
     /// frame that one calling `poll_transmit` with an MTU-sized buffer does not.
     pub fn peek_transmit_len(&mut self, now: Instant, iface: IfaceId) -> Option<usize> {
+        self.peek_transmit(now, iface).map(|(len, _)| len)
+    }
+
+    /// The length and link metadata of the next frame `poll_transmit` would write for
+    /// `iface`, as [`Stack::peek_transmit_len`] (same cost): a link whose transmit token
+    /// takes the metadata up front (a virtio-net header written before the frame) gets it
+    /// here, equal to the `meta` of the [`Transmit`] that `poll_transmit` then returns.
+    pub fn peek_transmit(&mut self, now: Instant, iface: IfaceId) -> Option<(usize, TxMeta)> {
         self.generate_pending(now);
         self.tx
             .front()
             .filter(|f| f.iface == iface)
-            .map(|f| f.bytes.len())
+            .map(|f| (f.bytes.len(), f.meta))
     }
 
     /// The earliest instant at which `handle_timeout` must be called, if any timer is armed.

@@ -12,7 +12,7 @@
 
 use crate::config::{IfaceId, StackConfig};
 use crate::event::Event;
-use crate::link::RxMeta;
+use crate::link::{RxMeta, TxMeta};
 use crate::stack::Stack;
 use crate::time::{Duration, Instant};
 use std::collections::{BTreeMap, VecDeque};
@@ -26,6 +26,20 @@ pub type HostId = usize;
 
 /// Code run on a host after every step (an application: a DHCP server, an echo responder).
 pub type App = Box<dyn FnMut(&mut Stack, Instant)>;
+
+impl Stack {
+    /// Sets the link metadata of every frame queued for transmission now to `meta(frame)`;
+    /// returns how many frames it set. The stack computes every checksum itself and so
+    /// queues its frames with `TxMeta::default()`: this lets a test check that a driver
+    /// hands each frame's own metadata to its link (the seam a virtio-net header needs).
+    /// Call [`Stack::peek_transmit`] first to queue the pending TCP segments too.
+    pub fn testkit_set_queued_meta(&mut self, mut meta: impl FnMut(&[u8]) -> TxMeta) -> usize {
+        for f in self.tx.iter_mut() {
+            f.meta = meta(&f.bytes);
+        }
+        self.tx.len()
+    }
+}
 
 /// A broadcast segment (a hub): every frame sent by one attachment reaches all the others
 /// after `latency`. Stacks filter by MAC themselves.

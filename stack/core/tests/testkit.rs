@@ -552,3 +552,103 @@ fn dhcp_release_returns_the_address_and_restart_gets_it_back() {
         "same address again"
     );
 }
+
+/// A link that keeps each frame with the metadata its transmit token was given.
+#[derive(Default)]
+struct MetaLink {
+    sent: Vec<(weft_core::TxMeta, Vec<u8>)>,
+}
+
+struct MetaTx<'a>(&'a mut MetaLink);
+
+impl weft_core::TxToken for MetaTx<'_> {
+    fn consume<R>(self, len: usize, meta: weft_core::TxMeta, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        let mut buf = vec![0u8; len];
+        let r = f(&mut buf);
+        self.0.sent.push((meta, buf));
+        r
+    }
+}
+
+impl weft_core::Link for MetaLink {
+    type Rx<'a> = MemRx;
+    type Tx<'a> = MetaTx<'a>;
+    fn receive(&mut self) -> Option<MemRx> {
+        None
+    }
+    fn transmit(&mut self) -> Option<MetaTx<'_>> {
+        Some(MetaTx(self))
+    }
+    fn max_frame_len(&self) -> usize {
+        1514
+    }
+}
+
+/// The metadata a test plants on a frame: derived from its bytes, so each frame's differs.
+fn planted_meta(frame: &[u8]) -> weft_core::TxMeta {
+    let sum = frame.iter().enumerate().fold(0u16, |s, (i, b)| {
+        s.wrapping_mul(31).wrapping_add(u16::from(*b) ^ i as u16)
+    });
+    weft_core::TxMeta {
+        checksum: weft_core::ChecksumState::Blank,
+        segment_size: Some(sum),
+    }
+}
+
+#[test]
+fn link_peek_transmit_reports_the_metadata_poll_transmit_returns() {
+    let now = Instant::ZERO;
+    let mut a = weft_core::Stack::new(host(1, 1, A), now).unwrap();
+    let s = a.udp_bind(Ipv4Addr::UNSPECIFIED, 1).unwrap();
+    // ARP requests for two addresses besides the announcement: frames that differ.
+    a.udp_send_to(now, s, (B, 2), b"one").unwrap();
+    a.udp_send_to(now, s, (Ipv4Addr::new(10, 0, 0, 3), 2), b"two")
+        .unwrap();
+    assert!(
+        a.peek_transmit(now, IfaceId(1)).is_none(),
+        "no such interface"
+    );
+    let (len, meta) = a.peek_transmit(now, IfaceId(0)).expect("a frame");
+    assert_eq!(meta, weft_core::TxMeta::default(), "software checksums");
+    assert_eq!(a.peek_transmit_len(now, IfaceId(0)), Some(len));
+    let planted = a.testkit_set_queued_meta(planted_meta);
+    assert!(planted >= 3, "{planted} frames queued");
+    let mut buf = [0u8; 1514];
+    for _ in 0..planted {
+        let (len, meta) = a.peek_transmit(now, IfaceId(0)).expect("a queued frame");
+        let t = a.poll_transmit(now, &mut buf).expect("the frame peeked");
+        assert_eq!((t.len, t.meta), (len, meta));
+        assert_eq!(meta, planted_meta(&buf[..len]), "the frame's own metadata");
+    }
+    assert_eq!(a.peek_transmit(now, IfaceId(0)), None);
+}
+
+#[test]
+fn link_drive_once_hands_each_frame_its_metadata() {
+    use weft_core::link::drive_once;
+    let now = Instant::ZERO;
+    let mut a = weft_core::Stack::new(host(1, 1, A), now).unwrap();
+    let s = a.udp_bind(Ipv4Addr::UNSPECIFIED, 1).unwrap();
+    a.udp_send_to(now, s, (B, 2), b"one").unwrap();
+    a.udp_send_to(now, s, (Ipv4Addr::new(10, 0, 0, 3), 2), b"two")
+        .unwrap();
+    let _ = a.peek_transmit(now, IfaceId(0));
+    let planted = a.testkit_set_queued_meta(planted_meta);
+    let mut link = MetaLink::default();
+    let (_, sent) = drive_once(&mut a, &mut link, IfaceId(0), now);
+    assert_eq!(sent, planted);
+    assert_eq!(link.sent.len(), planted);
+    for (i, (m, _)) in link.sent.iter().enumerate() {
+        assert!(
+            link.sent[i + 1..].iter().all(|(other, _)| other != m),
+            "frames with distinct metadata"
+        );
+    }
+    for (meta, frame) in &link.sent {
+        assert_eq!(
+            *meta,
+            planted_meta(frame),
+            "the token got its frame's metadata"
+        );
+    }
+}
