@@ -32,7 +32,6 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::{Rc, Weak};
 use weft_core::dhcp::client::Lease;
 use weft_core::event::IcmpErrorKind;
-use weft_core::link::TxMeta;
 use weft_core::udp::UdpError;
 use weft_core::{
     ConfigError, Counters, Duration, Event, IfaceId, Instant, InterfaceConfig, Stack, StackConfig,
@@ -76,6 +75,17 @@ pub struct DirectCounters {
     pub socket_errors_dropped: u64,
     /// Echo replies that matched no outstanding ping.
     pub unmatched_echo_replies: u64,
+}
+
+/// What the driver counts for one interface's link ([`DirectNet::link_counters`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkCounters {
+    /// Frames taken from the link.
+    pub frames_in: u64,
+    /// Frames handed to the link.
+    pub frames_out: u64,
+    /// Times the head of the transmit queue waited for this link to have room.
+    pub tx_blocked: u64,
 }
 
 /// Builds a [`DirectNet`]: the stack's configuration and one link per interface.
@@ -123,9 +133,11 @@ impl DirectBuilder {
         let seed = self.config.seed;
         let now = rt.now();
         let stack = Stack::new(self.config, now)?;
+        let link_counters = vec![LinkCounters::default(); self.links.len()];
         let inner = Rc::new(RefCell::new(Inner {
             stack,
             links: self.links,
+            link_counters,
             driver: None,
             sockets: BTreeMap::new(),
             tcp: FlowTable::default(),
@@ -198,6 +210,8 @@ enum PingState {
 struct Inner {
     stack: Stack,
     links: Vec<Box<dyn ErasedLink>>,
+    /// Per link, in interface order.
+    link_counters: Vec<LinkCounters>,
     driver: Option<Waker>,
     sockets: BTreeMap<u32, SocketState>,
     /// TCP connections the application holds.
@@ -327,14 +341,20 @@ impl Inner {
     fn turn(&mut self, now: Instant) -> bool {
         self.counters.turns += 1;
         let mut progress = false;
-        let Inner { stack, links, .. } = self;
-        for (i, link) in links.iter_mut().enumerate() {
+        let Inner {
+            stack,
+            links,
+            link_counters,
+            ..
+        } = self;
+        for (i, (link, lc)) in links.iter_mut().zip(link_counters.iter_mut()).enumerate() {
             let iface = IfaceId(u8::try_from(i).unwrap_or(u8::MAX));
             for _ in 0..RX_BATCH {
                 if !link.recv_with(&mut |frame, meta| stack.handle_frame(now, iface, frame, meta)) {
                     break;
                 }
                 self.counters.frames_in += 1;
+                lc.frames_in += 1;
                 progress = true;
             }
         }
@@ -405,28 +425,40 @@ impl Inner {
     fn transmit(&mut self, now: Instant) -> bool {
         self.tx_blocked = None;
         let mut sent = false;
-        let Inner { stack, links, .. } = self;
+        let Inner {
+            stack,
+            links,
+            link_counters,
+            ..
+        } = self;
         loop {
             let mut head = None;
             for i in 0..links.len() {
                 let iface = IfaceId(u8::try_from(i).unwrap_or(u8::MAX));
-                if let Some(len) = stack.peek_transmit_len(now, iface) {
-                    head = Some((i, len));
+                if let Some((len, meta)) = stack.peek_transmit(now, iface) {
+                    head = Some((i, len, meta));
                     break;
                 }
             }
-            let Some((i, len)) = head else { break };
+            let Some((i, len, meta)) = head else { break };
             let Some(link) = links.get_mut(i) else { break };
-            let ok = link.send_with(len, TxMeta::default(), &mut |buf| {
+            let ok = link.send_with(len, meta, &mut |buf| {
                 // The head frame is exactly `len` bytes, so it fits.
                 let _ = stack.poll_transmit(now, buf);
             });
+            let lc = link_counters.get_mut(i);
             if !ok {
                 self.tx_blocked = Some(i);
                 self.counters.tx_blocked += 1;
+                if let Some(lc) = lc {
+                    lc.tx_blocked += 1;
+                }
                 break;
             }
             self.counters.frames_out += 1;
+            if let Some(lc) = lc {
+                lc.frames_out += 1;
+            }
             sent = true;
         }
         if sent {
@@ -550,6 +582,15 @@ impl<R: Runtime> DirectNet<R> {
     /// The driver's counters.
     pub fn driver_counters(&self) -> DirectCounters {
         self.inner.borrow().counters
+    }
+
+    /// The driver's counters for `iface`'s link (`None`: no such interface).
+    pub fn link_counters(&self, iface: IfaceId) -> Option<LinkCounters> {
+        self.inner
+            .borrow()
+            .link_counters
+            .get(usize::from(iface.0))
+            .copied()
     }
 
     /// The interface's address and prefix length, once it has one.

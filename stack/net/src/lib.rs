@@ -409,6 +409,42 @@ mod tests {
             ConnectError::Refused(to)
         );
         assert_eq!(NetError::from_io(&refused), NetError::Refused);
+        // EHOSTUNREACH and ENETUNREACH from connect(2).
+        for kind in [
+            std::io::ErrorKind::HostUnreachable,
+            std::io::ErrorKind::NetworkUnreachable,
+        ] {
+            assert_eq!(
+                ConnectError::from_io(to, &std::io::Error::from(kind)),
+                ConnectError::Unreachable(to),
+                "{kind:?}"
+            );
+        }
+        // As connect(2) reports them on Linux: ENETUNREACH (101), EHOSTUNREACH (113).
+        #[cfg(target_os = "linux")]
+        for errno in [101, 113] {
+            assert_eq!(
+                ConnectError::from_io(to, &std::io::Error::from_raw_os_error(errno)),
+                ConnectError::Unreachable(to),
+                "errno {errno}"
+            );
+        }
+        assert_eq!(
+            ConnectError::from_io(to, &std::io::Error::from(std::io::ErrorKind::TimedOut)),
+            ConnectError::Timeout(to)
+        );
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            ConnectError::from_io(to, &denied),
+            ConnectError::Other {
+                to,
+                error: NetError::from_io(&denied)
+            }
+        );
+        assert_eq!(
+            ConnectError::Unreachable(to).to_string(),
+            "10.0.0.1:7 is unreachable"
+        );
         assert!(NetError::Refused.is_transient());
         assert!(!NetError::Closed.is_transient());
     }
