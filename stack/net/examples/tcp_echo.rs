@@ -1,39 +1,47 @@
 //! An RFC 862 TCP echo server and client.
 //!
 //! ```text
-//! cargo run -p weft-net --features turmoil --example tcp_echo -- --mode server --port 7007
-//! cargo run -p weft-net --features turmoil --example tcp_echo -- --mode client --server 127.0.0.1:7007
-//! cargo run -p weft-net --features turmoil --example tcp_echo -- --mode both
-//! cargo run -p weft-net --features turmoil --example tcp_echo -- --backend turmoil --seed 3
+//! cargo run -p weft-net --features tokio,turmoil --example tcp_echo -- --mode server --port 7007
+//! cargo run -p weft-net --features tokio,turmoil --example tcp_echo -- --mode client --server 127.0.0.1:7007
+//! cargo run -p weft-net --features tokio,turmoil --example tcp_echo -- --mode both
+//! cargo run -p weft-net --features tokio,turmoil --example tcp_echo -- --backend turmoil --seed 3
+//! cargo run -p weft-net --features tokio,turmoil --example tcp_echo -- --backend direct
 //! ```
 //!
 //! The client writes seeded messages, reads each back in full, half-closes and reads to the
-//! server's end of stream, then prints its transcript. On turmoil the simulation runs both.
+//! server's end of stream, then prints its transcript. On turmoil the simulation runs both;
+//! on direct both run on two weft stacks in this process, over an in-memory cable.
 
 use clap::Parser;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::ExitCode;
-use weft_net::apps::{Backend, ExampleConfig, Role, Service, run_example};
+use weft_net::apps::{Backend, ExampleConfig, Role, Service, example_main};
 
+/// The command line.
 #[derive(Debug, Parser)]
-#[command(about = "TCP echo (RFC 862) on the host's sockets or in a turmoil simulation")]
-struct Args {
-    /// Where to run: socket or turmoil.
+#[command(
+    name = "tcp_echo",
+    about = "TCP echo (RFC 862) on the host's sockets, in a turmoil simulation or on weft's own stack"
+)]
+pub(crate) struct Args {
+    /// Where to run: socket (the host's sockets), turmoil (a simulation) or direct (weft
+    /// stacks in this process).
     #[arg(long, default_value = "socket")]
     backend: Backend,
-    /// server, client or both (socket backend; turmoil always runs both).
+    /// server, client or both (socket backend; turmoil and direct always run both).
     #[arg(long, default_value = "both")]
     mode: Role,
-    /// Server and both modes: the port to serve on (127.0.0.1; 0 = ephemeral).
+    /// Server and both modes: the port to serve on (socket: on 127.0.0.1, 0 = ephemeral;
+    /// turmoil and direct: 0 = 7).
     #[arg(long, default_value_t = 7007)]
     port: u16,
-    /// Client mode: the server to connect to.
+    /// Client mode: the server to connect to (turmoil and direct: only its port counts).
     #[arg(long, default_value = "127.0.0.1:7007")]
     server: SocketAddrV4,
     /// Seeds the payloads and the simulation.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Server mode: stop after this many connections.
+    /// Server mode on the socket backend: stop after this many connections.
     #[arg(long)]
     serve: Option<u64>,
     /// How many messages the client sends.
@@ -44,21 +52,21 @@ struct Args {
     size: usize,
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    let mut cfg = ExampleConfig::new(Service::TcpEcho, args.mode, args.backend, args.seed);
-    cfg.addr = match args.mode {
-        Role::Client => args.server,
-        Role::Server | Role::Both => SocketAddrV4::new(Ipv4Addr::LOCALHOST, args.port),
-    };
-    cfg.serve = args.serve;
-    cfg.count = args.messages;
-    cfg.size = args.size;
-    match run_example(&cfg, &mut |event| println!("{event}")) {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("tcp_echo: {e}");
-            ExitCode::FAILURE
-        }
+impl Args {
+    /// What the example runs.
+    pub(crate) fn config(&self) -> ExampleConfig {
+        let mut cfg = ExampleConfig::new(Service::TcpEcho, self.mode, self.backend, self.seed);
+        cfg.addr = match self.mode {
+            Role::Client => self.server,
+            Role::Server | Role::Both => SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.port),
+        };
+        cfg.serve = self.serve;
+        cfg.count = self.messages;
+        cfg.size = self.size;
+        cfg
     }
+}
+
+fn main() -> ExitCode {
+    example_main("tcp_echo", &Args::parse().config())
 }

@@ -1,26 +1,33 @@
 //! A UDP request/response client for an echo server.
 //!
 //! ```text
-//! cargo run -p weft-net --features turmoil --example udp_client -- --server 127.0.0.1:7007
-//! cargo run -p weft-net --features turmoil --example udp_client -- --backend turmoil --seed 3
+//! cargo run -p weft-net --features tokio,turmoil --example udp_client -- --server 127.0.0.1:7007
+//! cargo run -p weft-net --features tokio,turmoil --example udp_client -- --backend turmoil --seed 3
+//! cargo run -p weft-net --features tokio,turmoil --example udp_client -- --backend direct
 //! ```
 //!
 //! Sends seeded requests, waits for each echo (retrying after `--timeout-ms`), checks it and
-//! prints the transcript. On turmoil the simulation has its own echo server host.
+//! prints the transcript. On turmoil the simulation has its own echo server host; on direct
+//! the echo server is a second weft stack in this process, over an in-memory cable.
 
 use clap::Parser;
 use std::net::SocketAddrV4;
 use std::process::ExitCode;
 use std::time::Duration;
-use weft_net::apps::{Backend, ExampleConfig, Role, Service, run_example};
+use weft_net::apps::{Backend, ExampleConfig, Role, Service, example_main};
 
+/// The command line.
 #[derive(Debug, Parser)]
-#[command(about = "UDP echo client on the host's sockets or in a turmoil simulation")]
-struct Args {
-    /// Where to run: socket or turmoil.
+#[command(
+    name = "udp_client",
+    about = "UDP echo client on the host's sockets, in a turmoil simulation or on weft's own stack"
+)]
+pub(crate) struct Args {
+    /// Where to run: socket (the host's sockets), turmoil (a simulation with its own echo
+    /// server) or direct (weft stacks in this process, one of them the echo server).
     #[arg(long, default_value = "socket")]
     backend: Backend,
-    /// The echo server (socket backend; on turmoil only its port counts).
+    /// The echo server (socket backend; on turmoil and direct only its port counts).
     #[arg(long, default_value = "127.0.0.1:7007")]
     server: SocketAddrV4,
     /// Seeds the payloads and the simulation.
@@ -37,18 +44,18 @@ struct Args {
     timeout_ms: u64,
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    let mut cfg = ExampleConfig::new(Service::UdpEcho, Role::Client, args.backend, args.seed);
-    cfg.addr = args.server;
-    cfg.count = args.requests;
-    cfg.size = args.size;
-    cfg.timeout = Duration::from_millis(args.timeout_ms);
-    match run_example(&cfg, &mut |event| println!("{event}")) {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("udp_client: {e}");
-            ExitCode::FAILURE
-        }
+impl Args {
+    /// What the example runs.
+    pub(crate) fn config(&self) -> ExampleConfig {
+        let mut cfg = ExampleConfig::new(Service::UdpEcho, Role::Client, self.backend, self.seed);
+        cfg.addr = self.server;
+        cfg.count = self.requests;
+        cfg.size = self.size;
+        cfg.timeout = Duration::from_millis(self.timeout_ms);
+        cfg
     }
+}
+
+fn main() -> ExitCode {
+    example_main("udp_client", &Args::parse().config())
 }

@@ -107,14 +107,6 @@ pub enum AppError {
         /// The cargo feature it needs.
         feature: &'static str,
     },
-    /// The backend cannot run this service yet.
-    #[error("the {backend} backend cannot run {what} yet")]
-    Unsupported {
-        /// The backend.
-        backend: Backend,
-        /// What it cannot run.
-        what: &'static str,
-    },
     /// The client role needs a server address.
     #[error("the client needs a server address with a nonzero port (got {0})")]
     NoServer(SocketAddrV4),
@@ -766,7 +758,8 @@ pub enum Backend {
     /// simulation with a server host and a client host.
     Turmoil,
     /// weft's own stack (`direct::DirectNet`, feature `tokio`): a server stack and a client
-    /// stack over an in-memory Ethernet cable, on tokio's clock.
+    /// stack over an in-memory Ethernet cable in this process, on tokio's clock; both run
+    /// whatever the role.
     Direct,
 }
 
@@ -851,7 +844,7 @@ impl core::fmt::Display for Service {
 }
 
 /// Which side(s) of a service an example runs. On the turmoil backend an example always
-/// runs both, on two simulated hosts.
+/// runs both, on two simulated hosts; on the direct backend both, on two weft stacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// Serve at [`ExampleConfig::addr`].
@@ -891,8 +884,8 @@ pub struct ExampleConfig {
     /// Seeds the backend's [`Net::rng`] (the payloads) and, on turmoil, the simulation.
     pub seed: u64,
     /// Socket backend: the server's address (port 0 = ephemeral) for [`Role::Server`] and
-    /// [`Role::Both`], the server to reach for [`Role::Client`]. Turmoil: only the port
-    /// counts (0 = the service's well-known port).
+    /// [`Role::Both`], the server to reach for [`Role::Client`]. Turmoil and direct: only
+    /// the port counts (0 = the service's well-known port).
     pub addr: SocketAddrV4,
     /// Requests (UDP echo) or messages (TCP echo); unused by discard.
     pub count: usize,
@@ -954,9 +947,9 @@ impl core::fmt::Display for Event {
 /// What an example did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExampleReport {
-    /// The client's transcript (client and both roles).
+    /// The client's transcript (client and both roles; always on turmoil and direct).
     pub transcript: Option<Transcript>,
-    /// The server's counts (server and both roles; always on turmoil).
+    /// The server's counts (server and both roles; always on turmoil and direct).
     pub served: Option<Counts>,
     /// Turmoil: the simulated time the run took.
     pub sim_elapsed: Option<Duration>,
@@ -977,6 +970,18 @@ pub fn run_example(
         Backend::Socket => run_on_socket(cfg, out),
         Backend::Turmoil => run_on_turmoil(cfg, out),
         Backend::Direct => run_on_direct(cfg, out),
+    }
+}
+
+/// An example's `main` once its command line is read: [`run_example`] printing each event on
+/// stdout; a failure is printed on stderr as `NAME: error` and makes the exit status 1.
+pub fn example_main(name: &str, cfg: &ExampleConfig) -> std::process::ExitCode {
+    match run_example(cfg, &mut |event| println!("{event}")) {
+        Ok(_) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 
@@ -1179,7 +1184,9 @@ fn run_on_turmoil(
     })
 }
 
-/// Two weft stacks over an in-memory cable: the server on 10.7.0.1, the client on 10.7.0.2.
+/// Two weft stacks over an in-memory cable, the server on 10.7.0.1 and the client on
+/// 10.7.0.2, both in this process whatever the role (as on turmoil): a lone server is sent
+/// the client's requests, a lone client has a server to talk to.
 #[cfg(feature = "tokio")]
 fn run_on_direct(
     cfg: &ExampleConfig,
@@ -1191,11 +1198,14 @@ fn run_on_direct(
     use weft_core::{InterfaceConfig, StackConfig};
     use weft_wire::MacAddr;
 
-    if cfg.role != Role::Both {
-        return Err(AppError::Unsupported {
-            backend: Backend::Direct,
-            what: "one role alone (both stacks run in this process: use --role both)",
-        });
+    match cfg.role {
+        Role::Both => {}
+        Role::Server => out(&Event::Line(
+            "direct: its client runs on a second weft stack in this process".to_string(),
+        )),
+        Role::Client => out(&Event::Line(
+            "direct: its server runs on a second weft stack in this process".to_string(),
+        )),
     }
     let server_ip = Ipv4Addr::new(10, 7, 0, 1);
     let port = match cfg.addr.port() {

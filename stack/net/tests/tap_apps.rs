@@ -106,8 +106,9 @@ fn tap_udp_transcripts_equal_the_socket_backend_both_ways() {
     });
 }
 
-/// TCP: RFC 862 echo and RFC 863 discard with the Linux kernel's TCP on the other side, both
-/// directions; the transcripts equal the socket backend's on loopback.
+/// TCP: RFC 862 echo with the Linux kernel's TCP on the other side, weft as client and as
+/// server; the transcripts equal the socket backend's on loopback. A SYN to a closed Linux
+/// port is refused.
 #[test]
 fn tap_tcp_transcripts_equal_the_socket_backend_both_ways() {
     if !privileged() {

@@ -6,6 +6,8 @@
 #![cfg(all(feature = "tokio", feature = "turmoil"))]
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
+mod common;
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
@@ -22,20 +24,9 @@ use weft_net::{ConnectError, Flow, Listener, Net, NetError, TcpNet, UdpNet, UdpS
 
 const DEFAULT_SEED: u64 = 0x5eed_0001;
 
-/// The seed for this run, printed so a failure can be replayed.
+/// The seed for this run (`WEFT_NET_SEED` overrides it), printed.
 fn seed() -> u64 {
-    let seed = std::env::var("WEFT_NET_SEED")
-        .ok()
-        .and_then(|s| {
-            let s = s.trim();
-            match s.strip_prefix("0x") {
-                Some(h) => u64::from_str_radix(h, 16).ok(),
-                None => s.parse().ok(),
-            }
-        })
-        .unwrap_or(DEFAULT_SEED);
-    println!("seed {seed} (WEFT_NET_SEED={seed:#x} replays it)");
-    seed
+    common::seed(DEFAULT_SEED)
 }
 
 fn counts(served: u64, bytes: u64) -> Counts {
@@ -476,19 +467,34 @@ fn example_udp_echo_and_udp_client() {
     assert_eq!(run(&client).unwrap_err(), AppError::NoServer(localhost(0)));
 }
 
-/// tcp_echo in its three modes on the socket backend, and on turmoil.
+/// The direct backend runs every service in every role, its peer on a second weft stack in
+/// the process: the server role reports the client's transcript too, the client role the
+/// server's counts, and the transcripts equal the turmoil run's.
 #[test]
-fn example_direct_runs_every_service_in_both_roles_only() {
+fn example_direct_runs_every_service_in_every_role() {
     let seed = seed();
-    let cfg = ExampleConfig::new(Service::UdpEcho, Role::Both, Backend::Direct, seed);
-    let report = run(&cfg).unwrap();
-    assert_eq!(report.served.unwrap().served, cfg.count as u64);
-    let tcp = ExampleConfig::new(Service::TcpEcho, Role::Both, Backend::Direct, seed);
-    assert_eq!(run(&tcp).unwrap().served.unwrap().served, 1);
-    let alone = ExampleConfig::new(Service::UdpEcho, Role::Server, Backend::Direct, seed);
-    assert!(matches!(run(&alone), Err(AppError::Unsupported { .. })));
+    for service in [Service::UdpEcho, Service::TcpEcho, Service::Discard] {
+        let on_turmoil = run(&ExampleConfig::new(
+            service,
+            Role::Both,
+            Backend::Turmoil,
+            seed,
+        ))
+        .unwrap();
+        for role in [Role::Both, Role::Server, Role::Client] {
+            let cfg = ExampleConfig::new(service, role, Backend::Direct, seed);
+            let report = run(&cfg).unwrap();
+            assert_eq!(report.served, on_turmoil.served, "{service} {role:?}");
+            assert!(report.transcript.is_some(), "{service} {role:?}");
+            assert_eq!(
+                report.transcript, on_turmoil.transcript,
+                "{service} {role:?}"
+            );
+        }
+    }
 }
 
+/// tcp_echo in its three modes on the socket backend, and on turmoil.
 #[test]
 fn example_tcp_echo() {
     let seed = seed();
