@@ -633,4 +633,97 @@ mod tests {
         assert!(start_time(std::process::id()).is_some());
         assert!(!alive(u32::MAX));
     }
+
+    /// True when a test that needs `what` may run; otherwise prints why it is skipped, or,
+    /// under CI=true, fails.
+    fn can_run(ok: bool, what: &str) -> bool {
+        if !ok {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "this test needs {what}, and CI=true: failing, not skipping"
+            );
+            println!("skipping: needs {what}");
+        }
+        ok
+    }
+
+    fn has_ip() -> bool {
+        run(Command::new("ip").arg("-V")).is_ok()
+    }
+
+    /// A child the ledger holds is a leftover while it runs, and no longer once it is gone;
+    /// the same pid recorded with another start time (a pid the kernel reused) is not ours.
+    #[test]
+    fn leftovers_catch_a_live_process() {
+        let ledger: SharedLedger = Rc::default();
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let p = Proc::spawn(&ledger, "sleep 30", cmd).expect("start sleep");
+        let pid = p.child.id();
+        let ours = |left: &[String]| {
+            left.iter()
+                .any(|l| l.starts_with(&format!("process {pid} ")))
+        };
+        let left = leftovers(&ledger.borrow());
+        assert!(
+            left.contains(&format!("process {pid} (sleep 30)")),
+            "{left:?}"
+        );
+        let started = ledger.borrow().pids[0].1;
+        assert!(started.is_some());
+        let reused = Ledger {
+            pids: vec![(
+                pid,
+                started.map(|t| t + 1),
+                "an earlier process".to_string(),
+            )],
+            ..Ledger::default()
+        };
+        assert!(!ours(&leftovers(&reused)), "{:?}", leftovers(&reused));
+        drop(p); // kills and reaps it
+        let left = leftovers(&ledger.borrow());
+        assert!(!ours(&left), "{left:?}");
+    }
+
+    /// A link the ledger names that is in the root namespace is a leftover (`lo` stands in
+    /// for a TAP device that escaped its namespace: every namespace has one).
+    #[test]
+    fn leftovers_catch_a_link_in_the_root_namespace() {
+        if !can_run(has_ip(), "`ip` (iproute2)") {
+            return;
+        }
+        let ledger = Ledger {
+            links: vec![
+                ("weft-interop-test".to_string(), "lo".to_string()),
+                ("weft-interop-test".to_string(), "wtap-none".to_string()),
+            ],
+            ..Ledger::default()
+        };
+        let left = leftovers(&ledger);
+        assert_eq!(
+            left,
+            vec!["link lo (made in weft-interop-test) in the root namespace".to_string()]
+        );
+    }
+
+    /// A namespace the harness made is a leftover until its guard has deleted it.
+    #[test]
+    fn leftovers_catch_a_namespace() {
+        if !can_run(is_root() && has_ip(), "root and `ip` (iproute2)") {
+            return;
+        }
+        let ledger: SharedLedger = Rc::default();
+        // A number no harness step uses.
+        let ns = Netns::create(&ledger, 9_901).expect("create a namespace");
+        let name = ns.name.clone();
+        let left = leftovers(&ledger.borrow());
+        assert!(left.contains(&format!("namespace {name}")), "{left:?}");
+        assert!(
+            left.contains(&format!("namespace mount /run/netns/{name}")),
+            "{left:?}"
+        );
+        drop(ns);
+        let left = leftovers(&ledger.borrow());
+        assert!(!left.iter().any(|l| l.contains(&name)), "{left:?}");
+    }
 }
