@@ -595,15 +595,21 @@ fn planted_meta(frame: &[u8]) -> weft_core::TxMeta {
     }
 }
 
-#[test]
-fn link_peek_transmit_reports_the_metadata_poll_transmit_returns() {
-    let now = Instant::ZERO;
+/// A stack at A with frames that differ queued: its announcement and ARP requests for two
+/// addresses.
+fn stack_with_frames_queued(now: Instant) -> weft_core::Stack {
     let mut a = weft_core::Stack::new(host(1, 1, A), now).unwrap();
     let s = a.udp_bind(Ipv4Addr::UNSPECIFIED, 1).unwrap();
-    // ARP requests for two addresses besides the announcement: frames that differ.
     a.udp_send_to(now, s, (B, 2), b"one").unwrap();
     a.udp_send_to(now, s, (Ipv4Addr::new(10, 0, 0, 3), 2), b"two")
         .unwrap();
+    a
+}
+
+#[test]
+fn link_peek_transmit_reports_the_metadata_poll_transmit_returns() {
+    let now = Instant::ZERO;
+    let mut a = stack_with_frames_queued(now);
     assert!(
         a.peek_transmit(now, IfaceId(1)).is_none(),
         "no such interface"
@@ -627,11 +633,7 @@ fn link_peek_transmit_reports_the_metadata_poll_transmit_returns() {
 fn link_drive_once_hands_each_frame_its_metadata() {
     use weft_core::link::drive_once;
     let now = Instant::ZERO;
-    let mut a = weft_core::Stack::new(host(1, 1, A), now).unwrap();
-    let s = a.udp_bind(Ipv4Addr::UNSPECIFIED, 1).unwrap();
-    a.udp_send_to(now, s, (B, 2), b"one").unwrap();
-    a.udp_send_to(now, s, (Ipv4Addr::new(10, 0, 0, 3), 2), b"two")
-        .unwrap();
+    let mut a = stack_with_frames_queued(now);
     let _ = a.peek_transmit(now, IfaceId(0));
     let planted = a.testkit_set_queued_meta(planted_meta);
     let mut link = MetaLink::default();

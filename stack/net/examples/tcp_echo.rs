@@ -13,7 +13,7 @@
 //! on direct both run on two weft stacks in this process, over an in-memory cable.
 
 use clap::Parser;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::process::ExitCode;
 use weft_net::apps::{Backend, ExampleConfig, Role, Service, example_main};
 
@@ -56,10 +56,7 @@ impl Args {
     /// What the example runs.
     pub(crate) fn config(&self) -> ExampleConfig {
         let mut cfg = ExampleConfig::new(Service::TcpEcho, self.mode, self.backend, self.seed);
-        cfg.addr = match self.mode {
-            Role::Client => self.server,
-            Role::Server | Role::Both => SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.port),
-        };
+        cfg.set_addr(self.port, self.server);
         cfg.serve = self.serve;
         cfg.count = self.messages;
         cfg.size = self.size;

@@ -920,6 +920,17 @@ impl ExampleConfig {
     }
 }
 
+impl ExampleConfig {
+    /// Sets [`ExampleConfig::addr`] as the examples' command lines give it: `server` (the
+    /// server to reach) for [`Role::Client`], 127.0.0.1:`port` (where to serve) for the others.
+    pub fn set_addr(&mut self, port: u16, server: SocketAddrV4) {
+        self.addr = match self.role {
+            Role::Client => server,
+            Role::Server | Role::Both => SocketAddrV4::new(Ipv4Addr::LOCALHOST, port),
+        };
+    }
+}
+
 /// What an example reports as it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -117,13 +117,21 @@ fn direct_ping_and_port_unreachable() {
 }
 
 #[test]
-fn direct_bind_errors_are_typed() {
+fn direct_bind_and_connect_errors_are_typed() {
     block_on_local(async {
         let (a, _b) = two_stacks(8);
         let foreign = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 53);
         assert_eq!(
             a.bind_udp(foreign).await.err(),
             Some(NetError::AddrNotAvailable(foreign))
+        );
+        // No gateway: nothing outside 10.9.0.0/24 has a route.
+        let to = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80);
+        let unreachable = a.connect(to).await.err();
+        assert_eq!(unreachable, Some(ConnectError::Unreachable(to)));
+        assert_eq!(
+            unreachable.map(|e| e.to_string()),
+            Some("192.0.2.1:80 is unreachable".to_string())
         );
         let first = a.bind_udp(SocketAddrV4::new(A, 53)).await.expect("bind");
         assert_eq!(
@@ -285,19 +293,13 @@ fn direct_one_stack_on_two_links() {
             .expect("bind wildcard");
         echoed(&any, SocketAddrV4::new(LEFT, 7), b"to the left").await;
         echoed(&any, SocketAddrV4::new(RIGHT, 7), b"to the right").await;
-        // Bound to each of R's addresses.
-        let on0 = r
-            .bind_udp(SocketAddrV4::new(R0, 5000))
-            .await
-            .expect("bind R0");
-        let on1 = r
-            .bind_udp(SocketAddrV4::new(R1, 5000))
-            .await
-            .expect("bind R1");
-        assert_eq!(on0.local_addr(), SocketAddrV4::new(R0, 5000));
-        assert_eq!(on1.local_addr(), SocketAddrV4::new(R1, 5000));
-        echoed(&on0, SocketAddrV4::new(LEFT, 7), b"from R0").await;
-        echoed(&on1, SocketAddrV4::new(RIGHT, 7), b"from R1").await;
+        // Bound to each of R's addresses, to the host on that address's network.
+        for (ours, theirs) in [(R0, LEFT), (R1, RIGHT)] {
+            let local = SocketAddrV4::new(ours, 5000);
+            let sock = r.bind_udp(local).await.expect("bind one of R's addresses");
+            assert_eq!(sock.local_addr(), local);
+            echoed(&sock, SocketAddrV4::new(theirs, 7), b"from one address").await;
+        }
         assert_eq!((left_echo.served(), right_echo.served()), (2, 2));
         // An address R does not have.
         let foreign = SocketAddrV4::new(Ipv4Addr::new(10, 9, 2, 1), 5000);
@@ -314,29 +316,22 @@ fn direct_one_stack_on_two_links() {
 
         // Each host reaches R's address on its own side: ping, and R's one echo server on
         // every address.
-        left.ping(R0, Duration::from_secs(2))
-            .await
-            .expect("left pings R0");
-        right
-            .ping(R1, Duration::from_secs(2))
-            .await
-            .expect("right pings R1");
         let (_, r_echo) = weft_net::apps::udp_echo_server_at(
             r.clone(),
             SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7),
         )
         .await
         .expect("R echo");
-        let l = left
-            .bind_udp(SocketAddrV4::new(LEFT, 0))
-            .await
-            .expect("bind left");
-        echoed(&l, SocketAddrV4::new(R0, 7), b"left to R").await;
-        let rt = right
-            .bind_udp(SocketAddrV4::new(RIGHT, 0))
-            .await
-            .expect("bind right");
-        echoed(&rt, SocketAddrV4::new(R1, 7), b"right to R").await;
+        for (host, theirs, ours) in [(&left, LEFT, R0), (&right, RIGHT, R1)] {
+            host.ping(ours, Duration::from_secs(2))
+                .await
+                .unwrap_or_else(|e| panic!("{theirs} pings {ours}: {e}"));
+            let sock = host
+                .bind_udp(SocketAddrV4::new(theirs, 0))
+                .await
+                .expect("bind");
+            echoed(&sock, SocketAddrV4::new(ours, 7), b"to R").await;
+        }
         assert_eq!(r_echo.served(), 2);
 
         // The driver counted frames on both links, and the per-link counts add up.
@@ -360,25 +355,7 @@ fn direct_one_stack_on_two_links() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Unreachable destinations
-
-#[test]
-fn direct_connect_without_a_route_is_unreachable() {
-    block_on_local(async {
-        let (a, _b) = two_stacks(8);
-        // No gateway: nothing outside 10.9.0.0/24 has a route.
-        let to = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80);
-        assert_eq!(
-            a.connect(to).await.err(),
-            Some(ConnectError::Unreachable(to))
-        );
-        assert_eq!(
-            a.connect(to).await.err().map(|e| e.to_string()),
-            Some("192.0.2.1:80 is unreachable".to_string())
-        );
-    })
-    .expect("runtime");
-}
+// Connect errors the network causes, with the test playing the peer
 
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
 const PEER_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x99]);
@@ -444,7 +421,7 @@ async fn raw_peer(mut link: memory::MemoryLink, answer: SynAnswer, syns: Rc<RefC
                         SynAnswer::Unreachable(code) => {
                             // RFC 792: the IP header and the first 64 bits of its data.
                             let quoted = &eth.payload()[..packet.header_len() + 8];
-                            Some(icmp_frame(eth.src(), ip.src, code, quoted))
+                            Some(icmp_frame(eth.src(), ip, code, quoted))
                         }
                     }
                 } else {
@@ -465,29 +442,23 @@ async fn raw_peer(mut link: memory::MemoryLink, answer: SynAnswer, syns: Rc<RefC
     }
 }
 
-/// An ICMP destination unreachable from PEER to `dst`.
-fn icmp_frame(dst_mac: MacAddr, dst: Ipv4Addr, code: u8, quoted: &[u8]) -> Vec<u8> {
+/// An ICMP destination unreachable from PEER about the datagram whose header is `about`,
+/// back to its sender.
+fn icmp_frame(dst_mac: MacAddr, about: Ipv4Repr<'_>, code: u8, quoted: &[u8]) -> Vec<u8> {
     let icmp = Icmpv4Repr::DstUnreachable {
         code: DstUnreachableCode(code),
         next_hop_mtu: 0,
         unused: 0,
         quoted,
     };
+    // The datagram's own header turned round, carrying ICMP.
     let ip = Ipv4Repr {
         src: PEER,
-        dst,
+        dst: about.src,
         protocol: IpProtocol::ICMP,
-        ttl: 64,
-        dscp: 0,
-        ecn: 0,
-        ident: 1,
-        reserved_flag: false,
         dont_frag: false,
-        more_frags: false,
-        frag_offset_units: 0,
-        options: Default::default(),
-        options_padding: &[],
         payload_len: icmp.buffer_len(),
+        ..about
     };
     let mut packet = vec![0u8; ip.buffer_len()];
     let at = ip.emit(&mut packet).unwrap();

@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::socket_server;
+
 #[allow(dead_code)]
 #[path = "../examples/discard.rs"]
 mod discard;
@@ -25,11 +27,7 @@ mod udp_echo;
 use clap::Parser;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::ExitCode;
-use std::sync::mpsc;
-use std::time::Duration;
-use weft_net::apps::{
-    self, AppError, Backend, Counts, Event, ExampleConfig, ExampleReport, Role, Transcript,
-};
+use weft_net::apps::{self, Backend, Counts, ExampleConfig, ExampleReport, Role, Transcript};
 
 const DEFAULT_SEED: u64 = 0x5eed_0002;
 
@@ -48,32 +46,6 @@ fn config<A: Parser>(argv: &[&str], config: impl Fn(&A) -> ExampleConfig) -> Exa
 fn run(name: &str, cfg: &ExampleConfig) -> ExampleReport {
     apps::run_example(cfg, &mut |e| println!("[{name} {}] {e}", cfg.backend))
         .unwrap_or_else(|e| panic!("{name} on {}: {e}", cfg.backend))
-}
-
-/// Runs a socket-backend server configuration on its own thread until it has served what
-/// its `--serve` says; returns where it listens and its thread.
-fn socket_server(
-    name: &'static str,
-    cfg: ExampleConfig,
-) -> (
-    SocketAddrV4,
-    std::thread::JoinHandle<Result<ExampleReport, AppError>>,
-) {
-    assert_eq!(cfg.backend, Backend::Socket);
-    assert!(cfg.serve.is_some(), "a server that stops");
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        apps::run_example(&cfg, &mut |e| {
-            println!("[{name} server] {e}");
-            if let Event::Listening { addr, .. } = e {
-                tx.send(*addr).unwrap();
-            }
-        })
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the server listens");
-    (addr, thread)
 }
 
 fn names() -> Vec<&'static str> {

@@ -12,10 +12,9 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
-use std::sync::mpsc;
 use std::time::Duration;
 use weft_net::apps::{
-    self, AppError, Backend, Counts, Event, ExampleConfig, ExampleReport, Role, Service, Transcript,
+    self, AppError, Backend, Counts, ExampleConfig, ExampleReport, Role, Service, Transcript,
 };
 use weft_net::socket::SocketNet;
 use weft_net::tokio_rt::block_on_local;
@@ -409,29 +408,10 @@ fn bind_conflicts_are_addr_in_use_on_both_backends() {
 
 /// Runs the server role of an example on the socket backend on its own thread until it has
 /// served `serve` datagrams or connections; returns where it listens and its thread.
-fn socket_server(
-    service: Service,
-    seed: u64,
-    serve: u64,
-) -> (
-    SocketAddrV4,
-    std::thread::JoinHandle<Result<ExampleReport, AppError>>,
-) {
-    let (tx, rx) = mpsc::channel();
-    let server = std::thread::spawn(move || {
-        let mut cfg = ExampleConfig::new(service, Role::Server, Backend::Socket, seed);
-        cfg.serve = Some(serve);
-        apps::run_example(&cfg, &mut |e| {
-            println!("[server] {e}");
-            if let Event::Listening { addr, .. } = e {
-                tx.send(*addr).unwrap();
-            }
-        })
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the server listens");
-    (addr, server)
+fn socket_server(service: Service, seed: u64, serve: u64) -> common::SocketServer {
+    let mut cfg = ExampleConfig::new(service, Role::Server, Backend::Socket, seed);
+    cfg.serve = Some(serve);
+    common::socket_server("server", cfg)
 }
 
 fn run(cfg: &ExampleConfig) -> Result<ExampleReport, AppError> {

@@ -20,3 +20,32 @@ pub fn seed(default: u64) -> u64 {
     println!("seed {seed} (WEFT_NET_SEED={seed:#x} replays it)");
     seed
 }
+
+/// A server the socket backend runs on its own thread, and where it listens.
+#[cfg(feature = "tokio")]
+pub type SocketServer = (
+    std::net::SocketAddrV4,
+    std::thread::JoinHandle<Result<weft_net::apps::ExampleReport, weft_net::apps::AppError>>,
+);
+
+/// Runs an example's server configuration (socket backend, `serve` set so it stops) on its
+/// own thread, printing what it reports under `name`, until it has served that many.
+#[cfg(feature = "tokio")]
+pub fn socket_server(name: &'static str, cfg: weft_net::apps::ExampleConfig) -> SocketServer {
+    use weft_net::apps::{Backend, Event};
+    assert_eq!(cfg.backend, Backend::Socket);
+    assert!(cfg.serve.is_some(), "a server that stops");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        weft_net::apps::run_example(&cfg, &mut |e| {
+            println!("[{name}] {e}");
+            if let Event::Listening { addr, .. } = e {
+                tx.send(*addr).expect("the test waits for the address");
+            }
+        })
+    });
+    let addr = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the server listens");
+    (addr, thread)
+}
