@@ -46,30 +46,28 @@ impl Checksum {
         if data.len() <= 64 {
             return self.add_native(sum_words(data));
         }
-        // Eight 32-bit lanes over 32-byte blocks (a loop the compiler vectorises). Each lane
-        // adds whole native 32-bit words — two 16-bit words, `hi << 16 | lo` — into `a`
-        // (wrapping) and their high halves into `b`; the sum of the low halves is then
-        // `a - (b << 16)`, exact while a lane holds at most 65,535 words (neither sum
-        // reaches 2^32). Two vector operations per 16 bytes instead of the three that
-        // masking and shifting into separate sums take.
+        // One plain reduction loop over native 32-bit words, which the compiler's loop
+        // vectoriser turns into several vector accumulators on any target. Each word — two
+        // 16-bit words, `hi << 16 | lo` — is added into `a` (wrapping) and its high half
+        // into `b`; the sum of the low halves is then `a - (b << 16)` (mod 2^32), exact
+        // while a run holds at most 65,535 words (the true sums stay below 2^32). Two vector
+        // operations per 16 bytes instead of the three that masking and shifting into
+        // separate sums take. (Hand-written lanes, `[u32; 8]` zipped per 32-byte block, were
+        // regrouped by the superword vectoriser with a rotated lane order: four shuffles per
+        // block, 15 instructions per 32 bytes instead of 11, 27 ns per 1,460 bytes instead
+        // of about 20.)
+        let (words, rest) = data.as_chunks::<4>();
         let mut wide: u64 = 0;
-        for block in data.chunks(32 * 65_535) {
-            let (blocks, rest) = block.as_chunks::<32>();
-            let mut a = [0u32; 8];
-            let mut b = [0u32; 8];
-            for blk in blocks {
-                let (words, _) = blk.as_chunks::<4>();
-                for ((a, b), w) in a.iter_mut().zip(b.iter_mut()).zip(words) {
-                    let w = u32::from_ne_bytes(*w);
-                    *a = a.wrapping_add(w);
-                    *b += w >> 16;
-                }
+        for run in words.chunks(65_535) {
+            let (mut a, mut b) = (0u32, 0u32);
+            for w in run {
+                let w = u32::from_ne_bytes(*w);
+                a = a.wrapping_add(w);
+                b += w >> 16;
             }
-            for (a, b) in a.iter().zip(&b) {
-                wide += u64::from(a.wrapping_sub(b << 16)) + u64::from(*b);
-            }
-            wide += sum_words(rest);
+            wide += u64::from(a.wrapping_sub(b << 16)) + u64::from(b);
         }
+        wide += sum_words(rest);
         self.add_native(wide)
     }
 
@@ -248,11 +246,16 @@ mod tests {
 
     #[test]
     fn checksum_large_regions_cross_lane_blocks() {
-        // Past 65,535 words per lane (blocks of 32 * 65,535 bytes) the sum moves to the 64-bit
-        // accumulator: all-ones data is the worst case for lane overflow.
+        // Past 65,535 words per run (4 * 65,535 = 262,140 bytes) the sum moves to the 64-bit
+        // accumulator: all-ones data is the worst case for overflow of the 32-bit sums.
         for len in [
-            262_143usize,
+            262_139usize,
+            262_140,
+            262_141,
+            262_143,
             262_144,
+            524_280,
+            524_281,
             700_001,
             2_097_119,
             2_097_120,
