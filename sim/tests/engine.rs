@@ -244,3 +244,145 @@ fn sim_bad_configurations_are_errors() {
     assert!(e.to_string().contains("used twice"), "{e}");
     let _ = NetError::Closed;
 }
+
+/// Datagrams a server received, and when.
+type Received = Rc<RefCell<Vec<(Instant, Vec<u8>)>>>;
+
+/// A server that records every datagram on port 9 in every life, and a client that sends one
+/// before the server crashes (1 ms), one while it is down (50 ms) and one after it restarted
+/// (200 ms); the server is down from 10 to 100 ms when `crash`.
+fn crash_sim(log: Received, crash: bool) -> SimBuilder {
+    let b = Sim::builder()
+        .switch("lan")
+        .idle_host("server", HostConfig::on("lan", SERVER, 24))
+        .daemon("server", move |net| {
+            let log = log.clone();
+            async move {
+                let at = net.clone();
+                net.listen_udp(9, move |_, _, p| {
+                    log.borrow_mut().push((at.now(), p));
+                    async {}
+                })
+                .await
+                .expect("listen");
+            }
+        })
+        .host(
+            "client",
+            HostConfig::on("lan", Ipv4Addr::new(10, 0, 0, 2), 24),
+            |net| async move {
+                let s = net
+                    .bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+                    .await
+                    .expect("bind");
+                for (ms, msg) in [(1, "before"), (50, "during"), (200, "after")] {
+                    net.sleep_until(Instant::from_millis(ms)).await;
+                    s.send_to(msg.as_bytes(), SocketAddrV4::new(SERVER, 9))
+                        .await
+                        .expect("send");
+                }
+                net.sleep_until(Instant::from_millis(300)).await;
+            },
+        );
+    if !crash {
+        return b;
+    }
+    b.at(
+        Instant::from_millis(10),
+        Action::Crash {
+            host: "server".into(),
+        },
+    )
+    .at(
+        Instant::from_millis(100),
+        Action::Restart {
+            host: "server".into(),
+        },
+    )
+}
+
+#[test]
+fn sim_a_frame_sent_to_a_crashed_host_never_reaches_its_next_life() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let r = run(&crash_sim(log.clone(), true), 5);
+    assert!(r.ok(), "{}", r.oracle_summary());
+    let got: Vec<(Instant, Vec<u8>)> = log.borrow().clone();
+    let texts: Vec<&[u8]> = got.iter().map(|(_, p)| p.as_slice()).collect();
+    assert_eq!(
+        texts,
+        [&b"before"[..], b"after"],
+        "the datagram sent at 50 ms is gone"
+    );
+    assert!(got[0].0 < Instant::from_millis(10) && got[1].0 > Instant::from_millis(200));
+    let server = r.host("server").unwrap();
+    assert_eq!(server.crashes, 1);
+    // The new life's stack saw exactly one datagram: the one sent after it booted.
+    assert_eq!(
+        (
+            server.counters.udp.rx_datagrams,
+            server.counters.ipv4.rx_datagrams
+        ),
+        (1, 1),
+        "{:?}",
+        server.counters
+    );
+    // Dropped at the down NIC, counted on the direction towards it.
+    let link = &r.links[0];
+    assert_eq!(link.name, "server-lan");
+    assert_eq!(link.from_switch.down_drops, 1, "{:?}", link.from_switch);
+    assert_eq!(link.to_switch.down_drops, 0);
+    assert_eq!(r.link_totals().down_drops, 1);
+    assert!(r.summary().contains("down"), "the summary shows the column");
+    // Without the crash all three arrive, and nothing is dropped.
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let r = run(&crash_sim(log.clone(), false), 5);
+    assert_eq!(log.borrow().len(), 3);
+    assert_eq!(r.link_totals().down_drops, 0);
+}
+
+/// `hosts` weft hosts, each with an application that only sleeps for `span`.
+fn idle_hosts(hosts: usize, span: Duration) -> SimBuilder {
+    let mut b = Sim::builder().switch("lan");
+    for h in 0..hosts {
+        b = b.host(
+            &format!("h{h}"),
+            HostConfig::on("lan", Ipv4Addr::new(10, 0, 1, 1 + h as u8), 24),
+            move |net| async move {
+                net.sleep_until(Instant::ZERO.saturating_add(span)).await;
+            },
+        );
+    }
+    b
+}
+
+#[test]
+fn sim_an_idle_hour_costs_events_not_ticks() {
+    // A tick-driven engine would process one event per host per tick (millions in an hour);
+    // a next-event one only what is due: here each application's one timer, and whatever
+    // the idle stacks schedule themselves.
+    let hour = Duration::from_secs(3600);
+    for hosts in [1, 10, 50] {
+        let r = run(&idle_hosts(hosts, hour), 1);
+        assert!(r.all_finished());
+        assert_eq!(r.end, Instant::from_secs(3600));
+        println!(
+            "{hosts} idle hosts, one virtual hour: {} events, {} polls",
+            r.events, r.polls
+        );
+        // Frames: a host announces itself when it boots (each broadcast reaches every other
+        // host), and sends nothing more while idle.
+        let t = r.link_totals();
+        assert!(
+            r.frames_sent <= 2 * hosts as u64,
+            "{} frames sent",
+            r.frames_sent
+        );
+        let arrivals = t.delivered;
+        assert!(
+            r.events - arrivals <= 2 * hosts as u64,
+            "{} events besides {arrivals} frame arrivals for {hosts} idle hosts over an hour",
+            r.events - arrivals
+        );
+        assert!(r.polls <= 8 * hosts as u64 + arrivals, "{} polls", r.polls);
+    }
+}
