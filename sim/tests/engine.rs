@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Log, Macs, Planned, To};
+use common::{Planned, RawLan, To};
 use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
@@ -192,6 +192,16 @@ fn sim_tape_replay_reproduces_the_run() {
     assert_ne!(clean.trace_digest, first.trace_digest);
 }
 
+/// `host` crashes at `from_ms` and restarts at `until_ms`.
+fn down_between(b: SimBuilder, host: &str, from_ms: u64, until_ms: u64) -> SimBuilder {
+    let host = host.to_string();
+    b.at(
+        Instant::from_millis(from_ms),
+        Action::Crash { host: host.clone() },
+    )
+    .at(Instant::from_millis(until_ms), Action::Restart { host })
+}
+
 #[test]
 fn sim_partition_and_crash_restart() {
     let log = Rc::new(RefCell::new(Vec::new()));
@@ -209,19 +219,8 @@ fn sim_partition_and_crash_restart() {
                 host: "client0".into(),
                 iface: 0,
             },
-        )
-        .at(
-            Instant::from_millis(400),
-            Action::Crash {
-                host: "server".into(),
-            },
-        )
-        .at(
-            Instant::from_millis(600),
-            Action::Restart {
-                host: "server".into(),
-            },
         );
+    let b = down_between(b, "server", 400, 600);
     let r = run(&b, 3);
     let t = r.link_totals();
     assert!(t.partition_drops > 0, "{t:?}");
@@ -291,18 +290,7 @@ fn crash_sim(log: Received, crash: bool) -> SimBuilder {
     if !crash {
         return b;
     }
-    b.at(
-        Instant::from_millis(10),
-        Action::Crash {
-            host: "server".into(),
-        },
-    )
-    .at(
-        Instant::from_millis(100),
-        Action::Restart {
-            host: "server".into(),
-        },
-    )
+    down_between(b, "server", 10, 100)
 }
 
 #[test]
@@ -474,20 +462,10 @@ fn faulty_uplink() -> LinkSpec {
     }
 }
 
-/// A raw host `name` (host number `n` in its address) on `switch` sending `count` numbered
-/// frames of `len` bytes, one every `gap_ns` from 1 ms, to `to`.
-#[allow(clippy::too_many_arguments)]
-fn raw_sender(
-    b: SimBuilder,
-    macs: &Macs,
-    name: &str,
-    (switch, n): (&str, u8),
-    link: LinkSpec,
-    to: To,
-    (count, len, gap_ns): (u32, usize, u64),
-    first_seq: u32,
-) -> SimBuilder {
-    let plan = (0..count)
+/// `count` numbered frames (from `first_seq`) of `len` bytes to `to`, one every `gap_ns`
+/// from 1 ms.
+fn numbered(to: &To, (count, len, gap_ns): (u32, usize, u64), first_seq: u32) -> Vec<Planned> {
+    (0..count)
         .map(|i| {
             Planned::new(
                 Instant::from_nanos(1_000_000 + gap_ns * u64::from(i)),
@@ -496,41 +474,24 @@ fn raw_sender(
                 len,
             )
         })
-        .collect();
-    common::sender(
-        b,
-        name,
-        common::config(switch, n, link),
-        macs,
-        plan,
-        Instant::from_secs(1),
-        &Log::default(),
-        &Log::default(),
-    )
+        .collect()
 }
 
 /// Raw host `a` sends `n` numbered frames to the sink `b` over `a`'s faulty uplink; `more`
 /// adds hosts after them.
-fn raw_pair(n: u32, more: impl FnOnce(SimBuilder, &Macs) -> SimBuilder) -> SimBuilder {
-    let macs = Macs::default();
-    let b = raw_sender(
-        Sim::builder().switch("lan"),
-        &macs,
+fn raw_pair(n: u32, more: impl FnOnce(&mut RawLan)) -> SimBuilder {
+    let mut lan = RawLan::default();
+    let to_b = To::Host("b".into());
+    let end = Instant::from_secs(1);
+    lan.sender(
         "a",
-        ("lan", 1),
         faulty_uplink(),
-        To::Host("b".into()),
-        (n, 100, 50_000),
-        0,
+        numbered(&to_b, (n, 100, 50_000), 0),
+        end,
     );
-    let b = common::sink(
-        b,
-        "b",
-        common::config("lan", 2, LinkSpec::default()),
-        &macs,
-        &Log::default(),
-    );
-    more(b, &macs)
+    lan.sink("b", LinkSpec::default());
+    more(&mut lan);
+    lan.sim
 }
 
 /// What a run's tape holds for link `name`, without its position in the run's list of
@@ -547,40 +508,24 @@ fn tape_of(r: &Report, name: &str) -> Vec<(u8, u64, u32, Vec<weft_sim::Fault>)> 
 
 #[test]
 fn sim_each_link_draws_from_its_own_stream() {
-    // Another host sending to b over its own faulty link (both ways: b's frames flood to it).
-    let noisy = |b: SimBuilder, macs: &Macs| {
+    let end = Instant::from_secs(1);
+    // Another host sending to b over its own faulty link (both ways: a's frames flood to it).
+    let noisy = |lan: &mut RawLan| {
         let lossy = LinkSpec::symmetric(LinkConfig {
             loss: Loss::Bernoulli { p: 0.2 },
             duplicate: 0.1,
             ..LinkConfig::default()
         });
-        let to_b = To::Host("b".into());
-        raw_sender(
-            b,
-            macs,
-            "c",
-            ("lan", 3),
-            lossy,
-            to_b,
-            (300, 80, 70_000),
-            10_000,
-        )
+        let plan = numbered(&To::Host("b".into()), (300, 80, 70_000), 10_000);
+        lan.sender("c", lossy, plan, end);
     };
     // Another switch with a host on it: one more link.
-    let wan = |b: SimBuilder, macs: &Macs| {
-        let b = b.switch("wan");
-        raw_sender(
-            b,
-            macs,
-            "d",
-            ("wan", 4),
-            lossy(),
-            To::Broadcast,
-            (200, 70, 90_000),
-            0,
-        )
+    let wan = |lan: &mut RawLan| {
+        lan.with(|b| b.switch("wan"));
+        let plan = numbered(&To::Broadcast, (200, 70, 90_000), 0);
+        lan.sender_on("wan", "d", lossy(), plan, end);
     };
-    let base = run(&raw_pair(1000, |b, _| b), 21);
+    let base = run(&raw_pair(1000, |_| {}), 21);
     let a = tape_of(&base, "a-lan");
     assert!(a.len() > 100, "{} decisions on a's link", a.len());
     let with_host = run(&raw_pair(1000, noisy), 21);
@@ -596,25 +541,16 @@ fn sim_each_link_draws_from_its_own_stream() {
         "a link added changed a's decisions"
     );
     // The comparison can fail: another seed draws other decisions on a's link.
-    assert!(tape_of(&run(&raw_pair(1000, |b, _| b), 22), "a-lan") != a);
+    assert!(tape_of(&run(&raw_pair(1000, |_| {}), 22), "a-lan") != a);
 }
 
 #[test]
 fn sim_a_tape_entry_removed_leaves_every_other_one_firing() {
     // Two senders with faults on their uplinks, sending whatever happens: what each frame
     // meets depends only on its own key.
-    let second = |b: SimBuilder, macs: &Macs| {
-        let to_b = To::Host("b".into());
-        raw_sender(
-            b,
-            macs,
-            "c",
-            ("lan", 3),
-            faulty_uplink(),
-            to_b,
-            (500, 90, 80_000),
-            20_000,
-        )
+    let second = |lan: &mut RawLan| {
+        let plan = numbered(&To::Host("b".into()), (500, 90, 80_000), 20_000);
+        lan.sender("c", faulty_uplink(), plan, Instant::from_secs(1));
     };
     let sim = raw_pair(800, second);
     let first = run(&sim, 31);

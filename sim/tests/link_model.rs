@@ -6,10 +6,10 @@
 
 mod common;
 
-use common::{Log, Macs, Planned, To};
+use common::{Log, Planned, RawLan, To};
 use std::collections::BTreeSet;
 use weft_core::{Duration, Instant};
-use weft_sim::{Fault, LinkConfig, LinkSpec, Loss, Report, Sim, SimBuilder};
+use weft_sim::{Fault, LinkConfig, LinkSpec, Loss, Report, SimBuilder};
 
 /// What one run of a sender `a` and a receiver `b` did.
 struct Out {
@@ -36,34 +36,18 @@ fn serialisation(len: usize, bps: u64) -> Duration {
 /// `a` sends `plan` to `b`; `idle` hosts are added first (they never send).
 fn one_way(idle: usize, a: LinkSpec, b: LinkSpec, plan: Vec<Planned>, seed: u64) -> Out {
     let end = plan.iter().map(|p| p.at).max().unwrap() + Duration::from_secs(1);
-    let (macs, sent, got, a_got) = (
-        Macs::default(),
-        Log::default(),
-        Log::default(),
-        Log::default(),
-    );
-    let mut sim = Sim::builder().switch("lan");
+    let mut lan = RawLan::default();
     for i in 0..idle {
-        let cfg = common::config("lan", 100 + i as u8, LinkSpec::default());
-        sim = common::sink(sim, &format!("idle{i}"), cfg, &macs, &Log::default());
+        lan.sink(&format!("idle{i}"), LinkSpec::default());
     }
-    let sim = common::sender(
-        sim,
-        "a",
-        common::config("lan", 1, a),
-        &macs,
-        plan,
-        end,
-        &sent,
-        &a_got,
-    );
-    let sim = common::sink(sim, "b", common::config("lan", 2, b), &macs, &got);
-    let report = run(&sim, seed);
+    let a = lan.sender("a", a, plan, end);
+    let got = lan.sink("b", b);
+    let report = run(&lan.sim, seed);
     assert!(report.ok(), "{}", report.oracle_summary());
-    assert!(a_got.borrow().is_empty(), "nothing is sent to a");
+    assert!(a.got.borrow().is_empty(), "nothing is sent to a");
     Out {
         report,
-        sent: sent.take(),
+        sent: a.sent.take(),
         got: got.take(),
     }
 }
@@ -505,13 +489,6 @@ fn link_directions_configured_separately_behave_separately() {
             ..LinkConfig::default()
         },
     };
-    let (macs, a_sent, a_got, b_sent, b_got) = (
-        Macs::default(),
-        Log::default(),
-        Log::default(),
-        Log::default(),
-        Log::default(),
-    );
     let to = |h: &str| -> Vec<Planned> {
         (0..500)
             .map(|i| {
@@ -525,27 +502,11 @@ fn link_directions_configured_separately_behave_separately() {
             .collect()
     };
     let end = Instant::from_secs(1);
-    let sim = Sim::builder().switch("lan");
-    let sim = common::sender(
-        sim,
-        "a",
-        common::config("lan", 1, a),
-        &macs,
-        to("b"),
-        end,
-        &a_sent,
-        &a_got,
-    );
-    let sim = common::sender(
-        sim,
-        "b",
-        common::config("lan", 2, LinkSpec::default()),
-        &macs,
-        to("a"),
-        end,
-        &b_sent,
-        &b_got,
-    );
+    let mut lan = RawLan::default();
+    let a = lan.sender("a", a, to("b"), end);
+    let b = lan.sender("b", LinkSpec::default(), to("a"), end);
+    let (a_sent, a_got, b_sent, b_got) = (a.sent, a.got, b.sent, b.got);
+    let sim = lan.sim;
     let r = run(&sim, 10);
     assert!(r.ok());
     let a_link = &r.links[0];

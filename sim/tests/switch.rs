@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{Log, Macs, Planned, To};
+use common::{Log, Planned, RawLan, To};
 use weft_core::Instant;
-use weft_sim::{LinkSpec, OracleConfig, Report, SWITCH_TABLE, Sim, SimBuilder, SwitchReport};
+use weft_sim::{LinkSpec, OracleConfig, Report, SWITCH_TABLE, SimBuilder, SwitchReport};
 use weft_wire::MacAddr;
 
 fn run(sim: &SimBuilder, seed: u64) -> Report {
@@ -21,6 +21,24 @@ fn at_us(us: u64) -> Instant {
     Instant::from_nanos(us * 1000)
 }
 
+/// Senders `a` and `b` and the sink `c` on `lan` (given its settings), run with `seed`: the
+/// report, the hosts' MACs, and what each received.
+fn three_hosts(
+    mut lan: RawLan,
+    a_plan: Vec<Planned>,
+    b_plan: Vec<Planned>,
+    end: Instant,
+    seed: u64,
+) -> (Report, [MacAddr; 3], [Log; 3]) {
+    let a = lan.sender("a", LinkSpec::default(), a_plan, end);
+    let b = lan.sender("b", LinkSpec::default(), b_plan, end);
+    let c = lan.sink("c", LinkSpec::default());
+    let r = run(&lan.sim, seed);
+    assert!(r.ok(), "{}", r.oracle_summary());
+    let macs = [lan.mac("a"), lan.mac("b"), lan.mac("c")];
+    (r, macs, [a.got, b.got, c])
+}
+
 /// Frame numbers and destinations of what a host received.
 fn received(log: &Log) -> Vec<(u32, MacAddr)> {
     log.borrow()
@@ -31,12 +49,6 @@ fn received(log: &Log) -> Vec<(u32, MacAddr)> {
 
 #[test]
 fn switch_floods_to_a_third_host_only_until_addresses_are_learned() {
-    let (macs, a_got, b_got, c_got) = (
-        Macs::default(),
-        Log::default(),
-        Log::default(),
-        Log::default(),
-    );
     let to = |h: &str| To::Host(h.into());
     // a: one frame to b before the switch knows b, ten after, and a broadcast.
     let mut a_plan = vec![Planned::new(at_us(1_000), to("b"), 0, 64)];
@@ -48,37 +60,8 @@ fn switch_floods_to_a_third_host_only_until_addresses_are_learned() {
         (100..110).map(|i| Planned::new(at_us(3_050 + 100 * u64::from(i - 100)), to("a"), i, 64)),
     );
     let end = Instant::from_millis(20);
-    let sim = Sim::builder().switch("lan");
-    let sim = common::sender(
-        sim,
-        "a",
-        common::config("lan", 1, LinkSpec::default()),
-        &macs,
-        a_plan,
-        end,
-        &Log::default(),
-        &a_got,
-    );
-    let sim = common::sender(
-        sim,
-        "b",
-        common::config("lan", 2, LinkSpec::default()),
-        &macs,
-        b_plan,
-        end,
-        &Log::default(),
-        &b_got,
-    );
-    let sim = common::sink(
-        sim,
-        "c",
-        common::config("lan", 3, LinkSpec::default()),
-        &macs,
-        &c_got,
-    );
-    let r = run(&sim, 1);
-    assert!(r.ok(), "{}", r.oracle_summary());
-    let b_mac = macs.borrow()["b"];
+    let (r, [_, b_mac, _], [a_got, b_got, c_got]) =
+        three_hosts(RawLan::default(), a_plan, b_plan, end, 1);
     // c got the frame to b sent before b was known, and the broadcasts: none of the twenty
     // unicast frames between a and b once the switch knew both.
     assert_eq!(
@@ -120,12 +103,6 @@ fn fake(n: usize) -> MacAddr {
 
 #[test]
 fn switch_with_a_full_table_floods_and_counts() {
-    let (macs, a_got, b_got, c_got) = (
-        Macs::default(),
-        Log::default(),
-        Log::default(),
-        Log::default(),
-    );
     // a fills the table with made-up sources, then is not learned itself; one frame to an
     // address learned on a's own port is filtered.
     let mut a_plan: Vec<Planned> = (0..SWITCH_TABLE)
@@ -149,43 +126,15 @@ fn switch_with_a_full_table_floods_and_counts() {
         Planned::new(at_us(21_000), To::Mac(fake(0)), 2, 64),
     ];
     let end = Instant::from_millis(30);
-    let sim = Sim::builder()
-        .switch("lan")
-        // Made-up sources break the monitor's `ethernet.src` rule, on purpose.
-        .oracles(OracleConfig {
+    let mut lan = RawLan::default();
+    // Made-up sources break the monitor's `ethernet.src` rule, on purpose.
+    lan.with(|b| {
+        b.oracles(OracleConfig {
             monitor: false,
             ..OracleConfig::default()
-        });
-    let sim = common::sender(
-        sim,
-        "a",
-        common::config("lan", 1, LinkSpec::default()),
-        &macs,
-        a_plan,
-        end,
-        &Log::default(),
-        &a_got,
-    );
-    let sim = common::sender(
-        sim,
-        "b",
-        common::config("lan", 2, LinkSpec::default()),
-        &macs,
-        b_plan,
-        end,
-        &Log::default(),
-        &b_got,
-    );
-    let sim = common::sink(
-        sim,
-        "c",
-        common::config("lan", 3, LinkSpec::default()),
-        &macs,
-        &c_got,
-    );
-    let r = run(&sim, 2);
-    assert!(r.ok(), "{}", r.oracle_summary());
-    let a_mac = macs.borrow()["a"];
+        })
+    });
+    let (r, [a_mac, _, _], [a_got, b_got, c_got]) = three_hosts(lan, a_plan, b_plan, end, 2);
     // b and SWITCH_TABLE - 1 made-up sources fill the table; the last made-up source and
     // a's own two frames find it full.
     assert_eq!(

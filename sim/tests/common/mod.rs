@@ -20,7 +20,7 @@ use weft_core::Instant;
 use weft_core::link::{Link, RxToken, TxMeta, TxToken};
 use weft_net::link::AsyncLink;
 use weft_net::runtime::Runtime;
-use weft_sim::{HostConfig, LinkSpec, SimBuilder, SimLink};
+use weft_sim::{HostConfig, LinkSpec, Sim, SimBuilder, SimLink};
 use weft_wire::MacAddr;
 
 /// IEEE 802 local experimental EtherType: the monitor checks only the Ethernet rules.
@@ -101,65 +101,122 @@ fn transmit(nic: &mut SimLink, f: &[u8]) {
     tx.consume(f.len(), TxMeta::default(), |buf| buf.copy_from_slice(f));
 }
 
-/// A static address on `switch` for the `n`th raw host of a test, with `link`.
-pub fn config(switch: &str, n: u8, link: LinkSpec) -> HostConfig {
-    HostConfig::on(switch, Ipv4Addr::new(10, 0, 0, n), 24).link(link)
+/// What a sender sent and received.
+#[derive(Debug, Default)]
+pub struct Logs {
+    /// Frames as sent, when sent.
+    pub sent: Log,
+    /// Frames that arrived, when they arrived.
+    pub got: Log,
 }
 
-/// A raw host that transmits `plan` (in time order), logging each frame as sent in `sent`,
-/// records every frame that arrives in `got`, and returns at `end` (the run waits for it).
-#[allow(clippy::too_many_arguments)]
-pub fn sender(
-    b: SimBuilder,
-    name: &str,
-    cfg: HostConfig,
-    macs: &Macs,
-    mut plan: Vec<Planned>,
-    end: Instant,
-    sent: &Log,
-    got: &Log,
-) -> SimBuilder {
-    plan.sort_by_key(|p| p.at);
-    let (me, macs, sent, got) = (name.to_string(), macs.clone(), sent.clone(), got.clone());
-    b.raw_host(name, cfg, move |mut nic, rt| {
-        let (me, macs, sent, got, plan) = (
-            me.clone(),
-            macs.clone(),
-            sent.clone(),
-            got.clone(),
-            plan.clone(),
+/// A simulation of raw hosts: one switch `lan` (more with [`RawLan::with`]), hosts numbered
+/// from 1 in the order added (their address is 10.0.0.n).
+pub struct RawLan {
+    pub sim: SimBuilder,
+    pub macs: Macs,
+    hosts: u8,
+}
+
+impl Default for RawLan {
+    fn default() -> Self {
+        RawLan {
+            sim: Sim::builder().switch("lan"),
+            macs: Macs::default(),
+            hosts: 0,
+        }
+    }
+}
+
+impl RawLan {
+    /// Changes the builder (another switch, oracle settings).
+    pub fn with(&mut self, f: impl FnOnce(SimBuilder) -> SimBuilder) {
+        let b = std::mem::replace(&mut self.sim, Sim::builder());
+        self.sim = f(b);
+    }
+
+    fn config(&mut self, switch: &str, link: LinkSpec) -> HostConfig {
+        self.hosts += 1;
+        HostConfig::on(switch, Ipv4Addr::new(10, 0, 0, self.hosts), 24).link(link)
+    }
+
+    /// A raw host on `lan` that transmits `plan` (in time order) and records what arrives,
+    /// returning at `end` (the run waits for it).
+    pub fn sender(&mut self, name: &str, link: LinkSpec, plan: Vec<Planned>, end: Instant) -> Logs {
+        self.sender_on("lan", name, link, plan, end)
+    }
+
+    /// [`RawLan::sender`] on `switch`.
+    pub fn sender_on(
+        &mut self,
+        switch: &str,
+        name: &str,
+        link: LinkSpec,
+        mut plan: Vec<Planned>,
+        end: Instant,
+    ) -> Logs {
+        plan.sort_by_key(|p| p.at);
+        let cfg = self.config(switch, link);
+        let logs = Logs::default();
+        let (me, macs, sent, got) = (
+            name.to_string(),
+            self.macs.clone(),
+            logs.sent.clone(),
+            logs.got.clone(),
         );
-        async move {
-            macs.borrow_mut().insert(me, nic.mac());
-            for p in &plan {
-                sleep_receiving(&mut nic, &rt, Some(p.at), &got).await;
-                let dst = match &p.to {
-                    To::Broadcast => MacAddr::BROADCAST,
-                    To::Host(h) => *macs
-                        .borrow()
-                        .get(h)
-                        .unwrap_or_else(|| panic!("no raw host `{h}` published its MAC")),
-                    To::Mac(m) => *m,
-                };
-                let f = frame(dst, p.from.unwrap_or(nic.mac()), p.seq, p.len);
-                transmit(&mut nic, &f);
-                sent.borrow_mut().push((rt.now(), f));
-            }
-            sleep_receiving(&mut nic, &rt, Some(end), &got).await;
-        }
-    })
-}
+        self.with(|b| {
+            b.raw_host(name, cfg, move |mut nic, rt| {
+                let (me, macs, sent, got, plan) = (
+                    me.clone(),
+                    macs.clone(),
+                    sent.clone(),
+                    got.clone(),
+                    plan.clone(),
+                );
+                async move {
+                    macs.borrow_mut().insert(me, nic.mac());
+                    for p in &plan {
+                        sleep_receiving(&mut nic, &rt, Some(p.at), &got).await;
+                        let dst = match &p.to {
+                            To::Broadcast => MacAddr::BROADCAST,
+                            To::Host(h) => *macs
+                                .borrow()
+                                .get(h)
+                                .unwrap_or_else(|| panic!("no raw host `{h}` published its MAC")),
+                            To::Mac(m) => *m,
+                        };
+                        let f = frame(dst, p.from.unwrap_or(nic.mac()), p.seq, p.len);
+                        transmit(&mut nic, &f);
+                        sent.borrow_mut().push((rt.now(), f));
+                    }
+                    sleep_receiving(&mut nic, &rt, Some(end), &got).await;
+                }
+            })
+        });
+        logs
+    }
 
-/// A raw host that never sends and records every frame that arrives in `got`.
-pub fn sink(b: SimBuilder, name: &str, cfg: HostConfig, macs: &Macs, got: &Log) -> SimBuilder {
-    let (me, macs, got) = (name.to_string(), macs.clone(), got.clone());
-    b.raw_daemon(name, cfg, move |mut nic, rt| {
-        let (me, macs, got) = (me.clone(), macs.clone(), got.clone());
-        async move {
-            macs.borrow_mut().insert(me, nic.mac());
-            sleep_receiving(&mut nic, &rt, None, &got).await;
-        }
-    })
+    /// A raw host on `lan` that never sends; returns what arrives there.
+    pub fn sink(&mut self, name: &str, link: LinkSpec) -> Log {
+        let cfg = self.config("lan", link);
+        let got = Log::default();
+        let (me, macs, log) = (name.to_string(), self.macs.clone(), got.clone());
+        self.with(|b| {
+            b.raw_daemon(name, cfg, move |mut nic, rt| {
+                let (me, macs, log) = (me.clone(), macs.clone(), log.clone());
+                async move {
+                    macs.borrow_mut().insert(me, nic.mac());
+                    sleep_receiving(&mut nic, &rt, None, &log).await;
+                }
+            })
+        });
+        got
+    }
+
+    /// The MAC raw host `name` published.
+    pub fn mac(&self, name: &str) -> MacAddr {
+        self.macs.borrow()[name]
+    }
 }
 
 /// Records every frame arriving at `nic` in `got` until `until` (for ever: `None`).
