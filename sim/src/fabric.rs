@@ -148,6 +148,13 @@ pub struct LinkCounters {
     pub queue_drops: u64,
     /// Dropped because the link was partitioned.
     pub partition_drops: u64,
+    /// Lost to a crash of the host at this direction's far end (switch → host only): frames
+    /// that arrived while it was down (never delivered), and frames its NIC's receive ring
+    /// held, delivered but not yet taken by its stack, when it crashed.
+    pub down_drops: u64,
+    /// Delivered to a NIC whose receive ring was full ([`NIC_RX_RING`] frames its host had
+    /// not taken yet), and dropped there (switch → host only).
+    pub ring_drops: u64,
     /// Dropped as longer than the MTU.
     pub mtu_drops: u64,
     /// Extra copies delivered.
@@ -166,6 +173,8 @@ impl LinkCounters {
         self.lost += o.lost;
         self.queue_drops += o.queue_drops;
         self.partition_drops += o.partition_drops;
+        self.down_drops += o.down_drops;
+        self.ring_drops += o.ring_drops;
         self.mtu_drops += o.mtu_drops;
         self.duplicated += o.duplicated;
         self.reordered += o.reordered;
@@ -188,7 +197,8 @@ pub(crate) struct Endpoint {
     pub(crate) side: usize,
     rx: VecDeque<Vec<u8>>,
     rx_waker: Option<Waker>,
-    pub(crate) rx_ring_drops: u64,
+    /// A NIC whose host is down (crashed, not yet restarted): it takes no frames.
+    down: bool,
 }
 
 #[derive(Debug)]
@@ -281,10 +291,24 @@ pub(crate) struct SimLinkState {
 
 #[derive(Debug, Default)]
 pub(crate) struct Switch {
+    pub(crate) name: String,
     pub(crate) ports: Vec<usize>,
     table: BTreeMap<[u8; 6], usize>,
+    /// Frames sent out of every port but the one they came in on: to a group address, or to
+    /// one not in the table.
     pub(crate) flooded: u64,
+    /// Frames dropped because their destination was learned on the port they came in on
+    /// (IEEE 802.1D filtering).
+    pub(crate) filtered: u64,
+    /// Source addresses not learned because the table held [`SWITCH_TABLE`] already.
     pub(crate) table_full: u64,
+}
+
+impl Switch {
+    /// Addresses in its table.
+    pub(crate) fn learned(&self) -> usize {
+        self.table.len()
+    }
 }
 
 /// Where fault decisions come from.
@@ -577,7 +601,7 @@ impl Fabric {
     }
 
     /// Whether faults that lose frames (`.0`) or duplicate them (`.1`) touched `link`, in
-    /// either direction, or its NIC dropped frames for a full ring.
+    /// either direction, or its NIC dropped frames (a full ring, its host down).
     pub(crate) fn link_faults(&self, link: usize) -> (bool, bool) {
         let Some(l) = self.links.get(link) else {
             return (true, true);
@@ -586,17 +610,24 @@ impl Fabric {
         let mut dup = false;
         for d in &l.dirs {
             let c = &d.counters;
-            lossy |= c.lost + c.corrupted + c.partition_drops + c.queue_drops + c.mtu_drops > 0;
+            lossy |= c.lost
+                + c.corrupted
+                + c.partition_drops
+                + c.down_drops
+                + c.ring_drops
+                + c.queue_drops
+                + c.mtu_drops
+                > 0;
             dup |= c.duplicated > 0;
-        }
-        for e in l.ends {
-            lossy |= self.endpoints.get(e).is_some_and(|e| e.rx_ring_drops > 0);
         }
         (lossy, dup)
     }
 
-    pub(crate) fn add_switch(&mut self) -> usize {
-        self.switches.push(Switch::default());
+    pub(crate) fn add_switch(&mut self, name: String) -> usize {
+        self.switches.push(Switch {
+            name,
+            ..Switch::default()
+        });
         self.switches.len() - 1
     }
 
@@ -619,7 +650,7 @@ impl Fabric {
             side: 0,
             rx: VecDeque::new(),
             rx_waker: None,
-            rx_ring_drops: 0,
+            down: false,
         });
         self.endpoints.push(Endpoint {
             owner: Owner::SwitchPort { switch },
@@ -627,7 +658,7 @@ impl Fabric {
             side: 1,
             rx: VecDeque::new(),
             rx_waker: None,
-            rx_ring_drops: 0,
+            down: false,
         });
         if let Some(s) = self.switches.get_mut(switch) {
             s.ports.push(b);
@@ -700,10 +731,31 @@ impl Fabric {
             .unwrap_or_default()
     }
 
-    pub(crate) fn clear_nic(&mut self, endpoint: usize) {
+    /// The host of NIC `endpoint` crashed: what its receive ring held is lost, and frames
+    /// arriving until [`Fabric::nic_up`] are dropped; both counted as `down_drops` of the
+    /// direction towards it.
+    pub(crate) fn nic_down(&mut self, endpoint: usize) {
+        let Some(e) = self.endpoints.get_mut(endpoint) else {
+            return;
+        };
+        let held = e.rx.len() as u64;
+        e.rx.clear();
+        e.rx_waker = None;
+        e.down = true;
+        let (link, side) = (e.link, e.side);
+        if let Some(d) = self
+            .links
+            .get_mut(link)
+            .and_then(|l| l.dirs.get_mut(1 - side))
+        {
+            d.counters.down_drops += held;
+        }
+    }
+
+    /// The host of NIC `endpoint` boots: its NIC takes frames again.
+    pub(crate) fn nic_up(&mut self, endpoint: usize) {
         if let Some(e) = self.endpoints.get_mut(endpoint) {
-            e.rx.clear();
-            e.rx_waker = None;
+            e.down = false;
         }
     }
 
@@ -1053,17 +1105,25 @@ impl Fabric {
         let Some(ep) = self.endpoints.get(endpoint) else {
             return;
         };
-        let (link_id, side, owner) = (ep.link, ep.side, ep.owner);
+        let (link_id, side, owner, down) = (ep.link, ep.side, ep.owner, ep.down);
         if let Some(link) = self.links.get_mut(link_id) {
             // The direction that carried it is the other side's.
             if let Some(d) = link.dirs.get_mut(1 - side) {
-                d.counters.delivered += 1;
-                d.counters.bytes_delivered += frame.len() as u64;
+                if down {
+                    d.counters.down_drops += 1;
+                } else {
+                    d.counters.delivered += 1;
+                    d.counters.bytes_delivered += frame.len() as u64;
+                }
             }
-            if let Some(w) = link.pcap.as_mut() {
+            if let Some(w) = link.pcap.as_mut().filter(|_| !down) {
                 // A capture that fails to grow in memory loses only itself.
                 let _ = w.write(now.as_nanos(), &frame);
             }
+        }
+        if down {
+            // A crashed host's NIC is off: the frame reaches nothing (nor the capture).
+            return;
         }
         self.trace_digest = fnv(self.trace_digest, &now.as_nanos().to_le_bytes());
         self.trace_digest = fnv(self.trace_digest, &(endpoint as u64).to_le_bytes());
@@ -1072,15 +1132,22 @@ impl Fabric {
         self.trace_digest = fnv(self.trace_digest, &bytes_digest.to_le_bytes());
         match owner {
             Owner::Nic { .. } => {
-                if let Some(ep) = self.endpoints.get_mut(endpoint) {
-                    if ep.rx.len() >= NIC_RX_RING {
-                        ep.rx_ring_drops += 1;
-                        return;
+                let Some(ep) = self.endpoints.get_mut(endpoint) else {
+                    return;
+                };
+                if ep.rx.len() >= NIC_RX_RING {
+                    if let Some(d) = self
+                        .links
+                        .get_mut(link_id)
+                        .and_then(|l| l.dirs.get_mut(1 - side))
+                    {
+                        d.counters.ring_drops += 1;
                     }
-                    ep.rx.push_back(frame);
-                    if let Some(w) = ep.rx_waker.take() {
-                        w.wake();
-                    }
+                    return;
+                }
+                ep.rx.push_back(frame);
+                if let Some(w) = ep.rx_waker.take() {
+                    w.wake();
                 }
             }
             Owner::SwitchPort { switch } => self.switch_frame(switch, endpoint, frame, tag),
@@ -1113,7 +1180,7 @@ impl Fabric {
             None
         };
         match known {
-            Some(p) if p == in_port => {}
+            Some(p) if p == in_port => sw.filtered += 1,
             Some(p) => self.outbox.push((p, frame, tag)),
             None => {
                 sw.flooded += 1;
@@ -1243,6 +1310,50 @@ mod tests {
     }
 
     #[test]
+    fn a_down_nic_drops_and_counts_what_it_held_and_what_arrives() {
+        let mut f = Fabric::new(FaultSource::Random, false);
+        f.add_switch("lan".into());
+        let nic = f.connect("h-lan".into(), 0, 0, &LinkSpec::default(), 1, true);
+        let t = Instant::from_millis(1);
+        let frame = |n: u8| vec![n; 60];
+        let towards = |f: &Fabric| f.counters(0)[1];
+        for n in 0..3 {
+            f.arrive(t, nic, frame(n), FrameTag::default());
+        }
+        assert_eq!(f.endpoints[nic].rx.len(), 3);
+        let digest = f.trace_digest;
+        // The crash: the ring's frames are lost, and counted.
+        f.nic_down(nic);
+        assert!(f.endpoints[nic].rx.is_empty());
+        assert_eq!((towards(&f).delivered, towards(&f).down_drops), (3, 3));
+        // While down: dropped on arrival, not delivered, captured or traced.
+        f.arrive(t, nic, frame(3), FrameTag::default());
+        assert!(f.endpoints[nic].rx.is_empty());
+        assert_eq!((towards(&f).delivered, towards(&f).down_drops), (3, 4));
+        assert_eq!(f.trace_digest, digest);
+        let captured = f.links[0].pcap.as_ref().map(|w| w.get_ref().len());
+        // Booted again: frames are taken.
+        f.nic_up(nic);
+        f.arrive(t, nic, frame(4), FrameTag::default());
+        assert_eq!(f.endpoints[nic].rx.len(), 1);
+        assert_eq!((towards(&f).delivered, towards(&f).down_drops), (4, 4));
+        assert!(f.links[0].pcap.as_ref().map(|w| w.get_ref().len()) > captured);
+        assert_eq!(
+            f.counters(0)[0],
+            LinkCounters::default(),
+            "the other direction"
+        );
+        // A full ring drops and counts what does not fit.
+        for n in 0..NIC_RX_RING + 1 {
+            f.arrive(t, nic, frame(n as u8), FrameTag::default());
+        }
+        assert_eq!(f.endpoints[nic].rx.len(), NIC_RX_RING);
+        assert_eq!(towards(&f).ring_drops, 2);
+        let (lossy, dup) = f.link_faults(0);
+        assert!(lossy && !dup);
+    }
+
+    #[test]
     fn only_directions_that_can_draw_a_fault_are_keyed() {
         assert!(!LinkConfig::default().can_fault());
         let jittery = LinkConfig {
@@ -1280,7 +1391,7 @@ mod tests {
             assert!(c.can_fault(), "{c:?}");
         }
         let mut f = Fabric::new(FaultSource::Random, false);
-        f.switches.push(Switch::default());
+        f.add_switch("lan".into());
         f.connect("quiet".into(), 0, 0, &LinkSpec::default(), 1, false);
         assert!(!f.any_keyed);
         let one_way = LinkSpec {

@@ -68,7 +68,8 @@ pub mod workload;
 pub use determinism::{TraceEvent, TraceKind};
 pub use executor::{HostId, SimRuntime, Sleep};
 pub use fabric::{
-    FaultSource, LinkConfig, LinkCounters, LinkSpec, Loss, OCCURRENCE_WINDOW, SimLink, SimRx, SimTx,
+    FaultSource, LinkConfig, LinkCounters, LinkSpec, Loss, NIC_RX_RING, OCCURRENCE_WINDOW,
+    SWITCH_TABLE, SimLink, SimRx, SimTx,
 };
 pub use monitor::MonitorReport;
 #[cfg(feature = "planted-bugs")]
@@ -77,7 +78,8 @@ pub use oracle::{
     DatagramTotals, Oracle, OracleConfig, OracleFailure, StreamError, StreamTotals, WorkloadReport,
 };
 pub use sim::{
-    Action, HostConfig, HostReport, LinkReport, Report, Sim, SimBuilder, SimError, SimNet, secs,
+    Action, HostConfig, HostReport, LinkReport, Report, Sim, SimBuilder, SimError, SimNet,
+    SwitchReport, secs,
 };
 pub use tape::{Fault, FrameKey, Tape, TapeEntry, TapeError};
 pub use workload::{

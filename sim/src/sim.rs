@@ -150,7 +150,8 @@ pub enum Action {
         /// Interface index.
         iface: usize,
     },
-    /// The host stops: its tasks and stack are gone, its NICs lose what they held.
+    /// The host stops: its tasks and stack are gone, its NICs lose what they held and drop
+    /// what arrives until it restarts (counted as [`LinkCounters::down_drops`]).
     Crash {
         /// Host name.
         host: String,
@@ -615,8 +616,8 @@ impl Run {
         let mut fabric = Fabric::new(b.faults.clone(), b.oracles.monitor);
         #[cfg(feature = "planted-bugs")]
         fabric.plant(&b.planted);
-        for _ in &b.switches {
-            fabric.add_switch();
+        for name in &b.switches {
+            fabric.add_switch(name.clone());
         }
         let shared = Shared::new();
         let mut hosts = Vec::new();
@@ -768,6 +769,12 @@ impl Run {
         let Some(host) = self.hosts.get_mut(h) else {
             return Ok(());
         };
+        {
+            let mut f = self.fabric.borrow_mut();
+            for ep in &host.endpoints {
+                f.nic_up(*ep);
+            }
+        }
         let running = Rc::new(Cell::new(host.apps.iter().filter(|a| !a.daemon).count()));
         // This life's applications replace the last life's in the count of unfinished hosts.
         let unfinished = &self.unfinished;
@@ -865,7 +872,7 @@ impl Run {
             host.incarnation += 1;
             let mut f = self.fabric.borrow_mut();
             for ep in &host.endpoints {
-                f.clear_nic(*ep);
+                f.nic_down(*ep);
             }
         }
         self.shared.ledger.borrow_mut().host_down(h, now);
@@ -1138,6 +1145,17 @@ impl Run {
                 }
             })
             .collect();
+        let switches: Vec<SwitchReport> = fabric
+            .switches
+            .iter()
+            .map(|s| SwitchReport {
+                name: s.name.clone(),
+                learned: s.learned() as u64,
+                flooded: s.flooded,
+                filtered: s.filtered,
+                table_full: s.table_full,
+            })
+            .collect();
         // Which hosts' paths saw faults.
         let mut paths = PathFaults::default();
         for (h, hr) in self.hosts.iter().zip(&hosts) {
@@ -1210,6 +1228,7 @@ impl Run {
             event_digest: self.event_digest,
             hosts,
             links,
+            switches,
             tape: fabric.tape.clone(),
             tape_flows_untracked: fabric.identity.untracked,
             tape_occurrences_forgotten: fabric.occurrences_forgotten().0,
@@ -1263,6 +1282,24 @@ pub struct LinkReport {
     pub pcap: Option<Vec<u8>>,
 }
 
+/// One learning switch at the end of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwitchReport {
+    /// Its name.
+    pub name: String,
+    /// MAC addresses in its table at the end.
+    pub learned: u64,
+    /// Frames sent out of every port but the one they came in on: broadcast, multicast, or
+    /// to an address not in the table.
+    pub flooded: u64,
+    /// Frames dropped because their destination was learned on the port they came in on
+    /// (IEEE 802.1D filtering).
+    pub filtered: u64,
+    /// Source addresses not learned because the table held [`crate::SWITCH_TABLE`] already
+    /// (frames to them are flooded).
+    pub table_full: u64,
+}
+
 /// What a run did.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -1284,6 +1321,8 @@ pub struct Report {
     pub hosts: Vec<HostReport>,
     /// Links.
     pub links: Vec<LinkReport>,
+    /// Switches, in the order they were added.
+    pub switches: Vec<SwitchReport>,
     /// The faults that fired.
     pub tape: Tape,
     /// TCP flows (SYNs) whose segments the tape keyed by sequence numbers as sent, not
@@ -1389,13 +1428,13 @@ impl Report {
             self.trace_digest
         );
         s.push_str(&format!(
-            "{:<20} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
-            "link", "in", "deliv", "lost", "queue", "part", "dup", "reord", "corr", "mtu"
+            "{:<20} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
+            "link", "in", "deliv", "lost", "queue", "part", "dup", "reord", "corr", "mtu", "down"
         ));
         for l in &self.links {
             for (dir, c) in [("up", &l.to_switch), ("down", &l.from_switch)] {
                 s.push_str(&format!(
-                    "{:<20} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
+                    "{:<20} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
                     format!("{} {}", l.name, dir),
                     c.frames_in,
                     c.delivered,
@@ -1405,9 +1444,27 @@ impl Report {
                     c.duplicated,
                     c.reordered,
                     c.corrupted,
-                    c.mtu_drops
+                    c.mtu_drops,
+                    c.down_drops
                 ));
             }
+        }
+        let ring_drops = self.link_totals().ring_drops;
+        if ring_drops > 0 {
+            s.push_str(&format!(
+                "nic rings: {ring_drops} frames dropped at full receive rings ({} frames each)\n",
+                crate::NIC_RX_RING
+            ));
+        }
+        s.push_str(&format!(
+            "{:<20} {:>8} {:>8} {:>8} {:>10}\n",
+            "switch", "learned", "flooded", "filtered", "table full"
+        ));
+        for w in &self.switches {
+            s.push_str(&format!(
+                "{:<20} {:>8} {:>8} {:>8} {:>10}\n",
+                w.name, w.learned, w.flooded, w.filtered, w.table_full
+            ));
         }
         s.push_str(&format!(
             "{:<12} {:>8} {:>9} {:>9} {:>8} {:>8}\n",

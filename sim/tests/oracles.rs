@@ -319,7 +319,7 @@ const GOLDEN: [(&str, u64, u64, u64); 3] = [
     ("lossy", 0xaa39a67469f545f7, 0xff18587eefe422ac, 3798),
     (
         "dhcp-arp-crash",
-        0x53f7e02ccd13812a,
+        0x23781d2d171d4edf,
         0x861e1405b58a7385,
         1042,
     ),
