@@ -266,16 +266,19 @@ fn run_traces_every_delivery_in_time_order() {
     assert!(out.contains("faults fired: "), "{out}");
 }
 
-/// A scenario whose expectation cannot hold: every echo crosses four lossy link directions.
-const DEMANDING: &str = r#"
-name = "demanding"
+/// A scenario of UDP echoes from a client to a server over links with `loss` in each
+/// direction, expecting `min_delivered` of `datagrams` to come back.
+fn echo_scenario(name: &str, loss: f64, datagrams: u32, min_delivered: f64) -> String {
+    format!(
+        r#"
+name = "{name}"
 until = "10s"
 [seeds]
 default = 2
 [[switches]]
 name = "lan"
 [links.default]
-loss = { bernoulli = 0.2 }
+loss = {{ bernoulli = {loss} }}
 [[hosts]]
 name = "server"
 switch = "lan"
@@ -288,16 +291,23 @@ address = "10.0.0.2/24"
 kind = "udp_echo"
 server = "server"
 clients = ["client"]
-datagrams = 50
+datagrams = {datagrams}
 [expect]
-min_delivered = 0.99
-"#;
+min_delivered = {min_delivered}
+"#
+    )
+}
+
+/// A scenario whose expectation cannot hold: every echo crosses four lossy link directions.
+fn demanding() -> String {
+    echo_scenario("demanding", 0.2, 50, 0.99)
+}
 
 #[test]
 fn run_fails_with_a_replay_command_when_an_expectation_fails() {
     let dir = scratch("failing");
     let file = dir.join("demanding.toml");
-    std::fs::write(&file, DEMANDING).unwrap();
+    std::fs::write(&file, demanding()).unwrap();
     let (code, out, _) = weft(&["run", file.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(out.contains("expectations: FAILED"), "{out}");
@@ -384,7 +394,7 @@ fn sweep_runs_seeds_in_parallel_and_totals_faults() {
 fn sweep_lists_failing_seeds_with_their_replay_commands() {
     let dir = scratch("sweep-failing");
     let file = dir.join("demanding.toml");
-    std::fs::write(&file, DEMANDING).unwrap();
+    std::fs::write(&file, demanding()).unwrap();
     let (code, out, _) = weft(&["sweep", file.to_str().unwrap(), "--seeds", "10..13"]);
     assert_eq!(code, 1);
     assert!(out.contains("failing seeds (3):"), "{out}");
@@ -494,35 +504,15 @@ fn tape_entries(text: &str) -> Vec<&str> {
 
 /// A scenario whose expectation fails on any lost datagram or echo: 200 echoes across four
 /// link directions with 5% loss each.
-const STRICT: &str = r#"
-name = "strict"
-until = "10s"
-[[switches]]
-name = "lan"
-[links.default]
-loss = { bernoulli = 0.05 }
-[[hosts]]
-name = "server"
-switch = "lan"
-address = "10.0.0.1/24"
-[[hosts]]
-name = "client"
-switch = "lan"
-address = "10.0.0.2/24"
-[[workloads]]
-kind = "udp_echo"
-server = "server"
-clients = ["client"]
-datagrams = 200
-[expect]
-min_delivered = 0.999
-"#;
+fn strict() -> String {
+    echo_scenario("strict", 0.05, 200, 0.999)
+}
 
 #[test]
 fn sweep_shrinks_the_first_failing_seed_to_a_replayable_minimal_tape() {
     let dir = scratch("sweep-shrink");
     let file = dir.join("strict.toml");
-    std::fs::write(&file, STRICT).unwrap();
+    std::fs::write(&file, strict()).unwrap();
     let min = dir.join("min");
     let (code, out, _) = weft(&[
         "sweep",

@@ -524,6 +524,14 @@ fn dhcp_from_client(me: MacAddr, message: &[u8]) -> Vec<u8> {
     )
 }
 
+/// A client's DISCOVER with `xid` naming `chaddr` as its hardware address.
+fn discover(me: MacAddr, xid: u32, chaddr: MacAddr) -> Vec<u8> {
+    dhcp_from_client(
+        me,
+        &dhcp_message(DhcpOp::Request, DhcpMessageType::Discover, xid, chaddr),
+    )
+}
+
 /// A server's DHCP message, broadcast from the raw host's port 67 to port 68.
 fn dhcp_from_server(me: MacAddr, message: &[u8]) -> Vec<u8> {
     udp(
@@ -571,10 +579,7 @@ fn well_formed(me: MacAddr) -> Vec<Vec<u8>> {
             IpProtocol::ICMP,
             &icmp_echo(b"ping"),
         ),
-        dhcp_from_client(
-            me,
-            &dhcp_message(DhcpOp::Request, DhcpMessageType::Discover, 7, me),
-        ),
+        discover(me, 7, me),
         dhcp_from_client(
             me,
             &dhcp_message(DhcpOp::Request, DhcpMessageType::Request, 7, me),
@@ -714,18 +719,12 @@ fn malformed() -> Vec<(&'static str, Frames)> {
         // A client naming another interface's hardware address.
         ("dhcp.chaddr", |me| {
             let other = MacAddr([0x02, 0xee, 0, 0, 0, 0x99]);
-            vec![dhcp_from_client(
-                me,
-                &dhcp_message(DhcpOp::Request, DhcpMessageType::Discover, 7, other),
-            )]
+            vec![discover(me, 7, other)]
         }),
         // A SELECTING REQUEST with another xid than its DISCOVER's.
         ("dhcp.xid", |me| {
             vec![
-                dhcp_from_client(
-                    me,
-                    &dhcp_message(DhcpOp::Request, DhcpMessageType::Discover, 7, me),
-                ),
+                discover(me, 7, me),
                 dhcp_from_client(
                     me,
                     &dhcp_message(DhcpOp::Request, DhcpMessageType::Request, 8, me),
