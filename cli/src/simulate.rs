@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use weft_sim::scenario::{FaultCounts, FaultKind, Outcome, RunOptions, Scenario};
-use weft_sim::shrink::{ScenarioFailure, ShrinkOptions, replay_command, shrink_scenario};
+use weft_sim::shrink::{ScenarioFailure, ShrinkOptions, entries, replay_command, shrink_scenario};
 use weft_sim::{FaultSource, SimError, Tape};
 
 /// What `weft run` was asked.
@@ -88,8 +88,8 @@ pub fn shrink_failure(
     let tape = &outcome.report.tape;
     writeln!(
         out,
-        "shrinking seed {seed}'s tape of {} entries, keeping: {}",
-        tape.len(),
+        "shrinking seed {seed}'s tape of {}, keeping: {}",
+        entries(tape.len()),
         target.text
     )?;
     out.flush()?;
@@ -116,15 +116,15 @@ pub fn shrink_failure(
         String::new()
     } else {
         format!(
-            "; it also fails with smaller workloads ({}) and {} tape entries",
+            "; it also fails with smaller workloads ({}) and a tape of {}",
             smaller.join(", "),
-            shrunk.small_tape.len()
+            entries(shrunk.small_tape.len())
         )
     };
     writeln!(
         out,
-        "shrunk to {} entries in {} runs{also}",
-        shrunk.tape.len(),
+        "shrunk to {} in {} runs{also}",
+        entries(shrunk.tape.len()),
         shrunk.runs
     )?;
     let saved = shrunk
@@ -132,9 +132,9 @@ pub fn shrink_failure(
         .with_context(|| format!("saving the minimal case in {}", dir.display()))?;
     writeln!(
         out,
-        "minimal case: {} ({} entries), {} pcaps in {}",
+        "minimal case: {} ({}), {} pcaps in {}",
         saved.tape.display(),
-        shrunk.tape.len(),
+        entries(shrunk.tape.len()),
         saved.pcaps.len(),
         dir.join(weft_sim::shrink::MINIMAL_PCAPS).display()
     )?;

@@ -139,8 +139,8 @@ impl<R: Replayed> Shrunk<R> {
             replay_command(scenario, self.seed, Some(&tape_path), Some(&pcap_dir), args)
         });
         let mut text = format!(
-            "# minimal fault tape: {} entries (shrunk from {} in {} runs), seed {}\n",
-            self.tape.len(),
+            "# minimal fault tape: {} (shrunk from {} in {} runs), seed {}\n",
+            entries(self.tape.len()),
             self.original_entries,
             self.runs,
             self.seed
@@ -158,9 +158,9 @@ impl<R: Replayed> Shrunk<R> {
                 .map(|(name, from, to)| format!("{name}: {from} -> {to}"))
                 .collect();
             text.push_str(&format!(
-                "# the failure also shows with smaller workloads ({}) and a tape of {} entries\n",
+                "# the failure also shows with smaller workloads ({}) and a tape of {}\n",
                 list.join(", "),
-                self.small_tape.len()
+                entries(self.small_tape.len())
             ));
         }
         text.push_str(&self.tape.to_text());
@@ -207,6 +207,15 @@ pub struct Saved {
     /// The command that replays it (with its pcaps written again, byte for byte), when the
     /// run came from a scenario file.
     pub command: Option<String>,
+}
+
+/// A tape's size in words: `1 entry`, `2 entries`.
+pub fn entries(n: usize) -> String {
+    if n == 1 {
+        "1 entry".to_string()
+    } else {
+        format!("{n} entries")
+    }
 }
 
 /// `s` as one shell word: as it is when nothing in it is special to a shell, else quoted.
