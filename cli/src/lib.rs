@@ -4,5 +4,6 @@
 pub mod decode;
 pub mod dissect;
 pub mod model;
+pub mod plant;
 pub mod render;
 pub mod simulate;

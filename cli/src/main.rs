@@ -20,6 +20,30 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// Bugs planted on purpose (builds with the `planted-bugs` feature only).
+#[derive(clap::Args, Debug, Default)]
+struct Plant {
+    /// Plant a bug into the simulation (test builds): `NAME` or `NAME=ARG`, like
+    /// `bad-ipv4-checksum=3` or `tcp-impatient-client=500ms`; repeatable. Replay commands
+    /// carry it.
+    #[cfg(feature = "planted-bugs")]
+    #[arg(long = "plant", value_name = "BUG")]
+    plant: Vec<String>,
+}
+
+impl Plant {
+    fn specs(self) -> Vec<String> {
+        #[cfg(feature = "planted-bugs")]
+        {
+            self.plant
+        }
+        #[cfg(not(feature = "planted-bugs"))]
+        {
+            Vec::new()
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Decode a pcap or pcapng capture: one line per frame (like tcpdump) and totals.
@@ -38,7 +62,7 @@ enum Cmd {
     },
     /// Run a TOML scenario with one seed: a summary table, one pcap per link, the fault tape.
     /// Exits 1 (and prints the command that replays the run) when an expectation or an oracle
-    /// fails.
+    /// fails; with --shrink, also shrinks the failure to a minimal tape.
     Run {
         /// The scenario file (see scenarios/).
         scenario: PathBuf,
@@ -63,8 +87,17 @@ enum Cmd {
         events_out: Option<PathBuf>,
         /// Run the seed twice, in two fresh processes, and name the first event where they
         /// differ (exit 1) or confirm that every event agrees.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "shrink")]
         check_determinism: bool,
+        /// On failure, shrink the run by delta debugging over its fault tape (and its TCP
+        /// workloads when an oracle failed) to the fewest faults that keep its first oracle
+        /// failure (else its first failed expectation); save the minimal tape as
+        /// DIR/minimal.tape with its pcaps in DIR/pcaps, and print the command that replays
+        /// it.
+        #[arg(long, value_name = "DIR")]
+        shrink: Option<PathBuf>,
+        #[command(flatten)]
+        plant: Plant,
     },
     /// Run a scenario over a range of seeds on worker threads: a results table with the
     /// faults that fired by kind, and each failing seed with the command that replays it.
@@ -91,6 +124,12 @@ enum Cmd {
         /// Fail unless every fault kind fired at least once across the sweep.
         #[arg(long)]
         require_all_faults: bool,
+        /// Shrink the first failing seed as `weft run --shrink DIR` does: the minimal tape
+        /// and its pcaps in DIR, and the command that replays it.
+        #[arg(long, value_name = "DIR")]
+        shrink: Option<PathBuf>,
+        #[command(flatten)]
+        plant: Plant,
     },
 }
 
@@ -119,6 +158,8 @@ fn main() -> Result<ExitCode> {
             trace,
             events_out,
             check_determinism,
+            shrink,
+            plant,
         } => {
             let args = RunArgs {
                 scenario,
@@ -128,6 +169,8 @@ fn main() -> Result<ExitCode> {
                 pcap_dir,
                 trace,
                 events_out,
+                shrink,
+                plant: plant.specs(),
             };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -158,6 +201,8 @@ fn main() -> Result<ExitCode> {
             shard,
             shard_count,
             require_all_faults,
+            shrink,
+            plant,
         } => {
             let shard = match (shard, shard_count) {
                 (Some(s), _) => Some(simulate::parse_shard(&s)?),
@@ -176,6 +221,8 @@ fn main() -> Result<ExitCode> {
                 shard,
                 require_all_faults,
                 progress: true,
+                shrink,
+                plant: plant.specs(),
             };
             let mut out = std::io::stdout();
             let summary = simulate::sweep(&args, &mut out)?;

@@ -1,8 +1,10 @@
 //! `weft run` and `weft sweep`: run a TOML scenario with one seed (summary, pcaps, tapes,
 //! trace), or with many seeds on worker threads (progress, fault totals, failing seeds with
-//! the command that replays each).
+//! the command that replays each); shrink a failing run to a minimal tape, its pcaps and the
+//! command that replays it.
 
 use crate::decode::decode_bytes;
+use crate::plant::Plants;
 use crate::render::{RenderOptions, SeqTracker, render_line};
 use anyhow::{Context, Result, bail};
 use std::io::{IsTerminal, Write};
@@ -11,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use weft_sim::scenario::{FaultCounts, FaultKind, Outcome, RunOptions, Scenario};
-use weft_sim::{FaultSource, Tape};
+use weft_sim::shrink::{ScenarioFailure, ShrinkOptions, entries, replay_command, shrink_scenario};
+use weft_sim::{FaultSource, SimError, Tape};
 
 /// What `weft run` was asked.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +33,10 @@ pub struct RunArgs {
     pub trace: bool,
     /// Write every event of the run (time, kind, place, digest), one per line.
     pub events_out: Option<PathBuf>,
+    /// On failure, shrink the run and save the minimal case here.
+    pub shrink: Option<PathBuf>,
+    /// Bugs to plant (`--plant`, test builds only).
+    pub plant: Vec<String>,
 }
 
 /// Loads a scenario, with the file, line and column of what is wrong.
@@ -37,30 +44,115 @@ pub fn load(path: &Path) -> Result<Scenario> {
     Scenario::load(path).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// The command that replays one run.
-pub fn repro_command(scenario: &Path, seed: u64, tape: Option<&Path>) -> String {
-    let mut s = format!("weft run {} --seed {seed}", shell_word(scenario));
-    if let Some(t) = tape {
-        s.push_str(&format!(" --tape {}", shell_word(t)));
-    }
-    s
+/// The command that replays one run (with `tape`, and the same bugs planted).
+pub fn repro_command(scenario: &Path, seed: u64, tape: Option<&Path>, plants: &Plants) -> String {
+    replay_command(scenario, seed, tape, None, &plants.args())
 }
 
-fn shell_word(p: &Path) -> String {
-    let s = p.display().to_string();
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+:=".contains(c))
-    {
-        s
+/// Runs `scenario` with `seed`, the bugs in `plants` planted, and judges the run.
+pub fn run_scenario(
+    scenario: &Scenario,
+    seed: u64,
+    opts: &RunOptions,
+    plants: &Plants,
+) -> Result<Outcome, SimError> {
+    if plants.is_empty() {
+        return scenario.run(seed, opts);
+    }
+    let (b, ledger) = scenario.build();
+    let report = plants
+        .apply(b)
+        .pcap(opts.pcap)
+        .faults(opts.faults.clone())
+        .trace_events(opts.trace_events)
+        .run(seed)?;
+    Ok(scenario.judge(report, &ledger))
+}
+
+/// Shrinks the failing run `outcome` of the scenario at `path` (seed `seed`, bugs `plants`):
+/// delta debugging over its fault tape, and over its TCP workloads when an oracle failed;
+/// saves the minimal tape and its pcaps in `dir` and prints the command that replays them.
+/// Returns that command, or `None` when the failure could not be reproduced from the tape.
+pub fn shrink_failure(
+    path: &Path,
+    scenario: &Scenario,
+    seed: u64,
+    outcome: &Outcome,
+    plants: &Plants,
+    dir: &Path,
+    out: &mut impl Write,
+) -> Result<Option<String>> {
+    let Some(target) = ScenarioFailure::target(outcome) else {
+        return Ok(None);
+    };
+    let tape = &outcome.report.tape;
+    writeln!(
+        out,
+        "shrinking seed {seed}'s tape of {}, keeping: {}",
+        entries(tape.len()),
+        target.text
+    )?;
+    out.flush()?;
+    let shrunk = match shrink_scenario(
+        scenario,
+        seed,
+        tape,
+        &target,
+        |b| plants.apply(b),
+        &ShrinkOptions::default(),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            writeln!(out, "could not shrink: {e}")?;
+            return Ok(None);
+        }
+    };
+    let smaller: Vec<String> = shrunk
+        .smaller_workloads()
+        .iter()
+        .map(|(name, from, to)| format!("{name}: {from} -> {to}"))
+        .collect();
+    let also = if smaller.is_empty() {
+        String::new()
     } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
+        format!(
+            "; it also fails with smaller workloads ({}) and a tape of {}",
+            smaller.join(", "),
+            entries(shrunk.small_tape.len())
+        )
+    };
+    writeln!(
+        out,
+        "shrunk to {} in {} runs{also}",
+        entries(shrunk.tape.len()),
+        shrunk.runs
+    )?;
+    let saved = shrunk
+        .save(dir, Some((path, &plants.args())))
+        .with_context(|| format!("saving the minimal case in {}", dir.display()))?;
+    writeln!(
+        out,
+        "minimal case: {} ({}), {} pcaps in {}",
+        saved.tape.display(),
+        entries(shrunk.tape.len()),
+        saved.pcaps.len(),
+        dir.join(weft_sim::shrink::MINIMAL_PCAPS).display()
+    )?;
+    for f in shrunk.failures() {
+        writeln!(out, "  - {f}")?;
     }
+    let Some(command) = saved.command else {
+        bail!("the minimal case was saved without its replay command");
+    };
+    writeln!(out, "replay the minimal case: {command}")?;
+    Ok(Some(command))
 }
 
-/// `weft run`: prints the summary (and the trace), writes pcaps and the tape; returns whether
-/// every expectation held.
+/// `weft run`: prints the summary (and the trace), writes pcaps and the tape; shrinks a
+/// failing run when asked; returns whether every expectation held.
 pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<bool> {
     let scenario = load(&args.scenario)?;
+    let plants = Plants::parse(&args.plant)?;
     let seed = args.seed.unwrap_or(scenario.default_seed);
     let faults = match &args.tape {
         Some(p) => {
@@ -77,8 +169,7 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<bool> {
         pcap: args.pcap_dir.is_some() || args.trace,
         trace_events: args.events_out.is_some(),
     };
-    let outcome = scenario
-        .run(seed, &opts)
+    let outcome = run_scenario(&scenario, seed, &opts, &plants)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.scenario.display()))?;
     if args.trace {
         print_trace(&outcome, out)?;
@@ -117,8 +208,11 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<bool> {
         writeln!(
             out,
             "FAILED; replay: {}",
-            repro_command(&args.scenario, seed, args.tape.as_deref())
+            repro_command(&args.scenario, seed, args.tape.as_deref(), &plants)
         )?;
+        if let Some(dir) = &args.shrink {
+            shrink_failure(&args.scenario, &scenario, seed, &outcome, &plants, dir, out)?;
+        }
     }
     Ok(outcome.ok())
 }
@@ -128,6 +222,7 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<bool> {
 /// whether they agree; on a divergence, prints the first event where they differ.
 pub fn check_determinism(args: &RunArgs, out: &mut impl Write) -> Result<bool> {
     let scenario = load(&args.scenario)?;
+    let plants = Plants::parse(&args.plant)?;
     let seed = args.seed.unwrap_or(scenario.default_seed);
     let exe = std::env::current_exe().context("finding this program to run it again")?;
     let dir = std::env::temp_dir().join(format!("weft-determinism-{}", std::process::id()));
@@ -141,7 +236,8 @@ pub fn check_determinism(args: &RunArgs, out: &mut impl Write) -> Result<bool> {
             .arg("--seed")
             .arg(seed.to_string())
             .arg("--events-out")
-            .arg(&path);
+            .arg(&path)
+            .args(plants.args());
         if let Some(t) = &args.tape {
             cmd.arg("--tape").arg(t);
         }
@@ -253,6 +349,10 @@ pub struct SweepArgs {
     pub require_all_faults: bool,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
+    /// Shrink the first failing seed and save the minimal case here.
+    pub shrink: Option<PathBuf>,
+    /// Bugs to plant (`--plant`, test builds only).
+    pub plant: Vec<String>,
 }
 
 /// Parses `I/N` (0 <= I < N).
@@ -282,6 +382,9 @@ struct SeedResult {
     seed: u64,
     /// Why it failed (empty: it passed).
     failures: Vec<String>,
+    /// The simulation ran to its end (it was built and did not panic): a failure can be
+    /// shrunk.
+    ran: bool,
     faults: FaultCounts,
     datagrams: u64,
     tcp_bytes: u64,
@@ -289,46 +392,47 @@ struct SeedResult {
     frames: u64,
 }
 
-fn run_seed(scenario: &Scenario, seed: u64) -> SeedResult {
+impl SeedResult {
+    /// A seed whose simulation did not run to its end, and why.
+    fn broken(seed: u64, why: String) -> SeedResult {
+        SeedResult {
+            seed,
+            failures: vec![why],
+            ran: false,
+            faults: FaultCounts::default(),
+            datagrams: 0,
+            tcp_bytes: 0,
+            events: 0,
+            frames: 0,
+        }
+    }
+}
+
+fn run_seed(scenario: &Scenario, seed: u64, plants: &Plants) -> SeedResult {
     // A panicking simulation fails its seed, not the sweep: each seed runs on its own thread.
     let r = std::thread::scope(|s| {
-        s.spawn(|| scenario.run(seed, &RunOptions::default()))
+        s.spawn(|| run_scenario(scenario, seed, &RunOptions::default(), plants))
             .join()
     });
     match r {
         Ok(Ok(o)) => SeedResult {
             seed,
             failures: o.failures.clone(),
+            ran: true,
             faults: o.faults,
             datagrams: o.datagrams(),
             tcp_bytes: o.tcp_bytes(),
             events: o.report.events,
             frames: o.report.frames_sent,
         },
-        Ok(Err(e)) => SeedResult {
-            seed,
-            failures: vec![format!("the simulation could not be built: {e}")],
-            faults: FaultCounts::default(),
-            datagrams: 0,
-            tcp_bytes: 0,
-            events: 0,
-            frames: 0,
-        },
+        Ok(Err(e)) => SeedResult::broken(seed, format!("the simulation could not be built: {e}")),
         Err(p) => {
             let msg = p
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "a panic".to_string());
-            SeedResult {
-                seed,
-                failures: vec![format!("panicked: {msg}")],
-                faults: FaultCounts::default(),
-                datagrams: 0,
-                tcp_bytes: 0,
-                events: 0,
-                frames: 0,
-            }
+            SeedResult::broken(seed, format!("panicked: {msg}"))
         }
     }
 }
@@ -365,6 +469,7 @@ impl SweepSummary {
 /// their repro commands; returns the totals.
 pub fn sweep(args: &SweepArgs, out: &mut impl Write) -> Result<SweepSummary> {
     let scenario = load(&args.scenario)?;
+    let plants = Plants::parse(&args.plant)?;
     let Some(range) = args.seeds.clone().or_else(|| scenario.sweep.clone()) else {
         bail!(
             "{}: no seeds: pass --seeds A..B or set `sweep = \"A..B\"` under [seeds]",
@@ -406,11 +511,11 @@ pub fn sweep(args: &SweepArgs, out: &mut impl Write) -> Result<SweepSummary> {
     std::thread::scope(|s| {
         for _ in 0..jobs {
             let tx = tx.clone();
-            let (next, seeds, scenario) = (&next, &seeds, &scenario);
+            let (next, seeds, scenario, plants) = (&next, &seeds, &scenario, &plants);
             s.spawn(move || {
                 // Each simulation is single-threaded and not Send: it is built and run here.
                 while let Some(seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if tx.send(run_seed(scenario, *seed)).is_err() {
+                    if tx.send(run_seed(scenario, *seed, plants)).is_err() {
                         break;
                     }
                 }
@@ -483,10 +588,28 @@ pub fn sweep(args: &SweepArgs, out: &mut impl Write) -> Result<SweepSummary> {
         writeln!(out, "failing seeds ({}):", sum.failed.len())?;
         for (seed, why) in sum.failed.iter().take(SHOWN) {
             writeln!(out, "  seed {seed}: {why}")?;
-            writeln!(out, "    {}", repro_command(&args.scenario, *seed, None))?;
+            writeln!(
+                out,
+                "    {}",
+                repro_command(&args.scenario, *seed, None, &plants)
+            )?;
         }
         if sum.failed.len() > SHOWN {
             writeln!(out, "  ... and {} more", sum.failed.len() - SHOWN)?;
+        }
+    }
+    if let Some(dir) = &args.shrink {
+        // The first failing seed whose simulation ran to its end, run again for its tape.
+        let first = results.iter().find(|r| r.ran && !r.failures.is_empty());
+        if let Some(r) = first {
+            let o = run_scenario(&scenario, r.seed, &RunOptions::default(), &plants)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", args.scenario.display()))?;
+            shrink_failure(&args.scenario, &scenario, r.seed, &o, &plants, dir, out)?;
+        } else if !sum.failed.is_empty() {
+            writeln!(
+                out,
+                "nothing to shrink: no failing seed's simulation ran to its end"
+            )?;
         }
     }
     if args.require_all_faults && !sum.missing_faults.is_empty() {
@@ -531,12 +654,18 @@ mod tests {
 
     #[test]
     fn run_repro_commands_quote_what_a_shell_would_split() {
+        let none = Plants::default();
         assert_eq!(
-            repro_command(Path::new("scenarios/x.toml"), 7, None),
+            repro_command(Path::new("scenarios/x.toml"), 7, None, &none),
             "weft run scenarios/x.toml --seed 7"
         );
         assert_eq!(
-            repro_command(Path::new("my dir/x.toml"), 7, Some(Path::new("t.tape"))),
+            repro_command(
+                Path::new("my dir/x.toml"),
+                7,
+                Some(Path::new("t.tape")),
+                &none
+            ),
             "weft run 'my dir/x.toml' --seed 7 --tape t.tape"
         );
     }

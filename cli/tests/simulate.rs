@@ -49,6 +49,30 @@ fn tshark(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The pcaps in `a` and `b`: the same `n` files, byte for byte.
+fn assert_same_pcaps(a: &Path, b: &Path, n: usize) {
+    let names = |d: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".pcap"))
+            .collect();
+        v.sort();
+        v
+    };
+    let files = names(a);
+    assert_eq!(files.len(), n, "{}: {files:?}", a.display());
+    assert_eq!(files, names(b));
+    for f in &files {
+        let (x, y) = (
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+        );
+        assert!(x.len() > 24, "{f}: no frames");
+        assert!(x == y, "{f}: the replay's pcap differs");
+    }
+}
+
 /// The first summary line's trace digest.
 fn trace_digest(out: &str) -> String {
     let line = out.lines().find(|l| l.contains(" trace ")).unwrap();
@@ -161,8 +185,8 @@ fn run_records_a_tape_and_replays_it_to_the_same_pcaps() {
         text.starts_with("weft-tape 2\n") && text.lines().count() > 10,
         "{text}"
     );
-    // Replayed with another seed: the tape decides every fault, and host seeds come from
-    // --seed, so the same seed gives the same run.
+    // Replayed with the same seed: the tape decides every fault (none is drawn), and the
+    // hosts' own randomness comes from --seed, so the replay is the same run.
     let (code, replay, _) = weft(&[
         "run",
         file.to_str().unwrap(),
@@ -175,11 +199,7 @@ fn run_records_a_tape_and_replays_it_to_the_same_pcaps() {
     ]);
     assert_eq!(code, 0);
     assert_eq!(trace_digest(&first), trace_digest(&replay));
-    for l in ["server-lan", "client0-lan"] {
-        let a = std::fs::read(dir.join("a").join(format!("{l}.pcap"))).unwrap();
-        let b = std::fs::read(dir.join("b").join(format!("{l}.pcap"))).unwrap();
-        assert!(a == b, "{l}: the replay's pcap differs");
-    }
+    assert_same_pcaps(&dir.join("a"), &dir.join("b"), 4);
     // An empty tape: no faults at all, a different run (which fails the scenario's
     // expectation that loss, duplication and reordering fire).
     std::fs::write(dir.join("empty.tape"), "weft-tape 2\n").unwrap();
@@ -246,16 +266,19 @@ fn run_traces_every_delivery_in_time_order() {
     assert!(out.contains("faults fired: "), "{out}");
 }
 
-/// A scenario whose expectation cannot hold: every echo crosses four lossy link directions.
-const DEMANDING: &str = r#"
-name = "demanding"
+/// A scenario of UDP echoes from a client to a server over links with `loss` in each
+/// direction, expecting `min_delivered` of `datagrams` to come back.
+fn echo_scenario(name: &str, loss: f64, datagrams: u32, min_delivered: f64) -> String {
+    format!(
+        r#"
+name = "{name}"
 until = "10s"
 [seeds]
 default = 2
 [[switches]]
 name = "lan"
 [links.default]
-loss = { bernoulli = 0.2 }
+loss = {{ bernoulli = {loss} }}
 [[hosts]]
 name = "server"
 switch = "lan"
@@ -268,16 +291,23 @@ address = "10.0.0.2/24"
 kind = "udp_echo"
 server = "server"
 clients = ["client"]
-datagrams = 50
+datagrams = {datagrams}
 [expect]
-min_delivered = 0.99
-"#;
+min_delivered = {min_delivered}
+"#
+    )
+}
+
+/// A scenario whose expectation cannot hold: every echo crosses four lossy link directions.
+fn demanding() -> String {
+    echo_scenario("demanding", 0.2, 50, 0.99)
+}
 
 #[test]
 fn run_fails_with_a_replay_command_when_an_expectation_fails() {
     let dir = scratch("failing");
     let file = dir.join("demanding.toml");
-    std::fs::write(&file, DEMANDING).unwrap();
+    std::fs::write(&file, demanding()).unwrap();
     let (code, out, _) = weft(&["run", file.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(out.contains("expectations: FAILED"), "{out}");
@@ -364,7 +394,7 @@ fn sweep_runs_seeds_in_parallel_and_totals_faults() {
 fn sweep_lists_failing_seeds_with_their_replay_commands() {
     let dir = scratch("sweep-failing");
     let file = dir.join("demanding.toml");
-    std::fs::write(&file, DEMANDING).unwrap();
+    std::fs::write(&file, demanding()).unwrap();
     let (code, out, _) = weft(&["sweep", file.to_str().unwrap(), "--seeds", "10..13"]);
     assert_eq!(code, 1);
     assert!(out.contains("failing seeds (3):"), "{out}");
@@ -439,4 +469,340 @@ fn run_checks_determinism_across_two_processes() {
     assert!(ta.lines().count() > 1000);
     assert_eq!(ta, tb);
     assert_eq!(weft_sim::determinism::compare_texts(&ta, &tb), Ok(None));
+}
+
+/// Runs a command `weft` printed (`weft run ...`): its words, none quoted here.
+fn run_printed(command: &str) -> (i32, String, String) {
+    assert!(!command.contains('\''), "quoted words: {command}");
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(words[0], "weft", "{command}");
+    weft(&words[1..])
+}
+
+/// The command after `prefix` on its own line of `out`.
+fn printed_command<'a>(out: &'a str, prefix: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{out}"))
+}
+
+/// The failures a run lists under `expectations: FAILED`.
+fn failures(out: &str) -> Vec<&str> {
+    out.lines()
+        .skip_while(|l| *l != "expectations: FAILED")
+        .skip(1)
+        .map_while(|l| l.strip_prefix("  - "))
+        .collect()
+}
+
+/// Entry lines of a tape file (not its header or comments).
+fn tape_entries(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("weft-tape") && !l.trim().is_empty())
+        .collect()
+}
+
+/// A scenario whose expectation fails on any lost datagram or echo: 200 echoes across four
+/// link directions with 5% loss each.
+fn strict() -> String {
+    echo_scenario("strict", 0.05, 200, 0.999)
+}
+
+#[test]
+fn sweep_shrinks_the_first_failing_seed_to_a_replayable_minimal_tape() {
+    let dir = scratch("sweep-shrink");
+    let file = dir.join("strict.toml");
+    std::fs::write(&file, strict()).unwrap();
+    let min = dir.join("min");
+    let (code, out, _) = weft(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--seeds",
+        "10..13",
+        "--shrink",
+        min.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.trim_end().ends_with("sweep FAILED"), "{out}");
+    // The first failing seed, and the expectation it failed.
+    let kept = printed_command(&out, "shrinking seed 10's tape of ");
+    let (entries, failure) = kept.split_once(" entries, keeping: ").unwrap();
+    let entries: usize = entries.parse().unwrap();
+    assert!(
+        failure.starts_with("workload udp_echo#0: delivered "),
+        "{failure}"
+    );
+    // The seed's tape has many losses, and one lost datagram or echo is enough to miss
+    // 99.9% of 200.
+    let text = std::fs::read_to_string(min.join("minimal.tape")).unwrap();
+    let minimal = tape_entries(&text);
+    assert!(entries >= 10, "{entries}");
+    assert_eq!(minimal.len(), 1, "{text}");
+    assert!(minimal[0].contains(" drop "), "{text}");
+    let pcaps = min.join("pcaps");
+    for l in ["server-lan", "client-lan"] {
+        assert!(pcaps.join(format!("{l}.pcap")).exists(), "{l}");
+    }
+    // The printed command names the scenario file and replays the same failure.
+    let command = printed_command(&out, "replay the minimal case: ");
+    assert_eq!(
+        command,
+        format!(
+            "weft run {} --seed 10 --tape {} --pcap-dir {}",
+            file.display(),
+            min.join("minimal.tape").display(),
+            pcaps.display()
+        )
+    );
+    let saved = dir.join("saved");
+    std::fs::rename(&pcaps, &saved).unwrap();
+    let (code, again, _) = run_printed(command);
+    assert_eq!(code, 1, "{again}");
+    let listed = failures(&again);
+    assert_eq!(listed.len(), 1, "{again}");
+    assert!(
+        listed[0].starts_with("workload udp_echo#0: delivered "),
+        "{again}"
+    );
+    assert!(
+        text.contains(&format!("# failure: {}\n", listed[0])),
+        "{text}"
+    );
+    assert!(again.contains("faults: loss 1 "), "{again}");
+    assert_same_pcaps(&saved, &pcaps, 2);
+}
+
+#[test]
+fn run_shrinks_only_a_failure_and_not_with_the_determinism_check() {
+    // A passing run shrinks nothing and writes nothing.
+    let dir = scratch("shrink-pass");
+    let min = dir.join("min");
+    let (code, out, _) = weft(&[
+        "run",
+        scenario("arp-churn.toml").to_str().unwrap(),
+        "--shrink",
+        min.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("shrinking"), "{out}");
+    assert!(!min.exists());
+    // Shrinking and the determinism check do not go together.
+    let (code, _, err) = weft(&[
+        "run",
+        scenario("arp-churn.toml").to_str().unwrap(),
+        "--shrink",
+        min.to_str().unwrap(),
+        "--check-determinism",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot be used with"), "{err}");
+}
+
+/// A TCP request/response client on lossy links beside a bulk transfer that fills the tape
+/// with faults: with `tcp-impatient-client=500ms` planted, the client gives up on a response
+/// after 500 ms, which only one segment lost twice in a row (200 ms, then 400 ms of
+/// retransmission timeout) makes it do.
+#[cfg(feature = "planted-bugs")]
+const IMPATIENT: &str = r#"
+name = "impatient"
+until = "60s"
+[[switches]]
+name = "lan"
+[links.default]
+latency = "300us"
+jitter = "100us"
+loss = { bernoulli = 0.03 }
+duplicate = 0.01
+reorder = 0.01
+[[hosts]]
+name = "server"
+switch = "lan"
+address = "10.0.0.1/24"
+[[hosts]]
+name = "c0"
+switch = "lan"
+address = "10.0.0.10/24"
+[[hosts]]
+name = "c1"
+switch = "lan"
+address = "10.0.0.11/24"
+[[workloads]]
+kind = "tcp_request_response"
+name = "rr"
+server = "server"
+clients = ["c0"]
+requests = 300
+size = 100
+response_size = 1000
+[[workloads]]
+kind = "tcp_bulk"
+name = "bulk"
+server = "server"
+port = 9
+clients = ["c1"]
+upload = 100000
+download = 100000
+"#;
+
+#[cfg(feature = "planted-bugs")]
+const IMPATIENT_BUG: &str = "tcp-impatient-client=500ms";
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn run_exits_non_zero_when_an_oracle_fails() {
+    // lossy-echo passes as it is (see above); a NIC that breaks one IPv4 header checksum
+    // fails the sender-side monitor, an oracle, not an expectation on counts.
+    let file = scenario("lossy-echo.toml");
+    let (code, out, _) = weft(&[
+        "run",
+        file.to_str().unwrap(),
+        "--plant",
+        "bad-ipv4-checksum=3",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let listed = failures(&out);
+    assert_eq!(listed.len(), 1, "{out}");
+    assert!(listed[0].starts_with("oracle: [monitor] at "), "{out}");
+    assert!(listed[0].contains("breaking ipv4.checksum"), "{out}");
+    // The replay command plants the same bug, and fails the same way.
+    let command = printed_command(&out, "FAILED; replay: ");
+    assert_eq!(
+        command,
+        format!(
+            "weft run {} --seed 1 --plant bad-ipv4-checksum=3",
+            file.display()
+        )
+    );
+    let (code, again, _) = run_printed(command);
+    assert_eq!(code, 1);
+    assert_eq!(failures(&again), listed);
+    // So does a sweep.
+    let (code, out, _) = weft(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--seeds",
+        "0..2",
+        "--plant",
+        "bad-ipv4-checksum=3",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("failing seeds (2):"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "    weft run {} --seed 1 --plant bad-ipv4-checksum=3\n",
+            file.display()
+        )),
+        "{out}"
+    );
+    // A bug that does not exist is refused by name.
+    let (code, _, err) = weft(&["run", file.to_str().unwrap(), "--plant", "explode"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--plant `explode`: unknown bug"), "{err}");
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn run_shrinks_a_planted_bug_to_the_two_faults_it_needs_and_prints_its_replay() {
+    let dir = scratch("shrink-planted");
+    let file = dir.join("impatient.toml");
+    std::fs::write(&file, IMPATIENT).unwrap();
+    let f = file.to_str().unwrap();
+    // Without the bug every seed passes; find a seed where the bug shows in a run of at
+    // least 100 faults.
+    let tape = dir.join("run.tape");
+    let seed = (1..40)
+        .find(|seed| {
+            let s = seed.to_string();
+            let (code, _, _) = weft(&[
+                "run",
+                f,
+                "--seed",
+                &s,
+                "--plant",
+                IMPATIENT_BUG,
+                "--record-tape",
+                tape.to_str().unwrap(),
+            ]);
+            code == 1 && tape_entries(&std::fs::read_to_string(&tape).unwrap()).len() >= 100
+        })
+        .expect("a seed where the bug shows in 100 faults");
+    let s = seed.to_string();
+    let (code, honest, _) = weft(&["run", f, "--seed", &s]);
+    assert_eq!(code, 0, "{honest}");
+
+    let min = dir.join("min");
+    let (code, out, _) = weft(&[
+        "run",
+        f,
+        "--seed",
+        &s,
+        "--plant",
+        IMPATIENT_BUG,
+        "--shrink",
+        min.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let kept = printed_command(&out, &format!("shrinking seed {seed}'s tape of "));
+    let (entries, failure) = kept.split_once(" entries, keeping: ").unwrap();
+    assert!(entries.parse::<usize>().unwrap() >= 100, "{kept}");
+    assert!(
+        failure.starts_with("oracle: [application] rr: c0 accepted a reply to request "),
+        "{failure}"
+    );
+    // Two faults: one segment lost twice in a row. The workloads shrank too (an oracle
+    // failed, so they may): fewer requests, a smaller bulk transfer.
+    let text = std::fs::read_to_string(min.join("minimal.tape")).unwrap();
+    let minimal = tape_entries(&text);
+    assert!((2..=5).contains(&minimal.len()), "{text}");
+    assert_eq!(
+        minimal.iter().filter(|l| l.contains(" drop ")).count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        out.contains("it also fails with smaller workloads (rr: 1 clients x 300 requests -> "),
+        "{out}"
+    );
+    let pcaps = min.join("pcaps");
+    for l in ["server-lan", "c0-lan", "c1-lan"] {
+        assert!(pcaps.join(format!("{l}.pcap")).exists(), "{l}");
+    }
+    // One command, naming the scenario file and the bug, replays the same failure and
+    // writes the same pcaps.
+    let command = printed_command(&out, "replay the minimal case: ");
+    assert_eq!(
+        command,
+        format!(
+            "weft run {f} --seed {seed} --tape {} --pcap-dir {} --plant {IMPATIENT_BUG}",
+            min.join("minimal.tape").display(),
+            pcaps.display()
+        )
+    );
+    assert!(text.contains(&format!("# replay: {command}\n")), "{text}");
+    let saved = dir.join("saved");
+    std::fs::rename(&pcaps, &saved).unwrap();
+    let (code, again, _) = run_printed(command);
+    assert_eq!(code, 1, "{again}");
+    let listed = failures(&again);
+    assert!(!listed.is_empty(), "{again}");
+    assert!(
+        listed
+            .iter()
+            .all(|l| l.starts_with("oracle: [application] rr: c0 accepted a reply to request ")),
+        "{again}"
+    );
+    for l in &listed {
+        assert!(text.contains(&format!("# failure: {l}\n")), "{text}");
+    }
+    assert_same_pcaps(&saved, &pcaps, 3);
+    // The two faults are harmless without the bug.
+    let (code, clean, _) = weft(&[
+        "run",
+        f,
+        "--seed",
+        &s,
+        "--tape",
+        min.join("minimal.tape").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{clean}");
 }

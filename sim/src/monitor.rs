@@ -8,12 +8,12 @@
 //! |-------------------|--------------------------------------------------------------------|
 //! | `ethernet.header` | a complete Ethernet header                                         |
 //! | `ethernet.src`    | the source MAC is the sending interface's own                      |
-//! | `ethernet.mtu`    | no longer than the interface's MTU + 14                            |
+//! | `ethernet.mtu`    | what follows the Ethernet header (and any VLAN tags) no longer than the interface's MTU |
 //! | `arp.format`      | Ethernet/IPv4 hardware and protocol types and lengths, request or reply |
 //! | `arp.sender`      | sender MAC is the interface's, sender IP one of the host's (or 0.0.0.0, a probe) |
 //! | `ipv4.header`     | version, header length, total length within the frame              |
 //! | `ipv4.checksum`   | the header checksum verifies (RFC 791 §3.1)                        |
-//! | `ipv4.length`     | nothing after the datagram but minimum-frame padding               |
+//! | `ipv4.length`     | nothing after the datagram but padding to the minimum frame (60 bytes, plus any VLAN tags) |
 //! | `ipv4.src`        | the source is one of the host's addresses (0.0.0.0 only for DHCP)  |
 //! | `udp.header`      | length field equals the IP payload length (RFC 768)                |
 //! | `udp.checksum`    | present and correct (RFC 768; weft always computes it)             |
@@ -194,8 +194,13 @@ impl MonitorReport {
 struct Nic {
     host: HostId,
     mac: MacAddr,
+    /// The IP MTU: the most bytes after the Ethernet header and its tags.
     mtu: usize,
 }
+
+/// The shortest Ethernet frame without its FCS (IEEE 802.3 §4.4.2: 64 bytes with it); VLAN
+/// tags add to it.
+const MIN_FRAME: usize = 60;
 
 #[derive(Debug, Default)]
 struct HostView {
@@ -261,7 +266,7 @@ impl Monitor {
         *slot = Some(Nic {
             host,
             mac,
-            mtu: usize::from(mtu) + 14,
+            mtu: usize::from(mtu),
         });
         let Some(h) = self.view(host) else { return };
         h.name = name.to_string();
@@ -361,10 +366,12 @@ impl Monitor {
         self.expect(at, h, Rule::EthernetSrc, src == nic.mac, || {
             format!("source MAC {src} is not the interface's {}", nic.mac)
         });
-        self.expect(at, h, Rule::EthernetMtu, frame.len() <= nic.mtu, || {
+        // The MTU limits what follows the header: an 802.1Q tag makes a full frame 4 bytes
+        // longer (IEEE 802.3 §3.5).
+        let payload = eth.payload().len();
+        self.expect(at, h, Rule::EthernetMtu, payload <= nic.mtu, || {
             format!(
-                "{} bytes exceed the MTU frame size {}",
-                frame.len(),
+                "{payload} bytes after the Ethernet header exceed the MTU {}",
                 nic.mtu
             )
         });
@@ -373,7 +380,10 @@ impl Monitor {
         }
         match eth.ethertype() {
             EtherType::ARP => self.check_arp(at, &nic, eth.payload(), lookup),
-            EtherType::IPV4 => self.check_ipv4(at, &nic, frame.len(), eth.payload(), lookup),
+            EtherType::IPV4 => {
+                let header = eth.header_len();
+                self.check_ipv4(at, &nic, (header, frame.len()), eth.payload(), lookup);
+            }
             _ => {}
         }
     }
@@ -413,11 +423,13 @@ impl Monitor {
         });
     }
 
+    /// Checks an IPv4 datagram `p` that follows `header` bytes of Ethernet header in a frame of
+    /// `frame_len` bytes.
     fn check_ipv4(
         &mut self,
         at: Instant,
         nic: &Nic,
-        frame_len: usize,
+        (header, frame_len): (usize, usize),
         p: &[u8],
         lookup: &mut AddrLookup<'_>,
     ) {
@@ -434,9 +446,12 @@ impl Monitor {
         self.expect(at, h, Rule::Ipv4Checksum, ip4.verify_checksum(), || {
             format!("header checksum {sum:#06x} does not verify")
         });
-        // RFC 894: frames are padded to 60 bytes; anything else after the datagram is junk.
+        // RFC 894: frames are padded to the minimum (60 bytes, tags on top); anything else
+        // after the datagram is junk.
         let total = usize::from(ip4.total_len());
-        let ok_len = 14 + total == frame_len || (frame_len <= 60 && 14 + total <= frame_len);
+        let min_frame = MIN_FRAME + header.saturating_sub(14);
+        let ok_len =
+            header + total == frame_len || (frame_len <= min_frame && header + total <= frame_len);
         self.expect(at, h, Rule::Ipv4Length, ok_len, || {
             format!("total length {total} in a frame of {frame_len} bytes")
         });
@@ -478,7 +493,14 @@ impl Monitor {
                 h,
                 Rule::UdpChecksum,
                 verdict == UdpChecksumVerdict::Good,
-                || format!("checksum {verdict:?}"),
+                || match verdict {
+                    UdpChecksumVerdict::Bad { found, expected } => {
+                        format!("checksum {found:#06x}, expected {expected:#06x}")
+                    }
+                    UdpChecksumVerdict::Absent | UdpChecksumVerdict::Good => {
+                        "no checksum (zero)".to_string()
+                    }
+                },
             );
             let (sp, dp) = (u.src_port(), u.dst_port());
             if (sp, dp) == (68, 67) || (sp == 67 && (dp == 68 || dp == 67)) {
@@ -561,7 +583,11 @@ impl Monitor {
                     let last = view.discover_xid;
                     let xid = r.xid;
                     self.expect(at, h, Rule::DhcpXid, last == Some(xid), || {
-                        format!("SELECTING REQUEST xid {xid:#010x}, DISCOVER xid {last:x?}")
+                        let discover = last.map_or_else(
+                            || "no DISCOVER".to_string(),
+                            |x| format!("DISCOVER xid {x:#010x}"),
+                        );
+                        format!("SELECTING REQUEST xid {xid:#010x}, {discover}")
                     });
                 }
                 _ => {}

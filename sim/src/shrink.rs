@@ -7,12 +7,15 @@
 //! ([`crate::workload`]). A candidate is kept when the run still satisfies the caller's
 //! predicate ("an oracle failed", or one particular failure).
 //!
-//! The tape [`shrink`] returns always reproduces with the builder's own workloads, so
+//! The tape a shrink returns always reproduces with the run's own workloads, so
 //! `weft run SCENARIO --seed N --tape FILE` ([`replay_command`]) replays it; the smaller
-//! workloads that also fail with it are reported beside it.
+//! workloads that also fail are reported beside it. [`shrink`] shrinks a [`SimBuilder`]'s
+//! run, [`shrink_scenario`] a scenario's (judged by its expectations too, keeping one
+//! [`ScenarioFailure`]), [`shrink_with`] any run a closure makes.
 
 use crate::fabric::FaultSource;
 use crate::oracle::OracleFailure;
+use crate::scenario::{Outcome, Scenario};
 use crate::sim::{Report, SimBuilder, SimError};
 use crate::tape::{Tape, TapeEntry};
 use crate::workload::Workload;
@@ -52,19 +55,49 @@ pub enum ShrinkError {
     },
 }
 
+/// A run shrinking replays: the engine's report and the failures it shows.
+pub trait Replayed {
+    /// The engine's report.
+    fn report(&self) -> &Report;
+    /// What failed, one line each (saved as comments beside the minimal tape).
+    fn failure_lines(&self) -> Vec<String>;
+}
+
+impl Replayed for Report {
+    fn report(&self) -> &Report {
+        self
+    }
+
+    fn failure_lines(&self) -> Vec<String> {
+        self.oracles.iter().map(ToString::to_string).collect()
+    }
+}
+
+impl Replayed for Outcome {
+    fn report(&self) -> &Report {
+        &self.report
+    }
+
+    fn failure_lines(&self) -> Vec<String> {
+        self.failures.clone()
+    }
+}
+
 /// The result of shrinking.
 #[derive(Debug, Clone)]
-pub struct Shrunk {
+pub struct Shrunk<R = Report> {
     /// The seed.
     pub seed: u64,
     /// Entries in the tape shrinking started from.
     pub original_entries: usize,
-    /// The minimal tape: it fails with the builder's own workloads.
+    /// The minimal tape: it fails with the run's own workloads.
     pub tape: Tape,
     /// The replay of [`Shrunk::tape`] with pcaps on.
-    pub report: Report,
+    pub report: R,
+    /// The run's own workloads.
+    pub original_workloads: Vec<Workload>,
     /// The smallest workloads found that still fail (with [`Shrunk::small_tape`]); equal to
-    /// the builder's when they could not be made smaller.
+    /// [`Shrunk::original_workloads`] when they could not be made smaller.
     pub workloads: Vec<Workload>,
     /// The minimal tape for [`Shrunk::workloads`].
     pub small_tape: Tape,
@@ -72,37 +105,95 @@ pub struct Shrunk {
     pub runs: usize,
 }
 
-impl Shrunk {
+/// The files a minimal case is saved in, under its directory.
+pub const MINIMAL_TAPE: &str = "minimal.tape";
+/// The directory of the minimal case's pcaps, under its directory.
+pub const MINIMAL_PCAPS: &str = "pcaps";
+
+impl<R: Replayed> Shrunk<R> {
     /// The failures of the minimal replay.
-    pub fn failures(&self) -> &[OracleFailure] {
-        &self.report.oracles
+    pub fn failures(&self) -> Vec<String> {
+        self.report.failure_lines()
     }
 
-    /// Saves the minimal case in `dir`: `<stem>.tape` (with the replay command and failures
-    /// as comments) and the pcaps of its replay in `<stem>-pcap/`. `scenario` is the file
-    /// the command names.
-    pub fn save(&self, dir: &Path, stem: &str, scenario: &Path) -> std::io::Result<Saved> {
+    /// The workloads made smaller: (name, size before, size after), sizes as
+    /// [`workload_size`] gives them.
+    pub fn smaller_workloads(&self) -> Vec<(String, String, String)> {
+        self.original_workloads
+            .iter()
+            .zip(&self.workloads)
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| (a.name().to_string(), workload_size(a), workload_size(b)))
+            .collect()
+    }
+
+    /// Saves the minimal case in `dir`: [`MINIMAL_TAPE`] (with the failures, and the replay
+    /// command when there is one, as comments) and the pcaps of its replay in
+    /// [`MINIMAL_PCAPS`]. `replay` is the scenario file that `weft run` replays the tape on
+    /// and any further arguments it needs; a run built in Rust has no such file (`None`).
+    pub fn save(&self, dir: &Path, replay: Option<(&Path, &[String])>) -> std::io::Result<Saved> {
         std::fs::create_dir_all(dir)?;
-        let tape_path = dir.join(format!("{stem}.tape"));
-        let command = replay_command(scenario, self.seed, &tape_path);
+        let tape_path = dir.join(MINIMAL_TAPE);
+        let pcap_dir = dir.join(MINIMAL_PCAPS);
+        let command = replay.map(|(scenario, args)| {
+            replay_command(scenario, self.seed, Some(&tape_path), Some(&pcap_dir), args)
+        });
         let mut text = format!(
-            "# minimal fault tape: {} entries (shrunk from {} in {} runs), seed {}\n# replay: {command}\n",
-            self.tape.len(),
+            "# minimal fault tape: {} (shrunk from {} in {} runs), seed {}\n",
+            entries(self.tape.len()),
             self.original_entries,
             self.runs,
             self.seed
         );
-        for f in &self.report.oracles {
+        if let Some(c) = &command {
+            text.push_str(&format!("# replay: {c}\n"));
+        }
+        for f in self.failures() {
             text.push_str(&format!("# failure: {f}\n"));
+        }
+        let smaller = self.smaller_workloads();
+        if !smaller.is_empty() {
+            let list: Vec<String> = smaller
+                .iter()
+                .map(|(name, from, to)| format!("{name}: {from} -> {to}"))
+                .collect();
+            text.push_str(&format!(
+                "# the failure also shows with smaller workloads ({}) and a tape of {}\n",
+                list.join(", "),
+                entries(self.small_tape.len())
+            ));
         }
         text.push_str(&self.tape.to_text());
         std::fs::write(&tape_path, text)?;
-        let pcaps = self.report.write_pcaps(&dir.join(format!("{stem}-pcap")))?;
+        let pcaps = self.report.report().write_pcaps(&pcap_dir)?;
         Ok(Saved {
             tape: tape_path,
             pcaps,
             command,
         })
+    }
+}
+
+/// What a workload's size is made of: its clients and what each does, the counts
+/// [`Workload::smaller`] reduces.
+pub fn workload_size(w: &Workload) -> String {
+    let n = w.clients().len();
+    match w {
+        Workload::UdpEcho(w) => format!("{n} clients x {} datagrams", w.datagrams_per_client),
+        Workload::UdpRequestResponse(w) => {
+            format!("{n} clients x {} requests", w.requests_per_client)
+        }
+        Workload::Dhcp(w) => format!("{n} clients x {} requests", w.requests_after),
+        Workload::ArpChurn(w) => format!("{n} hosts x {} rounds", w.rounds),
+        Workload::TcpEcho(w) => format!(
+            "{n} clients x {} connections x {} messages",
+            w.connections, w.messages
+        ),
+        Workload::TcpBulk(w) => format!(
+            "{n} clients x {} bytes up and {} down",
+            w.upload, w.download
+        ),
+        Workload::TcpRequestResponse(w) => format!("{n} clients x {} requests", w.requests),
     }
 }
 
@@ -113,11 +204,22 @@ pub struct Saved {
     pub tape: PathBuf,
     /// The pcaps of its replay, one per link.
     pub pcaps: Vec<PathBuf>,
-    /// The command that replays it.
-    pub command: String,
+    /// The command that replays it (with its pcaps written again, byte for byte), when the
+    /// run came from a scenario file.
+    pub command: Option<String>,
 }
 
-fn shell_word(s: &str) -> String {
+/// A tape's size in words: `1 entry`, `2 entries`.
+pub fn entries(n: usize) -> String {
+    if n == 1 {
+        "1 entry".to_string()
+    } else {
+        format!("{n} entries")
+    }
+}
+
+/// `s` as one shell word: as it is when nothing in it is special to a shell, else quoted.
+pub fn shell_word(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "_./-=:,+@".contains(c));
@@ -128,15 +230,30 @@ fn shell_word(s: &str) -> String {
     }
 }
 
-/// The command that replays `tape` on `scenario` with `seed`.
-pub fn replay_command(scenario: &Path, seed: u64, tape: &Path) -> String {
-    format!(
-        "weft run {} --seed {seed} --tape {}",
-        shell_word(&scenario.display().to_string()),
-        shell_word(&tape.display().to_string())
-    )
+/// The `weft run` command that replays `scenario` with `seed`: with a fault tape, writing
+/// pcaps into `pcap_dir`, and `args` (already separate words) appended.
+pub fn replay_command(
+    scenario: &Path,
+    seed: u64,
+    tape: Option<&Path>,
+    pcap_dir: Option<&Path>,
+    args: &[String],
+) -> String {
+    let mut s = format!(
+        "weft run {} --seed {seed}",
+        shell_word(&scenario.display().to_string())
+    );
+    for (flag, p) in [("--tape", tape), ("--pcap-dir", pcap_dir)] {
+        if let Some(p) = p {
+            s.push_str(&format!(" {flag} {}", shell_word(&p.display().to_string())));
+        }
+    }
+    for a in args {
+        s.push(' ');
+        s.push_str(&shell_word(a));
+    }
+    s
 }
-
 /// Delta debugging: a 1-minimal subset of `items` (by position) for which `test` holds,
 /// assuming it holds for all of them. Subsets already tried are not run again.
 pub fn ddmin<T: Clone>(items: &[T], mut test: impl FnMut(&[T]) -> bool) -> Vec<T> {
@@ -195,32 +312,27 @@ pub fn ddmin<T: Clone>(items: &[T], mut test: impl FnMut(&[T]) -> bool) -> Vec<T
     cur.iter().filter_map(|i| items.get(*i).cloned()).collect()
 }
 
-struct Runner<'a, P> {
-    builder: &'a SimBuilder,
-    seed: u64,
+/// Runs candidates: `run` makes a run of some workloads with a tape (pcaps on or off),
+/// `failing` says whether it still fails.
+struct Runner<F, P> {
+    run: F,
     failing: P,
     runs: usize,
     max_runs: usize,
 }
 
-impl<P: FnMut(&Report) -> bool> Runner<'_, P> {
-    fn replay(
-        &mut self,
-        workloads: &[Workload],
-        entries: &[TapeEntry],
-        pcap: bool,
-    ) -> Option<Report> {
+impl<R, F, P> Runner<F, P>
+where
+    R: Replayed,
+    F: FnMut(&[Workload], Tape, bool) -> Result<R, SimError>,
+    P: FnMut(&R) -> bool,
+{
+    fn replay(&mut self, workloads: &[Workload], entries: &[TapeEntry], pcap: bool) -> Option<R> {
         self.runs += 1;
-        self.builder
-            .clone()
-            .set_workloads(workloads.to_vec())
-            .faults(FaultSource::Tape(Tape {
-                entries: entries.to_vec(),
-            }))
-            .trace_events(false)
-            .pcap(pcap)
-            .run(self.seed)
-            .ok()
+        let tape = Tape {
+            entries: entries.to_vec(),
+        };
+        (self.run)(workloads, tape, pcap).ok()
     }
 
     /// Whether the run with `entries` still fails (false once out of runs).
@@ -236,35 +348,36 @@ impl<P: FnMut(&Report) -> bool> Runner<'_, P> {
     fn minimize(&mut self, workloads: &[Workload], entries: &[TapeEntry]) -> Vec<TapeEntry> {
         let min = ddmin(entries, |sub| self.fails(workloads, sub));
         match self.replay(workloads, &min, false) {
-            Some(r) if (self.failing)(&r) && r.tape.len() <= min.len() => r.tape.entries,
+            Some(r) if (self.failing)(&r) && r.report().tape.len() <= min.len() => {
+                r.report().tape.entries.clone()
+            }
             _ => min,
         }
     }
 }
 
-/// Shrinks a failing run of `builder` with `seed` whose faults are `tape` (the report's
-/// tape): `failing` says whether a run still shows the failure.
-pub fn shrink(
-    builder: &SimBuilder,
+/// Shrinks a failing run whose faults are `tape` (the report's tape) and whose workloads are
+/// `workloads`: `run(workloads, tape, pcap)` makes a run of the same simulation with `seed`
+/// and other workloads or faults (pcaps on or off), `failing` says whether a run still shows
+/// the failure.
+pub fn shrink_with<R: Replayed>(
+    workloads: &[Workload],
     seed: u64,
     tape: &Tape,
-    failing: impl FnMut(&Report) -> bool,
+    run: impl FnMut(&[Workload], Tape, bool) -> Result<R, SimError>,
+    failing: impl FnMut(&R) -> bool,
     options: &ShrinkOptions,
-) -> Result<Shrunk, ShrinkError> {
-    let full = builder.workloads().to_vec();
+) -> Result<Shrunk<R>, ShrinkError> {
+    let full = workloads.to_vec();
     let mut r = Runner {
-        builder,
-        seed,
+        run,
         failing,
-        runs: 0,
+        runs: 1,
         max_runs: options.max_runs,
     };
-    // The builder must be valid, and the whole tape must fail.
-    builder
-        .clone()
-        .faults(FaultSource::Tape(tape.clone()))
-        .run(seed)?;
-    if !r.fails(&full, &tape.entries) {
+    // The simulation must build, and the whole tape must fail.
+    let first = (r.run)(&full, tape.clone(), false)?;
+    if !(r.failing)(&first) {
         return Err(ShrinkError::NotReproduced {
             entries: tape.len(),
         });
@@ -303,6 +416,7 @@ pub fn shrink(
     };
     let report = r
         .replay(&full, &tape_final, true)
+        .filter(|rep| (r.failing)(rep))
         .ok_or(ShrinkError::NotReproduced {
             entries: tape_final.len(),
         })?;
@@ -313,10 +427,163 @@ pub fn shrink(
             entries: tape_final,
         },
         report,
+        original_workloads: full,
         workloads,
         small_tape: Tape { entries: small },
         runs: r.runs,
     })
+}
+
+/// Shrinks a failing run of `builder` with `seed` whose faults are `tape` (the report's
+/// tape): `failing` says whether a run still shows the failure.
+pub fn shrink(
+    builder: &SimBuilder,
+    seed: u64,
+    tape: &Tape,
+    failing: impl FnMut(&Report) -> bool,
+    options: &ShrinkOptions,
+) -> Result<Shrunk, ShrinkError> {
+    shrink_with(
+        builder.workloads(),
+        seed,
+        tape,
+        |workloads, tape, pcap| {
+            builder
+                .clone()
+                .set_workloads(workloads.to_vec())
+                .faults(FaultSource::Tape(tape))
+                .trace_events(false)
+                .pcap(pcap)
+                .run(seed)
+        },
+        failing,
+        options,
+    )
+}
+
+/// One failure of a scenario run, and what makes it "the same failure" in another run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioFailure {
+    /// As the run listed it ([`Outcome::failures`]).
+    pub text: String,
+    /// What stays the same from run to run: an oracle's [`OracleFailure::signature`]
+    /// (hosts, workload, rule; no times or counts), or an expectation's text with its
+    /// numbers masked.
+    pub signature: String,
+    /// An engine oracle failed (not an expectation on the scenario's counts): only then
+    /// may the workloads shrink, as expectations count against the file's workload sizes.
+    pub oracle: bool,
+}
+
+impl ScenarioFailure {
+    /// Every failure of `outcome`, in its order.
+    pub fn of(outcome: &Outcome) -> Vec<ScenarioFailure> {
+        let oracles: Vec<(String, &OracleFailure)> = outcome
+            .report
+            .oracles
+            .iter()
+            .map(|f| (format!("oracle: {f}"), f))
+            .collect();
+        outcome
+            .failures
+            .iter()
+            .map(|text| match oracles.iter().find(|(line, _)| line == text) {
+                Some((_, f)) => ScenarioFailure {
+                    text: text.clone(),
+                    signature: format!("oracle {}", f.signature()),
+                    oracle: true,
+                },
+                None => ScenarioFailure {
+                    text: text.clone(),
+                    signature: expectation_signature(text),
+                    oracle: false,
+                },
+            })
+            .collect()
+    }
+
+    /// The failure shrinking keeps: the first oracle failure, else the first failure.
+    pub fn target(outcome: &Outcome) -> Option<ScenarioFailure> {
+        let all = ScenarioFailure::of(outcome);
+        all.iter()
+            .find(|f| f.oracle)
+            .or_else(|| all.first())
+            .cloned()
+    }
+
+    /// True when `outcome` shows this failure.
+    pub fn shown_by(&self, outcome: &Outcome) -> bool {
+        ScenarioFailure::of(outcome)
+            .iter()
+            .any(|f| f.signature == self.signature)
+    }
+}
+
+/// An expectation's text without what varies from run to run: numbers that stand alone
+/// (`45.0%`, `3 of 4`, not the `0` of `udp_echo#0`) become `#`, and an example after
+/// `, first:` is cut.
+fn expectation_signature(text: &str) -> String {
+    let text = text.split_once(", first:").map_or(text, |(head, _)| head);
+    let mut out = String::with_capacity(text.len());
+    let mut prev: Option<char> = None;
+    let mut in_number = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            let starts = !prev.is_some_and(|p| p.is_alphanumeric() || "_#-".contains(p));
+            if in_number || starts {
+                if !in_number {
+                    out.push('#');
+                }
+                in_number = true;
+                prev = Some(c);
+                continue;
+            }
+        } else if in_number && c == '.' {
+            // A decimal point inside a number: the number goes on.
+            prev = Some(c);
+            continue;
+        }
+        in_number = false;
+        out.push(c);
+        prev = Some(c);
+    }
+    out
+}
+
+/// Shrinks a failing run of `scenario` with `seed` whose faults are `tape`, keeping the
+/// failure `target` (see [`ScenarioFailure::target`]). `prepare` adds to each run's
+/// simulation what the failing run had beyond the file (planted bugs in test builds; the
+/// identity otherwise). Workloads shrink only when `target` is an oracle's failure.
+pub fn shrink_scenario(
+    scenario: &Scenario,
+    seed: u64,
+    tape: &Tape,
+    target: &ScenarioFailure,
+    prepare: impl Fn(SimBuilder) -> SimBuilder,
+    options: &ShrinkOptions,
+) -> Result<Shrunk<Outcome>, ShrinkError> {
+    let workloads = scenario.build().0.workloads().to_vec();
+    let options = ShrinkOptions {
+        workloads: options.workloads && target.oracle,
+        ..options.clone()
+    };
+    shrink_with(
+        &workloads,
+        seed,
+        tape,
+        |workloads, tape, pcap| {
+            let (b, ledger) = scenario.build();
+            let report = prepare(b)
+                .set_workloads(workloads.to_vec())
+                .faults(FaultSource::Tape(tape))
+                .trace_events(false)
+                .pcap(pcap)
+                .run(seed)?;
+            Ok(scenario.judge(report, &ledger))
+        },
+        |o| target.shown_by(o),
+        &options,
+    )
 }
 
 #[cfg(test)]
@@ -344,13 +611,53 @@ mod tests {
             replay_command(
                 Path::new("scenarios/lossy.toml"),
                 7,
-                Path::new("out/min.tape")
+                Some(Path::new("out/minimal.tape")),
+                Some(Path::new("out/pcaps")),
+                &[]
             ),
-            "weft run scenarios/lossy.toml --seed 7 --tape out/min.tape"
+            "weft run scenarios/lossy.toml --seed 7 --tape out/minimal.tape --pcap-dir out/pcaps"
         );
         assert_eq!(
-            replay_command(Path::new("my dir/a.toml"), 1, Path::new("it's.tape")),
-            r"weft run 'my dir/a.toml' --seed 1 --tape 'it'\''s.tape'"
+            replay_command(
+                Path::new("my dir/a.toml"),
+                1,
+                Some(Path::new("it's.tape")),
+                None,
+                &["--plant".to_string(), "x y".to_string()]
+            ),
+            r"weft run 'my dir/a.toml' --seed 1 --tape 'it'\''s.tape' --plant 'x y'"
+        );
+        assert_eq!(
+            replay_command(Path::new("a.toml"), 3, None, None, &[]),
+            "weft run a.toml --seed 3"
+        );
+    }
+
+    #[test]
+    fn shrink_expectation_signatures_mask_numbers_not_names() {
+        assert_eq!(
+            expectation_signature("workload udp_echo#0: delivered 45.0% < 99.0% expected"),
+            "workload udp_echo#0: delivered #% < #% expected"
+        );
+        assert_eq!(
+            expectation_signature(
+                "workload rr: 1 of 2 clients finished (still running at the time limit (10.000 s))"
+            ),
+            "workload rr: # of # clients finished (still running at the time limit (# s))"
+        );
+        assert_eq!(
+            expectation_signature(
+                "oracle: workload e: 3 integrity violations, first: c0: echo 17 differs"
+            ),
+            "oracle: workload e: # integrity violations"
+        );
+        assert_eq!(
+            expectation_signature("fault loss was expected to fire and did not"),
+            "fault loss was expected to fire and did not"
+        );
+        assert_eq!(
+            expectation_signature("host c10 at 10.0.0.12 and c-2"),
+            "host c10 at # and c-2"
         );
     }
 }

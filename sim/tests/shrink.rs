@@ -60,7 +60,6 @@ fn shrink_needs_a_failing_tape() {
 #[cfg(feature = "planted-bugs")]
 #[test]
 fn shrink_finds_the_loss_and_the_duplicate_a_planted_bug_needs() {
-    use std::path::Path;
     use weft_sim::{FaultSource, PlantedBug, Tape};
     // The bug: once client c0 has retried a request (a loss on its flow), it takes any
     // datagram from the server as the answer; only a duplicate makes one arrive unasked.
@@ -122,28 +121,59 @@ fn shrink_finds_the_loss_and_the_duplicate_a_planted_bug_needs() {
             .any(|f| matches!(f, weft_sim::Fault::Drop | weft_sim::Fault::Corrupt { .. })),
         "a loss: {faults:?}"
     );
+    // The workloads shrank too: fewer requests, and the small tape with them still fails
+    // the same way.
     assert!(shrunk.small_tape.len() <= shrunk.tape.len());
     assert!(
-        shrunk.workloads[0].planned() <= b.workloads()[0].planned(),
-        "workloads only shrink"
+        shrunk.workloads[0].planned() < b.workloads()[0].planned(),
+        "the workload did not shrink: {} requests",
+        shrunk.workloads[0].planned()
     );
-    // The saved case: a tape file that replays the same failure, its pcaps, one command.
-    let dir = std::env::temp_dir().join(format!("weft-shrink-{}", std::process::id()));
-    let saved = shrunk
-        .save(&dir, "minimal", Path::new("scenarios/planted.toml"))
-        .unwrap();
-    println!("{}", saved.command);
     assert_eq!(
-        saved.command,
-        format!(
-            "weft run scenarios/planted.toml --seed {seed} --tape {}",
-            saved.tape.display()
-        )
+        shrunk.smaller_workloads(),
+        vec![(
+            "rr".to_string(),
+            "3 clients x 300 requests".to_string(),
+            weft_sim::shrink::workload_size(&shrunk.workloads[0])
+        )]
     );
+    let small = b
+        .clone()
+        .set_workloads(shrunk.workloads.clone())
+        .faults(FaultSource::Tape(shrunk.small_tape.clone()))
+        .run(seed)
+        .unwrap();
+    let f = wrong_reply(&small).expect("the small tape with the small workloads fails");
+    assert_eq!(f.signature(), signature);
+    assert_eq!(
+        small.workload("rr").unwrap().completed + small.workload("rr").unwrap().failed,
+        shrunk.workloads[0].planned(),
+        "the small run did the small workload's requests"
+    );
+    // The saved case: a tape file that replays the same failure and its pcaps. A simulation
+    // built in Rust has no scenario file for `weft run` to replay it on: no command (the
+    // command-line tests replay a scenario's).
+    let dir = std::env::temp_dir().join(format!("weft-shrink-{}", std::process::id()));
+    let saved = shrunk.save(&dir, None).unwrap();
+    assert_eq!(saved.command, None);
+    assert_eq!(saved.tape, dir.join("minimal.tape"));
     assert_eq!(saved.pcaps.len(), 4);
-    assert!(saved.pcaps.iter().all(|p| p.exists()));
+    assert!(
+        saved
+            .pcaps
+            .iter()
+            .all(|p| p.starts_with(dir.join("pcaps")) && p.exists())
+    );
     let text = std::fs::read_to_string(&saved.tape).unwrap();
-    assert!(text.contains("# replay: weft run"), "{text}");
+    assert!(!text.contains("# replay:"), "{text}");
+    assert!(
+        text.contains("# failure: [application] rr: c0 accepted a reply"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# the failure also shows with smaller workloads (rr: "),
+        "{text}"
+    );
     let tape = Tape::from_text(&text).unwrap();
     assert_eq!(tape, shrunk.tape);
     let again = b
@@ -154,6 +184,14 @@ fn shrink_finds_the_loss_and_the_duplicate_a_planted_bug_needs() {
     let f = wrong_reply(&again).expect("the saved tape reproduces the failure");
     assert_eq!(f.signature(), signature);
     assert_eq!(again.trace_digest, shrunk.report.trace_digest);
+    for (p, l) in saved.pcaps.iter().zip(&again.links) {
+        assert_eq!(
+            std::fs::read(p).unwrap(),
+            *l.pcap.as_ref().unwrap(),
+            "{}",
+            p.display()
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
