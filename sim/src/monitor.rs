@@ -175,6 +175,12 @@ pub struct MonitorReport {
     pub total_violations: u64,
     /// TCP segments of connections beyond the tracked limit (65,536 at once): not checked.
     pub tcp_untracked: u64,
+    /// DHCP client xids beyond the [`MAX_DHCP_XIDS`] remembered: not remembered, and a
+    /// server reply to an xid the monitor does not know is then not judged (counted in
+    /// `dhcp_replies_unchecked`).
+    pub dhcp_xids_untracked: u64,
+    /// Server replies not judged by `dhcp.xid` because some client xid was not remembered.
+    pub dhcp_replies_unchecked: u64,
 }
 
 impl MonitorReport {
@@ -198,6 +204,10 @@ struct Nic {
     mtu: usize,
 }
 
+/// DHCP client xids the monitor remembers (a server may only answer these); beyond, new ones
+/// are counted in [`MonitorReport::dhcp_xids_untracked`].
+pub const MAX_DHCP_XIDS: usize = 1 << 16;
+
 /// The shortest Ethernet frame without its FCS (IEEE 802.3 §4.4.2: 64 bytes with it); VLAN
 /// tags add to it.
 const MIN_FRAME: usize = 60;
@@ -218,8 +228,11 @@ pub(crate) struct Monitor {
     nics: Vec<Option<Nic>>,
     /// By host (indexes are the simulation's, dense).
     hosts: Vec<HostView>,
-    /// xids of every client message seen (a server may only answer these).
+    /// xids of client messages seen (a server may only answer these), at most
+    /// `max_dhcp_xids`.
     client_xids: BTreeSet<u32>,
+    /// [`MAX_DHCP_XIDS`] (smaller in tests).
+    max_dhcp_xids: usize,
     /// TCP connections, both ends.
     tcp: tcp::TcpTracker,
     /// What the last TCP segment was checked against (reused from segment to segment).
@@ -243,7 +256,10 @@ fn ip(b: &[u8]) -> Ipv4Addr {
 
 impl Monitor {
     pub(crate) fn new() -> Monitor {
-        Monitor::default()
+        Monitor {
+            max_dhcp_xids: MAX_DHCP_XIDS,
+            ..Monitor::default()
+        }
     }
 
     /// Host `host` (named `name`) sends on `endpoint` with `mac`; `addrs` are its static
@@ -571,7 +587,11 @@ impl Monitor {
             self.expect(at, h, Rule::DhcpChaddr, chaddr == mac, || {
                 format!("chaddr {chaddr} is not the interface's {mac}")
             });
-            self.client_xids.insert(r.xid);
+            if self.client_xids.len() < self.max_dhcp_xids || self.client_xids.contains(&r.xid) {
+                self.client_xids.insert(r.xid);
+            } else {
+                self.report.dhcp_xids_untracked += 1;
+            }
             let Some(view) = self.view(h) else { return };
             match r.message_type {
                 Some(DhcpMessageType::Discover) => {
@@ -595,6 +615,11 @@ impl Monitor {
         } else {
             let xid = r.xid;
             let known = self.client_xids.contains(&xid);
+            if !known && self.report.dhcp_xids_untracked > 0 {
+                // It may answer an xid the monitor could not remember.
+                self.report.dhcp_replies_unchecked += 1;
+                return;
+            }
             self.expect(at, h, Rule::DhcpXid, known, || {
                 format!("reply xid {xid:#010x} answers no client message")
             });
@@ -617,5 +642,88 @@ mod rule_tests {
         let report = m.report();
         assert_eq!(report.rules.len(), RULES.len());
         assert!(RULES.iter().all(|r| report.rules.contains_key(r)));
+    }
+
+    /// A DHCP message of `op` and `kind` with `xid` from hardware address `mac`.
+    fn dhcp(op: DhcpOp, kind: DhcpMessageType, xid: u32, mac: MacAddr) -> Vec<u8> {
+        let r = DhcpRepr {
+            op,
+            hops: 0,
+            xid,
+            secs: 0,
+            broadcast: false,
+            client_ip: Ipv4Addr::UNSPECIFIED,
+            your_ip: Ipv4Addr::UNSPECIFIED,
+            server_ip: Ipv4Addr::UNSPECIFIED,
+            relay_agent_ip: Ipv4Addr::UNSPECIFIED,
+            client_hardware_address: mac,
+            server_name: &[],
+            boot_file: &[],
+            message_type: Some(kind),
+            subnet_mask: None,
+            routers: None,
+            dns_servers: None,
+            host_name: None,
+            requested_ip: None,
+            lease_time: None,
+            server_identifier: None,
+            parameter_request_list: None,
+            renewal_time: None,
+            rebinding_time: None,
+            client_identifier: None,
+            other_options: weft_wire::dhcp::DhcpOptions::new(),
+        };
+        let mut p = vec![0u8; r.buffer_len()];
+        assert!(r.emit(&mut p).is_ok());
+        p
+    }
+
+    #[test]
+    fn monitor_remembers_a_bounded_number_of_dhcp_xids() {
+        let mut m = Monitor::new();
+        m.max_dhcp_xids = 4;
+        let mac = MacAddr([2, 0, 0, 0, 0, 1]);
+        let nic = Nic {
+            host: 0,
+            mac,
+            mtu: 1500,
+        };
+        let at = Instant::ZERO;
+        let offer = |xid| dhcp(DhcpOp::Reply, DhcpMessageType::Offer, xid, mac);
+        for xid in 1..=4 {
+            m.check_dhcp(
+                at,
+                &nic,
+                true,
+                &dhcp(DhcpOp::Request, DhcpMessageType::Discover, xid, mac),
+            );
+        }
+        // Within the bound, a reply to an xid no client used is a violation; one to a
+        // remembered xid is not.
+        m.check_dhcp(at, &nic, false, &offer(3));
+        m.check_dhcp(at, &nic, false, &offer(99));
+        assert_eq!(m.report().total_violations, 1);
+        // A fifth xid is not remembered (counted), a repeated one is no new entry.
+        m.check_dhcp(
+            at,
+            &nic,
+            true,
+            &dhcp(DhcpOp::Request, DhcpMessageType::Discover, 4, mac),
+        );
+        m.check_dhcp(
+            at,
+            &nic,
+            true,
+            &dhcp(DhcpOp::Request, DhcpMessageType::Discover, 5, mac),
+        );
+        assert_eq!(m.client_xids.len(), 4);
+        assert_eq!(m.report().dhcp_xids_untracked, 1);
+        // From then on a reply to an unknown xid may answer the forgotten one: not judged,
+        // counted; replies to remembered xids are still judged.
+        m.check_dhcp(at, &nic, false, &offer(5));
+        m.check_dhcp(at, &nic, false, &offer(1));
+        let r = m.report();
+        assert_eq!(r.dhcp_replies_unchecked, 1);
+        assert_eq!(r.total_violations, 1);
     }
 }
