@@ -9,6 +9,7 @@
 //! that did something is recorded on the run's tape, keyed by what it hit.
 
 use crate::executor::HostId;
+use crate::marks::{Carried, Delivery, MarkKind, Marks};
 use crate::monitor::{AddrLookup, Monitor};
 #[cfg(feature = "planted-bugs")]
 use crate::oracle::PlantedBug;
@@ -268,6 +269,11 @@ pub(crate) struct FrameTag {
     /// Its identity digest (the tape key's), once a keyed hop computed it (cleared with a
     /// flipped bit).
     pub(crate) identity: Option<u64>,
+    /// The UDP datagram (or fragment of one) it carries, as read on its first hop before any
+    /// fault ([`crate::marks`]).
+    pub(crate) carried: Option<Carried>,
+    /// A switch flooded it (its destination MAC was unknown there).
+    pub(crate) flooded: bool,
 }
 
 #[derive(Debug)]
@@ -321,6 +327,8 @@ pub(crate) struct Fabric {
     pub(crate) monitor: Option<Monitor>,
     /// When a fault last fired (a tape entry, a full queue, an oversized frame).
     pub(crate) last_fault: Option<Instant>,
+    /// What happened to frames carrying UDP datagrams, for the loss and duplicate oracles.
+    pub(crate) marks: Marks,
     /// UDP frames NICs emitted (planted bugs count them).
     #[cfg(feature = "planted-bugs")]
     udp_from_nics: u64,
@@ -528,6 +536,7 @@ impl Fabric {
             frames_sent: 0,
             monitor: monitor.then(Monitor::new),
             last_fault: None,
+            marks: Marks::default(),
             #[cfg(feature = "planted-bugs")]
             udp_from_nics: 0,
             #[cfg(feature = "planted-bugs")]
@@ -593,6 +602,17 @@ impl Fabric {
             lossy |= self.endpoints.get(e).is_some_and(|e| e.rx_ring_drops > 0);
         }
         (lossy, dup)
+    }
+
+    /// The host at the NIC end of `link`.
+    fn link_host(&self, link: usize) -> HostId {
+        self.links
+            .get(link)
+            .and_then(|l| self.endpoints.get(l.ends[0]))
+            .map_or(HostId::MAX, |e| match e.owner {
+                Owner::Nic { host } => host,
+                Owner::SwitchPort { .. } => HostId::MAX,
+            })
     }
 
     pub(crate) fn add_switch(&mut self) -> usize {
@@ -737,12 +757,39 @@ impl Fabric {
         };
         let (link_id, side) = (ep.link, ep.side);
         let first_hop = matches!(ep.owner, Owner::Nic { .. });
+        let link_host = self.link_host(link_id);
+        let mut carried = tag.carried;
+        // From a switch to a NIC: whether the datagram it carries reaches its receiver this
+        // way, as the frame is addressed.
+        let misaddressed = match (carried, first_hop) {
+            (Some(_), false) => {
+                let to = self
+                    .links
+                    .get(link_id)
+                    .and_then(|l| l.ends.get(1 - side))
+                    .copied()
+                    .unwrap_or(usize::MAX);
+                match self
+                    .marks
+                    .misaddressed(to, &frame, tag.flooded, || lookup(link_host))
+                {
+                    Delivery::Fine => None,
+                    Delivery::WrongMac => Some(link_host),
+                    // The datagram's receiver is not this host: the mark names no host, and
+                    // counts for the datagram whoever its hosts are.
+                    Delivery::WrongHost => Some(HostId::MAX),
+                }
+            }
+            _ => None,
+        };
         #[cfg(feature = "planted-bugs")]
         let mut planted_copy = false;
         #[cfg(feature = "planted-bugs")]
         let mut planted_delay = 0u64;
-        if matches!(ep.owner, Owner::Nic { .. }) {
+        if first_hop {
             self.frames_sent += 1;
+            // What it carries, as the sender emitted it.
+            carried = self.marks.first_hop(&frame, link_host, now);
             #[cfg(feature = "planted-bugs")]
             if is_ipv4(&frame, false) {
                 let n = self.ipv4_from_nics;
@@ -827,12 +874,23 @@ impl Fabric {
             return;
         };
         d.counters.frames_in += 1;
+        let marks = &mut self.marks;
+        // A frame on its way to a host that will not take it: whatever happens to it on
+        // this hop happens to the datagram, wherever that was going.
+        let mark_host = misaddressed.unwrap_or(link_host);
+        let mut mark = |kind| {
+            if let Some(c) = carried {
+                marks.push(c, kind, mark_host, now);
+            }
+        };
         if !up {
             d.counters.partition_drops += 1;
+            mark(MarkKind::Lost);
             return;
         }
         if frame.len() > usize::from(d.cfg.mtu) + 14 {
             d.counters.mtu_drops += 1;
+            mark(MarkKind::Lost);
             self.last_fault = Some(now);
             return;
         }
@@ -842,6 +900,7 @@ impl Fabric {
         }
         if d.queued.len() >= d.cfg.queue_frames {
             d.counters.queue_drops += 1;
+            mark(MarkKind::Lost);
             self.last_fault = Some(now);
             return;
         }
@@ -940,14 +999,27 @@ impl Fabric {
         }
         for f in &faults {
             match f {
-                Fault::Drop => d.counters.lost += 1,
-                Fault::Duplicate => d.counters.duplicated += 1,
+                Fault::Drop => {
+                    d.counters.lost += 1;
+                    mark(MarkKind::Lost);
+                }
+                Fault::Duplicate => {
+                    d.counters.duplicated += 1;
+                    mark(MarkKind::Duplicated);
+                }
                 Fault::Reorder { .. } => d.counters.reordered += 1,
-                Fault::Corrupt { .. } => d.counters.corrupted += 1,
+                // A flipped bit: the receiver's checksums drop the frame.
+                Fault::Corrupt { .. } => {
+                    d.counters.corrupted += 1;
+                    mark(MarkKind::Lost);
+                }
             }
         }
         if drop_it {
             return;
+        }
+        if let (Some(c), Some(h)) = (carried, misaddressed) {
+            self.marks.push(c, MarkKind::Lost, h, now);
         }
         let jitter = match jitter_ns {
             0 => 0,
@@ -982,12 +1054,16 @@ impl Fabric {
                 flipped: true,
                 bytes_digest: Some(fnv(FNV_OFFSET, &frame)),
                 identity: None,
+                carried,
+                flooded: false,
             }
         } else {
             FrameTag {
                 flipped: tag.flipped,
                 bytes_digest: Some(bytes_digest),
                 identity: key.map(|k| k.digest).or(tag.identity),
+                carried,
+                flooded: false,
             }
         };
         for _ in 1..copies {
@@ -1071,10 +1147,13 @@ impl Fabric {
         let bytes_digest = tag.bytes_digest.unwrap_or_else(|| fnv(FNV_OFFSET, &frame));
         self.trace_digest = fnv(self.trace_digest, &bytes_digest.to_le_bytes());
         match owner {
-            Owner::Nic { .. } => {
+            Owner::Nic { host } => {
                 if let Some(ep) = self.endpoints.get_mut(endpoint) {
                     if ep.rx.len() >= NIC_RX_RING {
                         ep.rx_ring_drops += 1;
+                        if let Some(c) = tag.carried {
+                            self.marks.push(c, MarkKind::Lost, host, now);
+                        }
                         return;
                     }
                     ep.rx.push_back(frame);
@@ -1083,13 +1162,20 @@ impl Fabric {
                     }
                 }
             }
-            Owner::SwitchPort { switch } => self.switch_frame(switch, endpoint, frame, tag),
+            Owner::SwitchPort { switch } => self.switch_frame(now, switch, endpoint, frame, tag),
         }
     }
 
     /// A learning switch (IEEE 802.1D in miniature): learn the source, forward to the known
     /// port, flood unknown and group destinations.
-    fn switch_frame(&mut self, switch: usize, in_port: usize, frame: Vec<u8>, tag: FrameTag) {
+    fn switch_frame(
+        &mut self,
+        now: Instant,
+        switch: usize,
+        in_port: usize,
+        frame: Vec<u8>,
+        tag: FrameTag,
+    ) {
         let (Some(dst), Some(src)) = (frame.get(0..6), frame.get(6..12)) else {
             return;
         };
@@ -1113,12 +1199,22 @@ impl Fabric {
             None
         };
         match known {
-            Some(p) if p == in_port => {}
+            // Filtered: the destination is where the frame came from (IEEE 802.1D). Only a
+            // table a corrupted source MAC taught does that to a datagram: it is lost.
+            Some(p) if p == in_port => {
+                if let Some(c) = tag.carried {
+                    self.marks.push(c, MarkKind::Lost, HostId::MAX, now);
+                }
+            }
             Some(p) => self.outbox.push((p, frame, tag)),
             None => {
                 sw.flooded += 1;
                 let ports: Vec<usize> =
                     sw.ports.iter().copied().filter(|p| *p != in_port).collect();
+                let tag = FrameTag {
+                    flooded: true,
+                    ..tag
+                };
                 for p in ports {
                     self.outbox.push((p, frame.clone(), tag));
                 }

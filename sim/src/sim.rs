@@ -526,6 +526,8 @@ struct HostState {
     last_driver: DirectCounters,
     /// TCP counters of the lives that ended in a crash.
     tcp_past: ConnStats,
+    /// Datagram drops (out, in) the stacks of the lives that ended in a crash counted.
+    drops_past: (u64, u64),
 }
 
 /// Why the run loop stopped.
@@ -656,6 +658,7 @@ impl Run {
                     .map(|(a, _)| a)
                     .into_iter()
                     .collect();
+                fabric.marks.set_nic(ep, mac_for(h, i).0, addrs.clone());
                 if let Some(m) = fabric.monitor.as_mut() {
                     m.register(
                         ep,
@@ -686,6 +689,7 @@ impl Run {
                 last_counters: Counters::default(),
                 last_driver: DirectCounters::default(),
                 tcp_past: ConnStats::default(),
+                drops_past: (0, 0),
             });
         }
         for (_, a) in &b.schedule {
@@ -859,6 +863,9 @@ impl Run {
                 host.last_driver = net.driver_counters();
                 let tcp = net.with_stack(|s, _| s.tcp_stats_total());
                 host.tcp_past.accumulate(&tcp);
+                let (out, inn) = datagram_drops(&host.last_counters);
+                host.drops_past.0 += out;
+                host.drops_past.1 += inn;
                 net.shutdown();
             }
             host.crashes += 1;
@@ -982,6 +989,10 @@ impl Run {
                     },
                     &mut lookup,
                 );
+                let marks = self.fabric.borrow_mut().marks.take();
+                if !marks.is_empty() {
+                    shared.ledger.borrow_mut().apply_marks(marks);
+                }
             }
             // Every host's applications have returned (kept as a count, not checked host by
             // host at every instant).
@@ -1066,13 +1077,15 @@ impl Run {
                 let (_, _, from) = open.remove(i);
                 out.push(Disruption {
                     host: h,
+                    crash: iface.is_none(),
                     from,
                     until: *at,
                 });
             }
         }
-        out.extend(open.into_iter().map(|(host, _, from)| Disruption {
+        out.extend(open.into_iter().map(|(host, iface, from)| Disruption {
             host,
+            crash: iface.is_none(),
             from,
             until: Instant::MAX,
         }));
@@ -1087,6 +1100,8 @@ impl Run {
             Stop::Until => self.until,
         };
         let quiet_since = self.quiet_since(now);
+        let marks = self.fabric.borrow_mut().marks.finish();
+        self.shared.ledger.borrow_mut().apply_marks(marks);
         let fabric = self.fabric.borrow();
         let hosts: Vec<HostReport> = self
             .hosts
@@ -1142,12 +1157,10 @@ impl Run {
         let mut paths = PathFaults::default();
         for (h, hr) in self.hosts.iter().zip(&hosts) {
             let mut lossy = h.crashes > 0;
-            let mut dup = false;
             for ep in &h.endpoints {
                 if let Some(e) = fabric.endpoints.get(*ep) {
-                    let (l, d) = fabric.link_faults(e.link);
+                    let (l, _) = fabric.link_faults(e.link);
                     lossy |= l;
-                    dup |= d;
                 }
             }
             let c = &hr.counters;
@@ -1160,8 +1173,23 @@ impl Run {
                 > 0;
             paths.names.push(h.name.clone());
             paths.lossy.push(lossy);
-            paths.duplicating.push(dup);
+            let (out, inn) = datagram_drops(c);
+            // Datagrams its stack still held when the run ended (resolving their next hop,
+            // or queued): they never left, and are accounted to it.
+            let held = h.net.as_ref().map_or(0, |n| {
+                n.with_stack(|s, _| {
+                    let arp: usize = (0..h.endpoints.len())
+                        .filter_map(|i| u8::try_from(i).ok())
+                        .filter_map(|i| s.arp_cache_len(IfaceId(i)))
+                        .map(|(_, pending)| pending)
+                        .sum();
+                    (arp + s.tx_queue_len()) as u64
+                })
+            });
+            paths.tx_drops.push(out + h.drops_past.0 + held);
+            paths.rx_drops.push(inn + h.drops_past.1);
         }
+        paths.marks_missed = fabric.marks.missed;
         let mut oracles = Vec::new();
         let ledger = self.shared.ledger.borrow();
         let settle = self
@@ -1218,11 +1246,26 @@ impl Run {
             monitor,
             workloads,
             datagrams,
+            datagram_marks_missed: fabric.marks.missed,
             streams,
             quiet_since,
             event_trace: self.trace.clone(),
         }
     }
+}
+
+/// Datagrams a stack counted dropped on their way out (ARP given up or its queue full, a
+/// full transmit queue or buffer) and on their way in (a full socket queue, reassembly
+/// limits or timeouts): what the loss oracle may match a datagram to when no fault on a
+/// frame carrying it explains its loss.
+fn datagram_drops(c: &Counters) -> (u64, u64) {
+    (
+        c.arp.pending_dropped
+            + c.arp.resolution_failed
+            + c.queues.tx_queue_full
+            + c.queues.tx_buffer_too_small,
+        c.udp.rx_queue_full + c.ipv4.reassembly_full + c.ipv4.reassembly_timeouts,
+    )
 }
 
 /// Oracle failures [`Report::summary`] lists (the rest are counted).
@@ -1307,6 +1350,10 @@ pub struct Report {
     pub workloads: Vec<WorkloadReport>,
     /// The workloads' datagrams and how they were accounted for.
     pub datagrams: DatagramTotals,
+    /// Marks of what the fabric did to frames carrying datagrams that it could not keep
+    /// ([`crate::MAX_PENDING_MARKS`] and the other bounds of its marks): the loss and
+    /// duplicate oracles excuse at most this many they cannot match.
+    pub datagram_marks_missed: u64,
     /// The workloads' TCP streams.
     pub streams: StreamTotals,
     /// When faults stopped (`None`: they never did).
@@ -1493,8 +1540,14 @@ impl Report {
         if self.datagrams != DatagramTotals::default() {
             let d = &self.datagrams;
             s.push_str(&format!(
-                "datagrams: sent {} received {} owed {} lost {} duplicates {}\n",
-                d.sent, d.received, d.owed, d.lost, d.duplicates
+                "datagrams: sent {} received {} owed {} lost {} (to faults on their frames {}, in their hosts {}) duplicates {}\n",
+                d.sent, d.received, d.owed, d.lost, d.lost_to_faults, d.lost_in_hosts, d.duplicates
+            ));
+        }
+        if self.datagram_marks_missed > 0 {
+            s.push_str(&format!(
+                "marks: {} datagram marks missed past the fabric's bounds; {} losses or duplicates excused for them\n",
+                self.datagram_marks_missed, self.datagrams.excused_unmarked
             ));
         }
         if self.tape_flows_untracked > 0 {

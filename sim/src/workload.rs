@@ -32,7 +32,7 @@ mod tcp;
 pub use tcp::{TcpBulk, TcpEcho, TcpRequestResponse};
 
 use crate::executor::HostId;
-use crate::oracle::{Ledger, OracleFailure};
+use crate::oracle::{LeaseRec, Ledger, OracleFailure};
 use crate::sim::SimNet;
 use core::future::{Future, poll_fn};
 use core::pin::pin;
@@ -523,15 +523,15 @@ pub(crate) struct Install {
 /// Why workloads cannot be installed (the message of [`crate::SimError::Workload`]).
 pub(crate) type InstallError = (String, String);
 
-fn ledger(net: &SimNet) -> &RefCell<Ledger> {
+pub(crate) fn ledger(net: &SimNet) -> &RefCell<Ledger> {
     &net.runtime().shared.ledger
 }
 
-fn host_of(net: &SimNet) -> HostId {
+pub(crate) fn host_of(net: &SimNet) -> HostId {
     net.runtime().host
 }
 
-fn own_addr(net: &SimNet) -> Ipv4Addr {
+pub(crate) fn own_addr(net: &SimNet) -> Ipv4Addr {
     net.address(IfaceId(0))
         .map_or(Ipv4Addr::UNSPECIFIED, |(a, _)| a)
 }
@@ -1069,7 +1069,14 @@ pub(crate) fn install(
                                 let addr = got.ok().map(|(a, _)| a);
                                 {
                                     let mut l = ledger(&net).borrow_mut();
-                                    l.lease(wi, h, s, addr, net.now());
+                                    l.lease(LeaseRec {
+                                        workload: rr.name.clone(),
+                                        host: h,
+                                        server: s,
+                                        addr,
+                                        pool: (start, end),
+                                        at: net.now(),
+                                    });
                                     if let Some(a) = addr {
                                         l.own(h, a);
                                     }
