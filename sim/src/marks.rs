@@ -434,6 +434,36 @@ mod tests {
     }
 
     #[test]
+    fn frames_no_host_takes_for_their_addresses_are_told_apart() {
+        let mut m = Marks::default();
+        let ours = [2, 0, 0, 0, 0, 2];
+        m.set_nic(7, ours, vec![Ipv4Addr::new(10, 0, 0, 2)]);
+        let mut f = frame(1, 0, false, &udp(b"hello"));
+        let to = |f: &mut Vec<u8>, mac: [u8; 6]| f[..6].copy_from_slice(&mac);
+        let none = Vec::new;
+        // Its own frame; a copy of another's flooded past it.
+        to(&mut f, ours);
+        assert_eq!(m.misaddressed(7, &f, false, none), Delivery::Fine);
+        // (The test frame goes to 10.0.0.2, this NIC's address.)
+        to(&mut f, [2, 0, 0, 0, 0, 9]);
+        assert_eq!(m.misaddressed(7, &f, true, none), Delivery::WrongMac);
+        assert_eq!(m.misaddressed(7, &f, false, none), Delivery::WrongMac);
+        // Another host's address: a flooded copy is fine, a frame sent here by its MAC is not.
+        f[30..34].copy_from_slice(&[10, 0, 0, 3]);
+        assert_eq!(m.misaddressed(7, &f, true, none), Delivery::Fine);
+        assert_eq!(m.misaddressed(7, &f, false, none), Delivery::WrongHost);
+        to(&mut f, ours);
+        assert_eq!(m.misaddressed(7, &f, false, none), Delivery::WrongHost);
+        // An address the host holds now (a lease) counts as its own.
+        let leased = || vec![Ipv4Addr::new(10, 0, 0, 3)];
+        assert_eq!(m.misaddressed(7, &f, false, leased), Delivery::Fine);
+        // Broadcasts and frames without a datagram are never misaddressed.
+        to(&mut f, [0xff; 6]);
+        assert_eq!(m.misaddressed(7, &f, false, none), Delivery::Fine);
+        assert_eq!(m.misaddressed(7, &[0u8; 20], false, none), Delivery::Fine);
+    }
+
+    #[test]
     fn marks_are_bounded_and_what_does_not_fit_is_counted() {
         let mut m = Marks::default();
         let c = Carried::Datagram(id_of(b"x"));

@@ -54,6 +54,8 @@
 //! min_delivered = 0.8              # per workload (a workload may set its own)
 //! oracles = true                   # the ledger's integrity checks and the engine's oracles pass
 //! faults = ["loss", "duplicate"]   # fault kinds that must fire
+//! min_datagrams = 500              # the UDP clients send at least this many (retries included)
+//! min_stream_bytes = 1048576       # TCP workloads read (and check) at least this many bytes
 //! ```
 //!
 //! Unknown keys are errors, and every error names the file, line and column and says what was
@@ -622,6 +624,8 @@ struct RawExpect {
     min_delivered: Option<Prob>,
     oracles: Option<bool>,
     faults: Option<Vec<Spanned<String>>>,
+    min_datagrams: Option<Spanned<u64>>,
+    min_stream_bytes: Option<Spanned<u64>>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -668,6 +672,10 @@ struct Expect {
     min_delivered: f64,
     oracles: bool,
     faults: Vec<FaultKind>,
+    /// Datagrams the UDP workloads' clients must send (0: no minimum).
+    min_datagrams: u64,
+    /// TCP stream bytes the workloads must read, each checked (0: no minimum).
+    min_stream_bytes: u64,
 }
 
 /// A scenario read from a file: a simulation to build and run with any seed. Plain data
@@ -972,6 +980,20 @@ impl Scenario {
                 failures.push(format!("oracle: {f}"));
             }
         }
+        let datagrams = client_datagrams(&workloads);
+        if datagrams < self.expect.min_datagrams {
+            failures.push(format!(
+                "the workloads' clients sent {datagrams} datagrams, fewer than min_datagrams = {}",
+                self.expect.min_datagrams
+            ));
+        }
+        let bytes = report.streams.bytes_received;
+        if bytes < self.expect.min_stream_bytes {
+            failures.push(format!(
+                "the TCP workloads read {bytes} stream bytes, fewer than min_stream_bytes = {}",
+                self.expect.min_stream_bytes
+            ));
+        }
         for k in &self.expect.faults {
             if faults.get(*k) == 0 {
                 failures.push(format!(
@@ -1189,6 +1211,23 @@ fn resolve(raw: RawScenario, default_name: &str) -> Checked<Scenario> {
     for (i, sw) in raw.workloads.iter().enumerate() {
         workloads.push(resolve_workload(sw, i, &hosts, &find_host)?);
     }
+    let at_least_one = |v: &Option<Spanned<u64>>, key: &str| -> Checked<u64> {
+        match v {
+            Some(n) if *n.get_ref() == 0 => problem(
+                n.span(),
+                format!("{key} must be at least 1 (leave it out for no minimum)"),
+            ),
+            Some(n) => Ok(*n.get_ref()),
+            None => Ok(0),
+        }
+    };
+    let (min_datagrams, min_stream_bytes) = match &raw.expect {
+        Some(e) => (
+            at_least_one(&e.min_datagrams, "min_datagrams")?,
+            at_least_one(&e.min_stream_bytes, "min_stream_bytes")?,
+        ),
+        None => (0, 0),
+    };
     let (all_finished, min_delivered, oracles, faults) = match &raw.expect {
         Some(e) => {
             let mut faults = Vec::new();
@@ -1256,6 +1295,8 @@ fn resolve(raw: RawScenario, default_name: &str) -> Checked<Scenario> {
             min_delivered,
             oracles,
             faults,
+            min_datagrams,
+            min_stream_bytes,
         },
     })
 }
@@ -2447,6 +2488,20 @@ impl WorkloadOutcome {
     }
 }
 
+/// Datagrams the `udp_echo` and `request_response` clients sent, retries included.
+fn client_datagrams(workloads: &[WorkloadOutcome]) -> u64 {
+    workloads
+        .iter()
+        .filter(|w| {
+            matches!(
+                w.kind,
+                WorkloadKind::UdpEcho | WorkloadKind::RequestResponse
+            )
+        })
+        .map(|w| w.sent)
+        .sum()
+}
+
 /// A scenario run: the engine's report, the workloads' ledgers, the faults by kind and the
 /// expectations that failed.
 #[derive(Debug, Clone)]
@@ -2469,21 +2524,14 @@ impl Outcome {
         self.failures.is_empty()
     }
 
-    /// Datagrams the workloads sent (echoes and requests, retries included).
+    /// Datagrams the UDP workloads' clients sent (echoes and requests, retries included;
+    /// `min_datagrams` counts these).
     pub fn datagrams(&self) -> u64 {
-        self.workloads
-            .iter()
-            .filter(|w| {
-                matches!(
-                    w.kind,
-                    WorkloadKind::UdpEcho | WorkloadKind::RequestResponse
-                )
-            })
-            .map(|w| w.sent)
-            .sum()
+        client_datagrams(&self.workloads)
     }
 
-    /// TCP stream bytes the workloads moved (read by either end, each checked).
+    /// TCP stream bytes the workloads moved (read by either end, each checked;
+    /// `min_stream_bytes` counts these).
     pub fn tcp_bytes(&self) -> u64 {
         self.report.streams.bytes_received
     }
