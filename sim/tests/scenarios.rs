@@ -1,6 +1,6 @@
-//! Every scenario in scenarios/ runs with its default seed, its expectations hold, and its
-//! summary matches the snapshot; bad files are rejected with their line, column and what was
-//! expected.
+//! Every scenario in scenarios/ (each file there, found by listing the directory) runs with
+//! its default seed, its expectations hold, and its summary matches its snapshot; bad files
+//! are rejected with their line, column and what was expected.
 #![allow(clippy::indexing_slicing, clippy::panic)] // test code: a bad index or an unexpected error is a failure
 
 use std::path::{Path, PathBuf};
@@ -22,24 +22,59 @@ fn run_file(name: &str) -> String {
     summary
 }
 
-#[test]
-fn scenario_lossy_echo() {
-    insta::assert_snapshot!(run_file("lossy-echo.toml"));
+/// Every file in scenarios/, by name.
+fn scenario_files() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(scenarios_dir())
+        .expect("the scenarios directory")
+        .map(|e| {
+            e.expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    names
 }
 
+/// Every scenario in scenarios/ — whatever files are there — runs with its default seed,
+/// meets its expectations and matches its snapshot (`scenario_<file name>`, dashes as
+/// underscores): a new file without a snapshot fails here until its summary is accepted.
 #[test]
-fn scenario_fault_matrix() {
-    insta::assert_snapshot!(run_file("fault-matrix.toml"));
-}
-
-#[test]
-fn scenario_dhcp() {
-    insta::assert_snapshot!(run_file("dhcp.toml"));
-}
-
-#[test]
-fn scenario_arp_churn() {
-    insta::assert_snapshot!(run_file("arp-churn.toml"));
+fn scenario_every_file_runs_and_matches_its_snapshot() {
+    let names = scenario_files();
+    for known in [
+        "arp-churn.toml",
+        "dhcp.toml",
+        "fault-matrix.toml",
+        "lossy-echo.toml",
+    ] {
+        assert!(names.iter().any(|n| n == known), "{known} in {names:?}");
+    }
+    let stems: Vec<String> = names
+        .iter()
+        .map(|n| n.trim_end_matches(".toml").replace('-', "_"))
+        .collect();
+    for (name, stem) in names.iter().zip(&stems) {
+        insta::assert_snapshot!(format!("scenario_{stem}"), run_file(name));
+    }
+    // And no snapshot outlives its file.
+    let snaps = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    for e in std::fs::read_dir(snaps).expect("the snapshots directory") {
+        let file = e.expect("a directory entry").file_name();
+        let file = file.to_string_lossy();
+        let Some(stem) = file
+            .strip_prefix("scenarios__scenario_")
+            .and_then(|f| f.strip_suffix(".snap"))
+        else {
+            continue;
+        };
+        assert!(
+            stems.iter().any(|s| s == stem),
+            "snapshot {file} has no scenario file"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------
