@@ -380,6 +380,32 @@ fn corrupt_udp_payload(frame: &mut [u8]) {
     }
 }
 
+/// A planted bug's frame surgery: a UDP frame readdressed to `to` and broadcast, its
+/// checksums fixed.
+#[cfg(feature = "planted-bugs")]
+fn readdress_udp(frame: &mut [u8], to: std::net::Ipv4Addr) {
+    if let Some(mac) = frame.get_mut(0..6) {
+        mac.copy_from_slice(&[0xff; 6]);
+    }
+    let Some(ip) = frame.get_mut(14..) else {
+        return;
+    };
+    let Ok(mut p) = weft_wire::ipv4::Ipv4Packet::new_checked(&mut *ip) else {
+        return;
+    };
+    let src = p.src();
+    let o = to.octets();
+    let dst = weft_wire::Ipv4Addr::new(o[0], o[1], o[2], o[3]);
+    p.set_dst(dst);
+    p.fill_checksum();
+    let ihl = usize::from(ip.first().copied().unwrap_or(0x45) & 0x0f) * 4;
+    if let Some(udp) = ip.get_mut(ihl..)
+        && let Ok(mut u) = weft_wire::udp::UdpPacket::new_checked(udp)
+    {
+        u.fill_checksum(src, dst);
+    }
+}
+
 /// The (src, dst, TCP segment) of an untagged IPv4/TCP frame, for planted bugs' surgery.
 #[cfg(feature = "planted-bugs")]
 fn tcp_of(frame: &mut [u8]) -> Option<(weft_wire::Ipv4Addr, weft_wire::Ipv4Addr, &mut [u8])> {
@@ -856,6 +882,13 @@ impl Fabric {
                         .contains(&PlantedBug::CorruptAfterMonitor { nth: n })
                     {
                         corrupt_udp_payload(&mut frame);
+                    }
+                    for bug in &self.planted {
+                        if let PlantedBug::Misdeliver { nth, to } = bug
+                            && *nth == n
+                        {
+                            readdress_udp(&mut frame, *to);
+                        }
                     }
                     planted_copy = self
                         .planted

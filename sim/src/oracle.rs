@@ -1221,7 +1221,12 @@ pub(crate) fn judge(
         }
         let owed = owed_left + stuck.len() as u64;
         totals.owed += owed;
-        let recv = e.receipts.len() as u64;
+        // Receipts where it was sent (one elsewhere is misdelivered, and no delivery).
+        let recv = e
+            .receipts
+            .iter()
+            .filter(|(_, h)| e.sends.iter().any(|s| s.dst_host == *h))
+            .count() as u64;
         let missing = owed.saturating_sub(recv);
         totals.lost += missing;
         // Those that never left the sender cannot have arrived: each needs the sender's
@@ -1447,6 +1452,29 @@ pub enum PlantedBug {
         /// Which RST.
         nth: u64,
     },
+    /// After the monitor, the fabric readdresses the `nth` UDP frame a NIC emits to `to` and
+    /// broadcasts it (checksums fixed, no fault recorded), as a broken forwarding table
+    /// would: the host holding `to` receives a datagram sent to another (integrity:
+    /// misdelivered).
+    Misdeliver {
+        /// Which UDP frame.
+        nth: u64,
+        /// Where it goes instead.
+        to: Ipv4Addr,
+    },
+    /// The first connection of the first TCP workload's first client names, in its header,
+    /// a stream no client opened, as a stack mixing up its connections' data would: its
+    /// server accepts a phantom stream (integrity).
+    TcpForeignStream,
+    /// The first DHCP workload's server tells every client the first address of its pool,
+    /// whatever it chose (and maps the clients' requests back): without a crash that lost
+    /// its bindings, two hosts then hold one address once a conflict probe goes unanswered
+    /// (the application check's duplicate address).
+    DhcpSameAddress,
+    /// The first DHCP workload's server tells each client the address it chose moved past
+    /// the end of its pool by the pool's size (and maps the clients' requests back): the
+    /// clients hold addresses outside the pool (the application check).
+    DhcpOutsidePool,
 }
 
 #[cfg(test)]

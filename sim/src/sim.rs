@@ -591,6 +591,12 @@ impl Run {
                 PlantedBug::TcpImpatientClient { wait } => Some(*wait),
                 _ => None,
             }),
+            foreign_stream: b.planted.contains(&PlantedBug::TcpForeignStream),
+            dhcp_lie: b.planted.iter().find_map(|p| match p {
+                PlantedBug::DhcpSameAddress => Some(crate::workload::DhcpLie::SameAddress),
+                PlantedBug::DhcpOutsidePool => Some(crate::workload::DhcpLie::OutsidePool),
+                _ => None,
+            }),
         };
         #[cfg(not(feature = "planted-bugs"))]
         let bugs = crate::workload::WorkloadBugs::default();
