@@ -335,6 +335,9 @@ pub(crate) struct Fabric {
     /// IPv4 frames NICs emitted.
     #[cfg(feature = "planted-bugs")]
     ipv4_from_nics: u64,
+    /// ICMP frames NICs emitted.
+    #[cfg(feature = "planted-bugs")]
+    icmp_from_nics: u64,
     #[cfg(feature = "planted-bugs")]
     pub(crate) planted: Vec<PlantedBug>,
     /// TCP segments NICs emitted: all, with ACK, with data, RSTs.
@@ -567,6 +570,8 @@ impl Fabric {
             udp_from_nics: 0,
             #[cfg(feature = "planted-bugs")]
             ipv4_from_nics: 0,
+            #[cfg(feature = "planted-bugs")]
+            icmp_from_nics: 0,
             #[cfg(feature = "planted-bugs")]
             planted: Vec::new(),
             #[cfg(feature = "planted-bugs")]
@@ -870,6 +875,16 @@ impl Fabric {
                 }) && self.odd_run
                 {
                     planted_delay = 1;
+                }
+                if is_ipv4(&frame, false) && frame.get(23) == Some(&1) {
+                    let n = self.icmp_from_nics;
+                    self.icmp_from_nics += 1;
+                    if self
+                        .planted
+                        .contains(&PlantedBug::SilentIcmpDrop { nth: n })
+                    {
+                        return;
+                    }
                 }
                 if is_ipv4(&frame, true) {
                     let n = self.udp_from_nics;

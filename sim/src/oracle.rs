@@ -6,16 +6,17 @@
 //! - **Loss accounting** ([`Oracle::Loss`]): each datagram that was owed and never arrived
 //!   must be matched to something that lost it, one for one: a fault on a frame carrying it
 //!   on its sender's or its receiver's link (the fabric marks every frame with the datagram
-//!   it carries, [`crate::marks`]): a loss, a corruption (which a checksum then drops), a
+//!   it carries, `sim/src/marks.rs`): a loss, a corruption (which a checksum then drops), a
 //!   full queue or NIC ring, an oversized frame, a partition; or, when no frame carrying it
 //!   ever left the sender, the sender's crash or a drop its stack counted (ARP given up or
 //!   its queue full, a full transmit queue); or a drop the receiver's stack counted (a full
 //!   socket queue, reassembly limits). A datagram is owed when its receiver was listening
 //!   from the moment it was sent until `settle` after it left the sender's NIC (or after
 //!   the send, when it never left) ([`OracleConfig::settle`], by default derived from the
-//!   links) and the run lasted that long. Pings and DHCP acquisitions are accounted per
-//!   path: any loss-causing fault on the links of their two hosts (both directions: ARP
-//!   replies travel back), a crash, or a drop either stack counted.
+//!   links) and the run lasted that long. Pings and DHCP acquisitions, several frames each
+//!   (ARP's among them), are counted per path instead: those that failed between two hosts
+//!   may not outnumber the frames lost on the two hosts' links (both directions: ARP replies
+//!   travel back) and the drops their stacks counted, unless either host crashed.
 //! - **Stream integrity** ([`Oracle::Integrity`] too): each end of a workload's TCP stream
 //!   receives exactly the bytes the other end wrote, in order, once: every byte read is
 //!   compared with the byte written at that offset, and an end that reads the end of the
@@ -1004,6 +1005,12 @@ pub(crate) struct PathFaults {
     pub(crate) rx_drops: Vec<u64>,
     /// The fabric's datagram marks missed past their bounds.
     pub(crate) marks_missed: u64,
+    /// Frames lost on each host's links (loss, corruption, full queue or NIC ring,
+    /// oversized, partition) plus the drops its stack counted: what may explain its failed
+    /// pings and acquisitions, which are not matched frame by frame.
+    pub(crate) drops: Vec<u64>,
+    /// Whether each host crashed.
+    pub(crate) crashed: Vec<bool>,
 }
 
 impl PathFaults {
@@ -1012,6 +1019,17 @@ impl PathFaults {
     }
     fn lossy(&self, a: HostId, b: HostId) -> bool {
         self.lossy.get(a).copied().unwrap_or(true) || self.lossy.get(b).copied().unwrap_or(true)
+    }
+    /// How many failed exchanges between `a` and `b` their paths' drops can explain: all
+    /// when either crashed, otherwise the frames lost on their links and the drops their
+    /// stacks counted.
+    fn allowance(&self, a: HostId, b: HostId) -> u64 {
+        let crashed = |h: HostId| self.crashed.get(h).copied().unwrap_or(true);
+        if crashed(a) || crashed(b) {
+            return u64::MAX;
+        }
+        let drops = |h: HostId| self.drops.get(h).copied().unwrap_or(u64::MAX);
+        drops(a).saturating_add(drops(b))
     }
 }
 
@@ -1281,20 +1299,26 @@ pub(crate) fn judge(
             }
         }
     }
+    // Pings and acquisitions are not matched frame by frame (an ICMP exchange or a DHCP
+    // one is several frames, ARP's among them): those that failed between two hosts may not
+    // outnumber the frames lost on their links and the drops their stacks counted.
+    let mut failed: BTreeMap<(&'static str, HostId, HostId), (u64, String)> = BTreeMap::new();
     for p in ledger.pings.iter().filter(|p| !p.ok) {
-        if !paths.lossy(p.from, p.to) {
-            let slot = lost
-                .entry(("ping", p.from, p.to))
-                .or_insert_with(|| (0, format!("ping sent at {}", p.at)));
-            slot.0 += 1;
-        }
+        let slot = failed
+            .entry(("ping", p.from, p.to))
+            .or_insert_with(|| (0, format!("ping sent at {}", p.at)));
+        slot.0 += 1;
     }
-    for l in &ledger.leases {
-        if l.addr.is_none() && !paths.lossy(l.host, l.server) {
-            let slot = lost
-                .entry(("dhcp", l.server, l.host))
-                .or_insert_with(|| (0, format!("no address by {}", l.at)));
-            slot.0 += 1;
+    for l in ledger.leases.iter().filter(|l| l.addr.is_none()) {
+        let slot = failed
+            .entry(("dhcp", l.server, l.host))
+            .or_insert_with(|| (0, format!("no address by {}", l.at)));
+        slot.0 += 1;
+    }
+    for ((what, from, to), (count, example)) in failed {
+        let allowed = paths.allowance(from, to);
+        if count > allowed {
+            lost.insert((what, from, to), (count - allowed, example));
         }
     }
     // Leases: inside the pool, and no address held by two hosts of a workload.
@@ -1364,6 +1388,12 @@ pub enum PlantedBug {
     /// counter, no tape entry (the loss oracle must catch it).
     SilentDrop {
         /// Which UDP frame.
+        nth: u64,
+    },
+    /// The fabric loses the `nth` ICMP frame a NIC emits and records nothing (the loss
+    /// oracle's count of failed pings per path).
+    SilentIcmpDrop {
+        /// Which ICMP frame.
         nth: u64,
     },
     /// The fabric delivers the `nth` UDP frame twice without a duplication fault (the

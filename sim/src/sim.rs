@@ -1179,7 +1179,23 @@ impl Run {
                 > 0;
             paths.names.push(h.name.clone());
             paths.lossy.push(lossy);
+            let mut link_drops = 0u64;
+            for ep in &h.endpoints {
+                if let Some(e) = fabric.endpoints.get(*ep) {
+                    for d in fabric.counters(e.link) {
+                        link_drops +=
+                            d.lost + d.corrupted + d.partition_drops + d.queue_drops + d.mtu_drops;
+                    }
+                    for end in fabric.links.get(e.link).map(|l| l.ends).unwrap_or_default() {
+                        link_drops += fabric.endpoints.get(end).map_or(0, |x| x.rx_ring_drops);
+                    }
+                }
+            }
             let (out, inn) = datagram_drops(c);
+            paths
+                .drops
+                .push(link_drops + out + inn + h.drops_past.0 + h.drops_past.1);
+            paths.crashed.push(h.crashes > 0);
             // Datagrams its stack still held when the run ended (resolving their next hop,
             // or queued): they never left, and are accounted to it.
             let held = h.net.as_ref().map_or(0, |n| {

@@ -595,3 +595,31 @@ fn oracles_application_catches_a_lease_outside_the_pool() {
     );
     println!("caught: {}", f[0]);
 }
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn oracles_loss_catches_a_ping_lost_without_a_fault() {
+    let b = lan(&LinkSpec::default(), &LinkSpec::default()).workload(ArpChurn {
+        hosts: vec!["c0".into(), "c1".into(), "c2".into()],
+        rounds: 2,
+        ..ArpChurn::default()
+    });
+    let honest = run(&b, 1);
+    assert!(honest.ok(), "{:?}", honest.oracles);
+    let r = run(&b.plant(PlantedBug::SilentIcmpDrop { nth: 5 }), 1);
+    let f = of(&r, Oracle::Loss);
+    assert_eq!(f.len(), 1, "{:?}", r.oracles);
+    assert!(
+        matches!(
+            f[0],
+            OracleFailure::UnaccountedLoss {
+                what: "ping",
+                count: 1,
+                ..
+            }
+        ),
+        "{}",
+        f[0]
+    );
+    println!("caught: {}", f[0]);
+}
