@@ -1151,6 +1151,21 @@ fn judge_streams(
     t
 }
 
+/// Counts one more under `key`, with `example` the first time.
+fn tally<K: Ord>(map: &mut BTreeMap<K, (u64, String)>, key: K, example: impl FnOnce() -> String) {
+    map.entry(key).or_insert_with(|| (0, example())).0 += 1;
+}
+
+/// Excuses one loss or duplicate with a mark the fabric missed, if any is left.
+fn excuse_unmarked(missed: &mut u64, totals: &mut DatagramTotals) -> bool {
+    if *missed == 0 {
+        return false;
+    }
+    *missed -= 1;
+    totals.excused_unmarked += 1;
+    true
+}
+
 /// Judges a run's ledger: integrity, loss, duplicates, streams and the workloads' own checks.
 pub(crate) fn judge(
     ledger: &Ledger,
@@ -1256,14 +1271,10 @@ pub(crate) fn judge(
                 .any(|d| d.crash && d.host == s.src_host && d.from >= s.at);
             if crashed || take(&mut tx_pool, s.src_host) {
                 totals.lost_in_hosts += 1;
-            } else if missed_pool > 0 {
-                missed_pool -= 1;
-                totals.excused_unmarked += 1;
-            } else {
-                let slot = lost
-                    .entry(("datagram", s.src_host, s.dst_host))
-                    .or_insert_with(|| (0, describe(", never left the sender")));
-                slot.0 += 1;
+            } else if !excuse_unmarked(&mut missed_pool, &mut totals) {
+                tally(&mut lost, ("datagram", s.src_host, s.dst_host), || {
+                    describe(", never left the sender")
+                });
             }
         }
         // Those that left: each needs a fault on a frame carrying it, or a drop the
@@ -1274,28 +1285,20 @@ pub(crate) fn judge(
         for _ in by_faults..left_lost {
             if take(&mut rx_pool, first.dst_host) {
                 totals.lost_in_hosts += 1;
-            } else if missed_pool > 0 {
-                missed_pool -= 1;
-                totals.excused_unmarked += 1;
-            } else {
-                let slot = lost
-                    .entry(("datagram", first.src_host, first.dst_host))
-                    .or_insert_with(|| (0, describe(", with no fault on its frames")));
-                slot.0 += 1;
+            } else if !excuse_unmarked(&mut missed_pool, &mut totals) {
+                tally(
+                    &mut lost,
+                    ("datagram", first.src_host, first.dst_host),
+                    || describe(", with no fault on its frames"),
+                );
             }
         }
         // Each copy beyond the sends needs a duplication fault on a frame carrying it.
         let extra = recv.saturating_sub(e.sends.len() as u64);
         totals.duplicates += extra;
         for _ in marked_dups.min(extra)..extra {
-            if missed_pool > 0 {
-                missed_pool -= 1;
-                totals.excused_unmarked += 1;
-            } else {
-                let slot = dups
-                    .entry((first.src_host, first.dst_host))
-                    .or_insert_with(|| (0, describe("")));
-                slot.0 += 1;
+            if !excuse_unmarked(&mut missed_pool, &mut totals) {
+                tally(&mut dups, (first.src_host, first.dst_host), || describe(""));
             }
         }
     }
@@ -1304,16 +1307,14 @@ pub(crate) fn judge(
     // outnumber the frames lost on their links and the drops their stacks counted.
     let mut failed: BTreeMap<(&'static str, HostId, HostId), (u64, String)> = BTreeMap::new();
     for p in ledger.pings.iter().filter(|p| !p.ok) {
-        let slot = failed
-            .entry(("ping", p.from, p.to))
-            .or_insert_with(|| (0, format!("ping sent at {}", p.at)));
-        slot.0 += 1;
+        tally(&mut failed, ("ping", p.from, p.to), || {
+            format!("ping sent at {}", p.at)
+        });
     }
     for l in ledger.leases.iter().filter(|l| l.addr.is_none()) {
-        let slot = failed
-            .entry(("dhcp", l.server, l.host))
-            .or_insert_with(|| (0, format!("no address by {}", l.at)));
-        slot.0 += 1;
+        tally(&mut failed, ("dhcp", l.server, l.host), || {
+            format!("no address by {}", l.at)
+        });
     }
     for ((what, from, to), (count, example)) in failed {
         let allowed = paths.allowance(from, to);
