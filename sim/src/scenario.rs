@@ -2466,7 +2466,8 @@ pub struct WorkloadOutcome {
     pub retries: u64,
     /// Why clients stopped early.
     pub errors: Vec<String>,
-    /// Integrity violations: an answer that was not one sent, or a lease given twice.
+    /// Integrity violations the clients saw: an answer that was not one sent, or a datagram
+    /// from another host than the server (the engine's oracles judge leases).
     pub violations: Vec<String>,
     /// TCP connections opened.
     pub connections: u64,
