@@ -9,6 +9,7 @@
 //! that did something is recorded on the run's tape, keyed by what it hit.
 
 use crate::executor::HostId;
+use crate::marks::{Carried, Delivery, MarkKind, Marks};
 use crate::monitor::{AddrLookup, Monitor};
 #[cfg(feature = "planted-bugs")]
 use crate::oracle::PlantedBug;
@@ -278,6 +279,11 @@ pub(crate) struct FrameTag {
     /// Its identity digest (the tape key's), once a keyed hop computed it (cleared with a
     /// flipped bit).
     pub(crate) identity: Option<u64>,
+    /// The UDP datagram (or fragment of one) it carries, as read on its first hop before any
+    /// fault ([`crate::marks`]).
+    pub(crate) carried: Option<Carried>,
+    /// A switch flooded it (its destination MAC was unknown there).
+    pub(crate) flooded: bool,
 }
 
 #[derive(Debug)]
@@ -345,12 +351,17 @@ pub(crate) struct Fabric {
     pub(crate) monitor: Option<Monitor>,
     /// When a fault last fired (a tape entry, a full queue, an oversized frame).
     pub(crate) last_fault: Option<Instant>,
+    /// What happened to frames carrying UDP datagrams, for the loss and duplicate oracles.
+    pub(crate) marks: Marks,
     /// UDP frames NICs emitted (planted bugs count them).
     #[cfg(feature = "planted-bugs")]
     udp_from_nics: u64,
     /// IPv4 frames NICs emitted.
     #[cfg(feature = "planted-bugs")]
     ipv4_from_nics: u64,
+    /// ICMP frames NICs emitted.
+    #[cfg(feature = "planted-bugs")]
+    icmp_from_nics: u64,
     #[cfg(feature = "planted-bugs")]
     pub(crate) planted: Vec<PlantedBug>,
     /// TCP segments NICs emitted: all, with ACK, with data, RSTs.
@@ -392,6 +403,32 @@ fn corrupt_udp_payload(frame: &mut [u8]) {
         *b ^= 0x01;
     }
     if let Ok(mut u) = weft_wire::udp::UdpPacket::new_checked(udp) {
+        u.fill_checksum(src, dst);
+    }
+}
+
+/// A planted bug's frame surgery: a UDP frame readdressed to `to` and broadcast, its
+/// checksums fixed.
+#[cfg(feature = "planted-bugs")]
+fn readdress_udp(frame: &mut [u8], to: std::net::Ipv4Addr) {
+    if let Some(mac) = frame.get_mut(0..6) {
+        mac.copy_from_slice(&[0xff; 6]);
+    }
+    let Some(ip) = frame.get_mut(14..) else {
+        return;
+    };
+    let Ok(mut p) = weft_wire::ipv4::Ipv4Packet::new_checked(&mut *ip) else {
+        return;
+    };
+    let src = p.src();
+    let o = to.octets();
+    let dst = weft_wire::Ipv4Addr::new(o[0], o[1], o[2], o[3]);
+    p.set_dst(dst);
+    p.fill_checksum();
+    let ihl = usize::from(ip.first().copied().unwrap_or(0x45) & 0x0f) * 4;
+    if let Some(udp) = ip.get_mut(ihl..)
+        && let Ok(mut u) = weft_wire::udp::UdpPacket::new_checked(udp)
+    {
         u.fill_checksum(src, dst);
     }
 }
@@ -552,10 +589,13 @@ impl Fabric {
             frames_sent: 0,
             monitor: monitor.then(Monitor::new),
             last_fault: None,
+            marks: Marks::default(),
             #[cfg(feature = "planted-bugs")]
             udp_from_nics: 0,
             #[cfg(feature = "planted-bugs")]
             ipv4_from_nics: 0,
+            #[cfg(feature = "planted-bugs")]
+            icmp_from_nics: 0,
             #[cfg(feature = "planted-bugs")]
             planted: Vec::new(),
             #[cfg(feature = "planted-bugs")]
@@ -621,6 +661,17 @@ impl Fabric {
             dup |= c.duplicated > 0;
         }
         (lossy, dup)
+    }
+
+    /// The host at the NIC end of `link`.
+    fn link_host(&self, link: usize) -> HostId {
+        self.links
+            .get(link)
+            .and_then(|l| self.endpoints.get(l.ends[0]))
+            .map_or(HostId::MAX, |e| match e.owner {
+                Owner::Nic { host } => host,
+                Owner::SwitchPort { .. } => HostId::MAX,
+            })
     }
 
     pub(crate) fn add_switch(&mut self, name: String) -> usize {
@@ -789,12 +840,39 @@ impl Fabric {
         };
         let (link_id, side) = (ep.link, ep.side);
         let first_hop = matches!(ep.owner, Owner::Nic { .. });
+        let link_host = self.link_host(link_id);
+        let mut carried = tag.carried;
+        // From a switch to a NIC: whether the datagram it carries reaches its receiver this
+        // way, as the frame is addressed.
+        let misaddressed = match (carried, first_hop) {
+            (Some(_), false) => {
+                let to = self
+                    .links
+                    .get(link_id)
+                    .and_then(|l| l.ends.get(1 - side))
+                    .copied()
+                    .unwrap_or(usize::MAX);
+                match self
+                    .marks
+                    .misaddressed(to, &frame, tag.flooded, || lookup(link_host))
+                {
+                    Delivery::Fine => None,
+                    Delivery::WrongMac => Some(link_host),
+                    // The datagram's receiver is not this host: the mark names no host, and
+                    // counts for the datagram whoever its hosts are.
+                    Delivery::WrongHost => Some(HostId::MAX),
+                }
+            }
+            _ => None,
+        };
         #[cfg(feature = "planted-bugs")]
         let mut planted_copy = false;
         #[cfg(feature = "planted-bugs")]
         let mut planted_delay = 0u64;
-        if matches!(ep.owner, Owner::Nic { .. }) {
+        if first_hop {
             self.frames_sent += 1;
+            // What it carries, as the sender emitted it.
+            carried = self.marks.first_hop(&frame, link_host, now);
             #[cfg(feature = "planted-bugs")]
             if is_ipv4(&frame, false) {
                 let n = self.ipv4_from_nics;
@@ -850,6 +928,16 @@ impl Fabric {
                 {
                     planted_delay = 1;
                 }
+                if is_ipv4(&frame, false) && frame.get(23) == Some(&1) {
+                    let n = self.icmp_from_nics;
+                    self.icmp_from_nics += 1;
+                    if self
+                        .planted
+                        .contains(&PlantedBug::SilentIcmpDrop { nth: n })
+                    {
+                        return;
+                    }
+                }
                 if is_ipv4(&frame, true) {
                     let n = self.udp_from_nics;
                     self.udp_from_nics += 1;
@@ -861,6 +949,13 @@ impl Fabric {
                         .contains(&PlantedBug::CorruptAfterMonitor { nth: n })
                     {
                         corrupt_udp_payload(&mut frame);
+                    }
+                    for bug in &self.planted {
+                        if let PlantedBug::Misdeliver { nth, to } = bug
+                            && *nth == n
+                        {
+                            readdress_udp(&mut frame, *to);
+                        }
                     }
                     planted_copy = self
                         .planted
@@ -879,12 +974,23 @@ impl Fabric {
             return;
         };
         d.counters.frames_in += 1;
+        let marks = &mut self.marks;
+        // A frame on its way to a host that will not take it: whatever happens to it on
+        // this hop happens to the datagram, wherever that was going.
+        let mark_host = misaddressed.unwrap_or(link_host);
+        let mut mark = |kind| {
+            if let Some(c) = carried {
+                marks.push(c, kind, mark_host, now);
+            }
+        };
         if !up {
             d.counters.partition_drops += 1;
+            mark(MarkKind::Lost);
             return;
         }
         if frame.len() > usize::from(d.cfg.mtu) + 14 {
             d.counters.mtu_drops += 1;
+            mark(MarkKind::Lost);
             self.last_fault = Some(now);
             return;
         }
@@ -894,6 +1000,7 @@ impl Fabric {
         }
         if d.queued.len() >= d.cfg.queue_frames {
             d.counters.queue_drops += 1;
+            mark(MarkKind::Lost);
             self.last_fault = Some(now);
             return;
         }
@@ -992,14 +1099,27 @@ impl Fabric {
         }
         for f in &faults {
             match f {
-                Fault::Drop => d.counters.lost += 1,
-                Fault::Duplicate => d.counters.duplicated += 1,
+                Fault::Drop => {
+                    d.counters.lost += 1;
+                    mark(MarkKind::Lost);
+                }
+                Fault::Duplicate => {
+                    d.counters.duplicated += 1;
+                    mark(MarkKind::Duplicated);
+                }
                 Fault::Reorder { .. } => d.counters.reordered += 1,
-                Fault::Corrupt { .. } => d.counters.corrupted += 1,
+                // A flipped bit: the receiver's checksums drop the frame.
+                Fault::Corrupt { .. } => {
+                    d.counters.corrupted += 1;
+                    mark(MarkKind::Lost);
+                }
             }
         }
         if drop_it {
             return;
+        }
+        if let (Some(c), Some(h)) = (carried, misaddressed) {
+            self.marks.push(c, MarkKind::Lost, h, now);
         }
         let jitter = match jitter_ns {
             0 => 0,
@@ -1034,12 +1154,16 @@ impl Fabric {
                 flipped: true,
                 bytes_digest: Some(fnv(FNV_OFFSET, &frame)),
                 identity: None,
+                carried,
+                flooded: false,
             }
         } else {
             FrameTag {
                 flipped: tag.flipped,
                 bytes_digest: Some(bytes_digest),
                 identity: key.map(|k| k.digest).or(tag.identity),
+                carried,
+                flooded: false,
             }
         };
         for _ in 1..copies {
@@ -1122,7 +1246,11 @@ impl Fabric {
             }
         }
         if down {
-            // A crashed host's NIC is off: the frame reaches nothing (nor the capture).
+            // A crashed host's NIC is off: the frame reaches nothing (nor the capture), and
+            // the datagram it carries is lost to that crash.
+            if let (Owner::Nic { host }, Some(c)) = (owner, tag.carried) {
+                self.marks.push(c, MarkKind::Lost, host, now);
+            }
             return;
         }
         self.trace_digest = fnv(self.trace_digest, &now.as_nanos().to_le_bytes());
@@ -1131,7 +1259,7 @@ impl Fabric {
         let bytes_digest = tag.bytes_digest.unwrap_or_else(|| fnv(FNV_OFFSET, &frame));
         self.trace_digest = fnv(self.trace_digest, &bytes_digest.to_le_bytes());
         match owner {
-            Owner::Nic { .. } => {
+            Owner::Nic { host } => {
                 let Some(ep) = self.endpoints.get_mut(endpoint) else {
                     return;
                 };
@@ -1143,6 +1271,9 @@ impl Fabric {
                     {
                         d.counters.ring_drops += 1;
                     }
+                    if let Some(c) = tag.carried {
+                        self.marks.push(c, MarkKind::Lost, host, now);
+                    }
                     return;
                 }
                 ep.rx.push_back(frame);
@@ -1150,13 +1281,20 @@ impl Fabric {
                     w.wake();
                 }
             }
-            Owner::SwitchPort { switch } => self.switch_frame(switch, endpoint, frame, tag),
+            Owner::SwitchPort { switch } => self.switch_frame(now, switch, endpoint, frame, tag),
         }
     }
 
     /// A learning switch (IEEE 802.1D in miniature): learn the source, forward to the known
     /// port, flood unknown and group destinations.
-    fn switch_frame(&mut self, switch: usize, in_port: usize, frame: Vec<u8>, tag: FrameTag) {
+    fn switch_frame(
+        &mut self,
+        now: Instant,
+        switch: usize,
+        in_port: usize,
+        frame: Vec<u8>,
+        tag: FrameTag,
+    ) {
         let (Some(dst), Some(src)) = (frame.get(0..6), frame.get(6..12)) else {
             return;
         };
@@ -1180,12 +1318,23 @@ impl Fabric {
             None
         };
         match known {
-            Some(p) if p == in_port => sw.filtered += 1,
+            // Filtered: the destination is where the frame came from (IEEE 802.1D). Only a
+            // table a corrupted source MAC taught does that to a datagram: it is lost.
+            Some(p) if p == in_port => {
+                sw.filtered += 1;
+                if let Some(c) = tag.carried {
+                    self.marks.push(c, MarkKind::Lost, HostId::MAX, now);
+                }
+            }
             Some(p) => self.outbox.push((p, frame, tag)),
             None => {
                 sw.flooded += 1;
                 let ports: Vec<usize> =
                     sw.ports.iter().copied().filter(|p| *p != in_port).collect();
+                let tag = FrameTag {
+                    flooded: true,
+                    ..tag
+                };
                 for p in ports {
                     self.outbox.push((p, frame.clone(), tag));
                 }

@@ -57,6 +57,7 @@ mod executor;
 mod fabric;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod marks;
 pub mod monitor;
 pub mod oracle;
 pub mod scenario;
@@ -71,6 +72,7 @@ pub use fabric::{
     FaultSource, LinkConfig, LinkCounters, LinkSpec, Loss, NIC_RX_RING, OCCURRENCE_WINDOW,
     SWITCH_TABLE, SimLink, SimRx, SimTx,
 };
+pub use marks::{FRAGMENT_WINDOW, MAX_PARTIAL_DATAGRAMS, MAX_PENDING_MARKS};
 pub use monitor::MonitorReport;
 #[cfg(feature = "planted-bugs")]
 pub use oracle::PlantedBug;

@@ -3,14 +3,20 @@
 //! - **Datagram integrity** ([`Oracle::Integrity`]): every datagram an application received
 //!   is one that was sent — the same bytes, from the same address and port, to that port on
 //!   that host. A datagram nobody sent is corruption that got past the checksums.
-//! - **Loss accounting** ([`Oracle::Loss`]): a datagram (or ping, or DHCP acquisition) that
-//!   was owed and never arrived must be explained by a fault on its path: a drop, corruption,
-//!   a partition, a full queue, an oversized frame, a crash of either end, or a drop the
-//!   stack itself counted (ARP resolution given up, a full receive queue). A path is the
-//!   links of its two hosts, both directions (ARP replies travel back). A datagram is owed
-//!   when its receiver was listening from the moment it was sent until `settle` later
-//!   ([`OracleConfig::settle`], by default derived from the links) and the run lasted that
-//!   long.
+//! - **Loss accounting** ([`Oracle::Loss`]): each datagram that was owed and never arrived
+//!   must be matched to something that lost it, one for one: a fault on a frame carrying it
+//!   on its sender's or its receiver's link (the fabric marks every frame with the datagram
+//!   it carries, `sim/src/marks.rs`): a loss, a corruption (which a checksum then drops), a
+//!   full queue or NIC ring, an oversized frame, a partition; or, when no frame carrying it
+//!   ever left the sender, the sender's crash or a drop its stack counted (ARP given up or
+//!   its queue full, a full transmit queue); or a drop the receiver's stack counted (a full
+//!   socket queue, reassembly limits). A datagram is owed when its receiver was listening
+//!   from the moment it was sent until `settle` after it left the sender's NIC (or after
+//!   the send, when it never left) ([`OracleConfig::settle`], by default derived from the
+//!   links) and the run lasted that long. Pings and DHCP acquisitions, several frames each
+//!   (ARP's among them), are counted per path instead: those that failed between two hosts
+//!   may not outnumber the frames lost on the two hosts' links (both directions: ARP replies
+//!   travel back) and the drops their stacks counted, unless either host crashed.
 //! - **Stream integrity** ([`Oracle::Integrity`] too): each end of a workload's TCP stream
 //!   receives exactly the bytes the other end wrote, in order, once: every byte read is
 //!   compared with the byte written at that offset, and an end that reads the end of the
@@ -21,17 +27,22 @@
 //!   stack's, or the workload's idle limit) by any loss-causing fault on the path (a stall
 //!   of consecutive losses and backed-off retransmissions is TCP working as specified, and
 //!   the oracle cannot tell it from a stall of the stack's own making).
-//! - **Duplicates** ([`Oracle::Duplicate`]): an application receives a datagram more often
-//!   than it was sent only when a duplication fault fired on the path.
+//! - **Duplicates** ([`Oracle::Duplicate`]): each copy of a datagram an application receives
+//!   beyond the times it was sent (a workload's retransmission is a send) must be matched to
+//!   a duplication fault on a frame carrying it.
+//! - Marks the fabric could not keep ([`DatagramTotals::excused_unmarked`]) excuse at most as
+//!   many losses or duplicates as were missed, and the summary says how many.
 //! - **The sender-side monitor** ([`Oracle::Monitor`], [`crate::monitor`]).
 //! - **Liveness** ([`Oracle::Liveness`]): once faults stop — the last fault fired, every
 //!   partition healed, every crashed host restarted — applications given
 //!   [`OracleConfig::liveness_grace`] must finish.
 //! - **Application checks** ([`Oracle::Application`]): what the workloads check themselves
-//!   (a reply that is not the answer to its request, two hosts leased one address).
+//!   (a reply that is not the answer to its request, two hosts leased one address, an
+//!   address leased from outside the server's pool).
 
 use crate::executor::HostId;
 use crate::fabric::fnv;
+use crate::marks::{DatagramId, Mark, MarkKind};
 use core::fmt;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -224,7 +235,8 @@ pub enum OracleFailure {
         /// The connection's source.
         from: SocketAddrV4,
     },
-    /// Two hosts were leased the same address with no fault on their paths to the server.
+    /// Two hosts of a workload held the same leased address, and the server had not crashed
+    /// (losing its bindings) before the second got it.
     DuplicateAddress {
         /// The workload.
         workload: String,
@@ -232,6 +244,17 @@ pub enum OracleFailure {
         addr: Ipv4Addr,
         /// The hosts.
         hosts: [String; 2],
+    },
+    /// A host was leased an address outside its DHCP server's pool.
+    LeaseOutsidePool {
+        /// The workload.
+        workload: String,
+        /// The host.
+        host: String,
+        /// The address.
+        addr: Ipv4Addr,
+        /// The pool: first and last address.
+        pool: (Ipv4Addr, Ipv4Addr),
     },
 }
 
@@ -249,9 +272,9 @@ impl OracleFailure {
             OracleFailure::UnaccountedDuplicate { .. } => Oracle::Duplicate,
             OracleFailure::Monitor { .. } => Oracle::Monitor,
             OracleFailure::Liveness { .. } => Oracle::Liveness,
-            OracleFailure::WrongReply { .. } | OracleFailure::DuplicateAddress { .. } => {
-                Oracle::Application
-            }
+            OracleFailure::WrongReply { .. }
+            | OracleFailure::DuplicateAddress { .. }
+            | OracleFailure::LeaseOutsidePool { .. } => Oracle::Application,
         }
     }
 
@@ -279,6 +302,9 @@ impl OracleFailure {
             }
             OracleFailure::DuplicateAddress { workload, addr, .. } => {
                 format!("duplicate-address {workload} {addr}")
+            }
+            OracleFailure::LeaseOutsidePool { workload, host, .. } => {
+                format!("lease-outside-pool {workload} {host}")
             }
             OracleFailure::StreamCorrupted {
                 workload,
@@ -416,6 +442,16 @@ impl fmt::Display for OracleFailure {
                 f,
                 "at {at} {host} accepted a connection from {from} whose first bytes name no stream a client opened"
             ),
+            OracleFailure::LeaseOutsidePool {
+                workload,
+                host,
+                addr,
+                pool,
+            } => write!(
+                f,
+                "{workload}: {host} was leased {addr}, outside the server's pool {}-{}",
+                pool.0, pool.1
+            ),
         }
     }
 }
@@ -488,8 +524,19 @@ pub struct DatagramTotals {
     pub owed: u64,
     /// Owed datagrams that never arrived (each explained by a fault, or a failure).
     pub lost: u64,
+    /// Lost datagrams matched to a fault on a frame carrying them (a loss, a corruption, a
+    /// full queue or NIC ring, an oversized frame, a partition).
+    pub lost_to_faults: u64,
+    /// Lost datagrams matched to their host: one that never left its sender, which then
+    /// crashed or whose stack counted a drop (ARP given up or full, a full transmit queue);
+    /// or one the receiver's stack counted dropped (a full socket queue, reassembly limits).
+    pub lost_in_hosts: u64,
     /// Extra copies received.
     pub duplicates: u64,
+    /// Losses and duplicates excused because the fabric's marks for them may have been
+    /// missed ([`crate::MAX_PENDING_MARKS`] and the other bounds of its marks): at most as
+    /// many as were missed.
+    pub excused_unmarked: u64,
 }
 
 /// How a TCP connection of a workload failed.
@@ -604,17 +651,16 @@ type ConnectFailure = (usize, HostId, HostId, Instant, Instant, StreamError);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Disruption {
     pub(crate) host: HostId,
+    /// A crash (otherwise a partition).
+    pub(crate) crash: bool,
     pub(crate) from: Instant,
     /// `Instant::MAX` when it never ended.
     pub(crate) until: Instant,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct DgKey {
-    src: SocketAddrV4,
-    dst_port: u16,
-    digest: u64,
-}
+/// A datagram by its source, destination port and payload digest (what the fabric's marks
+/// name too).
+type DgKey = DatagramId;
 
 #[derive(Debug, Clone)]
 struct SendRec {
@@ -630,6 +676,13 @@ struct DgEntry {
     sends: Vec<SendRec>,
     /// (time, host) of each receipt.
     receipts: Vec<(Instant, HostId)>,
+    /// When a frame carrying it left the sender's NIC, in order (its sends in order left it
+    /// in order; one that never left has none).
+    emitted: Vec<Instant>,
+    /// The hosts on whose links a fault lost (or corrupted) a frame carrying it.
+    lost_on: Vec<HostId>,
+    /// The hosts on whose links a fault duplicated a frame carrying it.
+    duplicated_on: Vec<HostId>,
 }
 
 #[derive(Debug, Clone)]
@@ -638,6 +691,21 @@ struct PingRec {
     to: HostId,
     ok: bool,
     at: Instant,
+}
+
+/// A DHCP client's acquisition.
+#[derive(Debug, Clone)]
+pub(crate) struct LeaseRec {
+    /// The workload's name.
+    pub(crate) workload: String,
+    pub(crate) host: HostId,
+    /// The DHCP server's host.
+    pub(crate) server: HostId,
+    /// The address acquired; `None`: none in time.
+    pub(crate) addr: Option<Ipv4Addr>,
+    /// The server's pool (first, last).
+    pub(crate) pool: (Ipv4Addr, Ipv4Addr),
+    pub(crate) at: Instant,
 }
 
 /// A time a workload listened on a port: from, until (open while `None`).
@@ -655,8 +723,7 @@ pub(crate) struct Ledger {
     endpoints: BTreeMap<(HostId, u16), Vec<Listening>>,
     phantoms: Vec<(Instant, HostId, SocketAddrV4, u16, usize)>,
     pings: Vec<PingRec>,
-    /// (workload, host, server host, acquired address or None on timeout, time).
-    leases: Vec<(usize, HostId, HostId, Option<Ipv4Addr>, Instant)>,
+    leases: Vec<LeaseRec>,
     pub(crate) app_failures: Vec<OracleFailure>,
     pub(crate) workloads: Vec<WorkloadReport>,
     totals: DatagramTotals,
@@ -727,6 +794,21 @@ impl Ledger {
         }
     }
 
+    /// What the fabric did to frames carrying datagrams ([`crate::marks`]): kept with the
+    /// workloads' datagrams, ignored for others (nothing a workload sent).
+    pub(crate) fn apply_marks(&mut self, marks: Vec<Mark>) {
+        for m in marks {
+            let Some(e) = self.datagrams.get_mut(&m.id) else {
+                continue;
+            };
+            match m.kind {
+                MarkKind::Emitted => e.emitted.push(m.at),
+                MarkKind::Lost => e.lost_on.push(m.host),
+                MarkKind::Duplicated => e.duplicated_on.push(m.host),
+            }
+        }
+    }
+
     pub(crate) fn open(&mut self, host: HostId, port: u16, at: Instant) {
         self.endpoints
             .entry((host, port))
@@ -759,15 +841,9 @@ impl Ledger {
         self.pings.push(PingRec { from, to, ok, at });
     }
 
-    pub(crate) fn lease(
-        &mut self,
-        workload: usize,
-        host: HostId,
-        server: HostId,
-        addr: Option<Ipv4Addr>,
-        at: Instant,
-    ) {
-        self.leases.push((workload, host, server, addr, at));
+    /// A DHCP client's acquisition (or its failure).
+    pub(crate) fn lease(&mut self, lease: LeaseRec) {
+        self.leases.push(lease);
     }
 
     /// A client of `workload` on `client` connected to `server`: the new stream's id.
@@ -920,8 +996,21 @@ pub(crate) struct PathFaults {
     pub(crate) names: Vec<String>,
     /// Loss-causing faults touched the host.
     pub(crate) lossy: Vec<bool>,
-    /// Duplication faults touched the host.
-    pub(crate) duplicating: Vec<bool>,
+    /// Datagrams each host's stack counted dropped on their way out (ARP given up or its
+    /// queue full, the transmit queue full), over all its lives, and those it still held
+    /// when the run ended (resolving their next hop, queued).
+    pub(crate) tx_drops: Vec<u64>,
+    /// Datagrams each host's stack counted dropped on their way in (a full socket queue,
+    /// reassembly limits or timeouts), over all its lives.
+    pub(crate) rx_drops: Vec<u64>,
+    /// The fabric's datagram marks missed past their bounds.
+    pub(crate) marks_missed: u64,
+    /// Frames lost on each host's links (loss, corruption, full queue or NIC ring,
+    /// oversized, partition) plus the drops its stack counted: what may explain its failed
+    /// pings and acquisitions, which are not matched frame by frame.
+    pub(crate) drops: Vec<u64>,
+    /// Whether each host crashed.
+    pub(crate) crashed: Vec<bool>,
 }
 
 impl PathFaults {
@@ -931,9 +1020,16 @@ impl PathFaults {
     fn lossy(&self, a: HostId, b: HostId) -> bool {
         self.lossy.get(a).copied().unwrap_or(true) || self.lossy.get(b).copied().unwrap_or(true)
     }
-    fn duplicating(&self, a: HostId, b: HostId) -> bool {
-        self.duplicating.get(a).copied().unwrap_or(true)
-            || self.duplicating.get(b).copied().unwrap_or(true)
+    /// How many failed exchanges between `a` and `b` their paths' drops can explain: all
+    /// when either crashed, otherwise the frames lost on their links and the drops their
+    /// stacks counted.
+    fn allowance(&self, a: HostId, b: HostId) -> u64 {
+        let crashed = |h: HostId| self.crashed.get(h).copied().unwrap_or(true);
+        if crashed(a) || crashed(b) {
+            return u64::MAX;
+        }
+        let drops = |h: HostId| self.drops.get(h).copied().unwrap_or(u64::MAX);
+        drops(a).saturating_add(drops(b))
     }
 }
 
@@ -1055,6 +1151,21 @@ fn judge_streams(
     t
 }
 
+/// Counts one more under `key`, with `example` the first time.
+fn tally<K: Ord>(map: &mut BTreeMap<K, (u64, String)>, key: K, example: impl FnOnce() -> String) {
+    map.entry(key).or_insert_with(|| (0, example())).0 += 1;
+}
+
+/// Excuses one loss or duplicate with a mark the fabric missed, if any is left.
+fn excuse_unmarked(missed: &mut u64, totals: &mut DatagramTotals) -> bool {
+    if *missed == 0 {
+        return false;
+    }
+    *missed -= 1;
+    totals.excused_unmarked += 1;
+    true
+}
+
 /// Judges a run's ledger: integrity, loss, duplicates, streams and the workloads' own checks.
 pub(crate) fn judge(
     ledger: &Ledger,
@@ -1079,13 +1190,25 @@ pub(crate) fn judge(
     let mut lost: BTreeMap<(&'static str, HostId, HostId), (u64, String)> = BTreeMap::new();
     let mut dups: BTreeMap<(HostId, HostId), (u64, String)> = BTreeMap::new();
     let mut misdelivered = 0usize;
+    // Drops the stacks counted, and marks the fabric missed: each excuses one loss (or
+    // duplicate) that no mark explains, and is used up by it.
+    let mut tx_pool = paths.tx_drops.clone();
+    let mut rx_pool = paths.rx_drops.clone();
+    let mut missed_pool = paths.marks_missed;
+    let take = |pool: &mut Vec<u64>, h: HostId| match pool.get_mut(h) {
+        Some(n) if *n > 0 => {
+            *n -= 1;
+            true
+        }
+        _ => false,
+    };
     for (key, e) in &ledger.datagrams {
         let Some(first) = e.sends.first() else {
             continue;
         };
-        let describe = || {
+        let describe = |what: &str| {
             format!(
-                "{} bytes {} -> port {} digest {:016x} sent at {}",
+                "{} bytes {} -> port {} digest {:016x} sent at {}{what}",
                 e.bytes.len(),
                 key.src,
                 key.dst_port,
@@ -1105,75 +1228,130 @@ pub(crate) fn judge(
                 });
             }
         }
-        let owed: Vec<&SendRec> = e
-            .sends
+        // Marks count only on the links of the datagram's own hosts (a frame flooded to a
+        // third host and lost there is not its loss), or naming no host (a frame no host
+        // took for its addresses, [`crate::marks::Delivery`]).
+        let ours = |h: &&HostId| {
+            **h == HostId::MAX || **h == first.src_host || e.sends.iter().any(|s| s.dst_host == **h)
+        };
+        let marked_lost = e.lost_on.iter().filter(ours).count() as u64;
+        let marked_dups = e.duplicated_on.iter().filter(ours).count() as u64;
+        // A send is owed when its receiver listened from the send until `settle` after a
+        // frame carrying it left the sender (a stack may hold a datagram back while it
+        // resolves the next hop), or after the send if none did.
+        let mut owed_left = 0u64;
+        let mut stuck: Vec<&SendRec> = Vec::new();
+        for (i, s) in e.sends.iter().enumerate() {
+            let left = e.emitted.get(i).copied();
+            let by = left.unwrap_or(s.at).max(s.at).saturating_add(settle);
+            if by > end || !ledger.open_through(s.dst_host, key.dst_port, s.at, by) {
+                continue;
+            }
+            match left {
+                Some(_) => owed_left += 1,
+                None => stuck.push(s),
+            }
+        }
+        let owed = owed_left + stuck.len() as u64;
+        totals.owed += owed;
+        // Receipts where it was sent (one elsewhere is misdelivered, and no delivery).
+        let recv = e
+            .receipts
             .iter()
-            .filter(|s| {
-                let by = s.at.saturating_add(settle);
-                by <= end && ledger.open_through(s.dst_host, key.dst_port, s.at, by)
-            })
-            .collect();
-        totals.owed += owed.len() as u64;
-        let recv = e.receipts.len();
-        if let Some(s) = owed.first()
-            && owed.len() > recv
-        {
-            let n = (owed.len() - recv) as u64;
-            totals.lost += n;
-            if !paths.lossy(s.src_host, s.dst_host) {
-                let slot = lost
-                    .entry(("datagram", s.src_host, s.dst_host))
-                    .or_insert_with(|| (0, describe()));
-                slot.0 += n;
+            .filter(|(_, h)| e.sends.iter().any(|s| s.dst_host == *h))
+            .count() as u64;
+        let missing = owed.saturating_sub(recv);
+        totals.lost += missing;
+        // Those that never left the sender cannot have arrived: each needs the sender's
+        // crash while it held it, or a drop its stack counted.
+        let stuck_lost = missing.min(stuck.len() as u64);
+        for s in stuck.iter().take(stuck_lost as usize) {
+            let crashed = disruptions
+                .iter()
+                .any(|d| d.crash && d.host == s.src_host && d.from >= s.at);
+            if crashed || take(&mut tx_pool, s.src_host) {
+                totals.lost_in_hosts += 1;
+            } else if !excuse_unmarked(&mut missed_pool, &mut totals) {
+                tally(&mut lost, ("datagram", s.src_host, s.dst_host), || {
+                    describe(", never left the sender")
+                });
             }
         }
-        if recv > e.sends.len() {
-            let n = (recv - e.sends.len()) as u64;
-            totals.duplicates += n;
-            if !paths.duplicating(first.src_host, first.dst_host) {
-                let slot = dups
-                    .entry((first.src_host, first.dst_host))
-                    .or_insert_with(|| (0, describe()));
-                slot.0 += n;
+        // Those that left: each needs a fault on a frame carrying it, or a drop the
+        // receiver's stack counted.
+        let left_lost = missing - stuck_lost;
+        let by_faults = left_lost.min(marked_lost);
+        totals.lost_to_faults += by_faults;
+        for _ in by_faults..left_lost {
+            if take(&mut rx_pool, first.dst_host) {
+                totals.lost_in_hosts += 1;
+            } else if !excuse_unmarked(&mut missed_pool, &mut totals) {
+                tally(
+                    &mut lost,
+                    ("datagram", first.src_host, first.dst_host),
+                    || describe(", with no fault on its frames"),
+                );
+            }
+        }
+        // Each copy beyond the sends needs a duplication fault on a frame carrying it.
+        let extra = recv.saturating_sub(e.sends.len() as u64);
+        totals.duplicates += extra;
+        for _ in marked_dups.min(extra)..extra {
+            if !excuse_unmarked(&mut missed_pool, &mut totals) {
+                tally(&mut dups, (first.src_host, first.dst_host), || describe(""));
             }
         }
     }
+    // Pings and acquisitions are not matched frame by frame (an ICMP exchange or a DHCP
+    // one is several frames, ARP's among them): those that failed between two hosts may not
+    // outnumber the frames lost on their links and the drops their stacks counted.
+    let mut failed: BTreeMap<(&'static str, HostId, HostId), (u64, String)> = BTreeMap::new();
     for p in ledger.pings.iter().filter(|p| !p.ok) {
-        if !paths.lossy(p.from, p.to) {
-            let slot = lost
-                .entry(("ping", p.from, p.to))
-                .or_insert_with(|| (0, format!("ping sent at {}", p.at)));
-            slot.0 += 1;
+        tally(&mut failed, ("ping", p.from, p.to), || {
+            format!("ping sent at {}", p.at)
+        });
+    }
+    for l in ledger.leases.iter().filter(|l| l.addr.is_none()) {
+        tally(&mut failed, ("dhcp", l.server, l.host), || {
+            format!("no address by {}", l.at)
+        });
+    }
+    for ((what, from, to), (count, example)) in failed {
+        let allowed = paths.allowance(from, to);
+        if count > allowed {
+            lost.insert((what, from, to), (count - allowed, example));
         }
     }
-    for (_, host, server, addr, at) in &ledger.leases {
-        if addr.is_none() && !paths.lossy(*host, *server) {
-            let slot = lost
-                .entry(("dhcp", *server, *host))
-                .or_insert_with(|| (0, format!("no address by {at}")));
-            slot.0 += 1;
+    // Leases: inside the pool, and no address held by two hosts of a workload.
+    let mut holders: BTreeMap<(&str, Ipv4Addr), (HostId, HostId)> = BTreeMap::new();
+    for l in &ledger.leases {
+        let Some(addr) = l.addr else { continue };
+        let (first, last) = l.pool;
+        if !(u32::from(first)..=u32::from(last)).contains(&u32::from(addr)) {
+            out.push(OracleFailure::LeaseOutsidePool {
+                workload: l.workload.clone(),
+                host: paths.name(l.host),
+                addr,
+                pool: l.pool,
+            });
         }
-    }
-    // Two hosts holding one address.
-    let mut holders: BTreeMap<(usize, Ipv4Addr), (HostId, HostId)> = BTreeMap::new();
-    for (w, host, server, addr, _) in &ledger.leases {
-        let Some(addr) = addr else { continue };
-        match holders.get(&(*w, *addr)) {
+        match holders.get(&(l.workload.as_str(), addr)) {
             None => {
-                holders.insert((*w, *addr), (*host, *server));
+                holders.insert((l.workload.as_str(), addr), (l.host, l.server));
             }
-            Some((other, _)) if other == host => {}
+            Some((other, _)) if *other == l.host => {}
             Some((other, _)) => {
-                if !paths.lossy(*host, *server) && !paths.lossy(*other, *server) {
-                    let workload = ledger
-                        .workloads
-                        .get(*w)
-                        .map(|r| r.name.clone())
-                        .unwrap_or_default();
+                // A server that keeps its bindings never leases one address twice (RFC 2131
+                // §4.3.1), and the clients' conflict probes (RFC 5227 §2.1) would refuse it;
+                // one that crashed lost them.
+                let forgot = disruptions
+                    .iter()
+                    .any(|d| d.crash && d.host == l.server && d.from <= l.at);
+                if !forgot {
                     out.push(OracleFailure::DuplicateAddress {
-                        workload,
-                        addr: *addr,
-                        hosts: [paths.name(*other), paths.name(*host)],
+                        workload: l.workload.clone(),
+                        addr,
+                        hosts: [paths.name(*other), paths.name(l.host)],
                     });
                 }
             }
@@ -1211,6 +1389,12 @@ pub enum PlantedBug {
     /// counter, no tape entry (the loss oracle must catch it).
     SilentDrop {
         /// Which UDP frame.
+        nth: u64,
+    },
+    /// The fabric loses the `nth` ICMP frame a NIC emits and records nothing (the loss
+    /// oracle's count of failed pings per path).
+    SilentIcmpDrop {
+        /// Which ICMP frame.
         nth: u64,
     },
     /// The fabric delivers the `nth` UDP frame twice without a duplication fault (the
@@ -1299,6 +1483,29 @@ pub enum PlantedBug {
         /// Which RST.
         nth: u64,
     },
+    /// After the monitor, the fabric readdresses the `nth` UDP frame a NIC emits to `to` and
+    /// broadcasts it (checksums fixed, no fault recorded), as a broken forwarding table
+    /// would: the host holding `to` receives a datagram sent to another (integrity:
+    /// misdelivered).
+    Misdeliver {
+        /// Which UDP frame.
+        nth: u64,
+        /// Where it goes instead.
+        to: Ipv4Addr,
+    },
+    /// The first connection of the first TCP workload's first client names, in its header,
+    /// a stream no client opened, as a stack mixing up its connections' data would: its
+    /// server accepts a phantom stream (integrity).
+    TcpForeignStream,
+    /// The first DHCP workload's server tells every client the first address of its pool,
+    /// whatever it chose (and maps the clients' requests back): without a crash that lost
+    /// its bindings, two hosts then hold one address once a conflict probe goes unanswered
+    /// (the application check's duplicate address).
+    DhcpSameAddress,
+    /// The first DHCP workload's server tells each client the address it chose moved past
+    /// the end of its pool by the pool's size (and maps the clients' requests back): the
+    /// clients hold addresses outside the pool (the application check).
+    DhcpOutsidePool,
 }
 
 #[cfg(test)]

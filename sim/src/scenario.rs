@@ -54,6 +54,8 @@
 //! min_delivered = 0.8              # per workload (a workload may set its own)
 //! oracles = true                   # the ledger's integrity checks and the engine's oracles pass
 //! faults = ["loss", "duplicate"]   # fault kinds that must fire
+//! min_datagrams = 500              # the UDP clients send at least this many (retries included)
+//! min_stream_bytes = 1048576       # TCP workloads read (and check) at least this many bytes
 //! ```
 //!
 //! Unknown keys are errors, and every error names the file, line and column and says what was
@@ -622,6 +624,8 @@ struct RawExpect {
     min_delivered: Option<Prob>,
     oracles: Option<bool>,
     faults: Option<Vec<Spanned<String>>>,
+    min_datagrams: Option<Spanned<u64>>,
+    min_stream_bytes: Option<Spanned<u64>>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -668,6 +672,10 @@ struct Expect {
     min_delivered: f64,
     oracles: bool,
     faults: Vec<FaultKind>,
+    /// Datagrams the UDP workloads' clients must send (0: no minimum).
+    min_datagrams: u64,
+    /// TCP stream bytes the workloads must read, each checked (0: no minimum).
+    min_stream_bytes: u64,
 }
 
 /// A scenario read from a file: a simulation to build and run with any seed. Plain data
@@ -774,10 +782,7 @@ impl Scenario {
                         && echo_servers.insert((s.name.clone(), w.port))
                     {
                         let port = w.port;
-                        b = b.app(&s.name, move |net| async move {
-                            // A bind that fails shows as a workload that gets no echoes.
-                            let _ = weft_net::apps::udp_echo_server(net, port).await;
-                        });
+                        b = b.app(&s.name, move |net| echo_server(net, port));
                     }
                 }
                 WorkloadKind::Dhcp => {
@@ -801,10 +806,15 @@ impl Scenario {
             let server_addr = server
                 .and_then(|s| s.addr)
                 .map(|(a, _)| SocketAddrV4::new(a, w.port));
-            let peers: Vec<Ipv4Addr> = w
+            let peers: Vec<(usize, Ipv4Addr)> = w
                 .clients
                 .iter()
-                .filter_map(|c| self.hosts.get(*c).and_then(|h| h.addr).map(|(a, _)| a))
+                .filter_map(|c| {
+                    self.hosts
+                        .get(*c)
+                        .and_then(|h| h.addr)
+                        .map(|(a, _)| (*c, a))
+                })
                 .collect();
             for (ci, c) in w.clients.iter().enumerate() {
                 let Some(host) = self.hosts.get(*c) else {
@@ -910,7 +920,6 @@ impl Scenario {
                 connection_errors: 0,
                 bytes: 0,
             };
-            let mut leases: BTreeMap<Ipv4Addr, usize> = BTreeMap::new();
             for (ci, c) in clients.iter().enumerate() {
                 let host = w
                     .clients
@@ -926,16 +935,6 @@ impl Scenario {
                 }
                 for v in &c.violations {
                     o.violations.push(format!("{host}: {v}"));
-                }
-                if let Some(a) = c.lease {
-                    if let Some(other) = leases.insert(a, ci) {
-                        o.violations
-                            .push(format!("{a} leased to two clients ({other} and {ci})"));
-                    }
-                    if u32::from(a) < u32::from(w.pool.0) || u32::from(a) > u32::from(w.pool.1) {
-                        o.violations
-                            .push(format!("{host}: leased {a}, outside the pool"));
-                    }
                 }
             }
             workloads.push(o);
@@ -980,6 +979,20 @@ impl Scenario {
             for f in &report.oracles {
                 failures.push(format!("oracle: {f}"));
             }
+        }
+        let datagrams = client_datagrams(&workloads);
+        if datagrams < self.expect.min_datagrams {
+            failures.push(format!(
+                "the workloads' clients sent {datagrams} datagrams, fewer than min_datagrams = {}",
+                self.expect.min_datagrams
+            ));
+        }
+        let bytes = report.streams.bytes_received;
+        if bytes < self.expect.min_stream_bytes {
+            failures.push(format!(
+                "the TCP workloads read {bytes} stream bytes, fewer than min_stream_bytes = {}",
+                self.expect.min_stream_bytes
+            ));
         }
         for k in &self.expect.faults {
             if faults.get(*k) == 0 {
@@ -1198,6 +1211,23 @@ fn resolve(raw: RawScenario, default_name: &str) -> Checked<Scenario> {
     for (i, sw) in raw.workloads.iter().enumerate() {
         workloads.push(resolve_workload(sw, i, &hosts, &find_host)?);
     }
+    let at_least_one = |v: &Option<Spanned<u64>>, key: &str| -> Checked<u64> {
+        match v {
+            Some(n) if *n.get_ref() == 0 => problem(
+                n.span(),
+                format!("{key} must be at least 1 (leave it out for no minimum)"),
+            ),
+            Some(n) => Ok(*n.get_ref()),
+            None => Ok(0),
+        }
+    };
+    let (min_datagrams, min_stream_bytes) = match &raw.expect {
+        Some(e) => (
+            at_least_one(&e.min_datagrams, "min_datagrams")?,
+            at_least_one(&e.min_stream_bytes, "min_stream_bytes")?,
+        ),
+        None => (0, 0),
+    };
     let (all_finished, min_delivered, oracles, faults) = match &raw.expect {
         Some(e) => {
             let mut faults = Vec::new();
@@ -1265,6 +1295,8 @@ fn resolve(raw: RawScenario, default_name: &str) -> Checked<Scenario> {
             min_delivered,
             oracles,
             faults,
+            min_datagrams,
+            min_stream_bytes,
         },
     })
 }
@@ -1813,7 +1845,6 @@ struct ClientLedger {
     duplicates: u64,
     retries: u64,
     violations: Vec<String>,
-    lease: Option<Ipv4Addr>,
     done: bool,
     error: Option<String>,
 }
@@ -1850,7 +1881,9 @@ struct ClientCtx {
     ci: usize,
     server: Option<SocketAddrV4>,
     own: Option<Ipv4Addr>,
-    peers: Vec<Ipv4Addr>,
+    /// Peers by host (the scenario's hosts are the simulation's first, in order) and
+    /// address.
+    peers: Vec<(usize, Ipv4Addr)>,
     ledger: Rc<RefCell<Ledger>>,
 }
 
@@ -1969,19 +2002,27 @@ fn wildcard() -> SocketAddrV4 {
 async fn echo_client(net: &SimNet, ctx: &Rc<ClientCtx>, life: u16) -> Result<(), String> {
     let server = ctx.server.ok_or("no server address")?;
     let socket = net.bind_udp(wildcard()).await.map_err(|e| e.to_string())?;
+    let port = socket.local_addr().port();
+    let rec = Recorder::open(net, port);
     let rx = socket.clone();
     let rctx = ctx.clone();
+    let rrec = rec.clone();
     net.spawn(async move {
         let mut buf = vec![0u8; 65_536];
         loop {
             match rx.recv_from(&mut buf).await {
-                Ok((n, from)) if from == server => rctx.answered(buf.get(..n).unwrap_or_default()),
-                Ok((n, from)) => rctx
-                    .with(|c| {
-                        c.violations
-                            .push(format!("a {n}-byte datagram from {from}, not the server"))
-                    })
-                    .unwrap_or(()),
+                Ok((n, from)) => {
+                    let got = buf.get(..n).unwrap_or_default();
+                    rrec.received(from, got);
+                    if from == server {
+                        rctx.answered(got);
+                    } else {
+                        rctx.with(|c| {
+                            c.violations
+                                .push(format!("a {n}-byte datagram from {from}, not the server"))
+                        });
+                    }
+                }
                 Err(e) if e.is_transient() => continue,
                 Err(_) => break,
             }
@@ -1994,14 +2035,103 @@ async fn echo_client(net: &SimNet, ctx: &Rc<ClientCtx>, life: u16) -> Result<(),
         }
         let p = ctx.payload(life, seq, ctx.size_for(&mut rng));
         match socket.send_to(&p, server).await {
-            Ok(()) => {}
+            Ok(()) => rec.sent(server, &p),
             Err(e) if e.is_transient() => {}
-            Err(e) => return Err(format!("send: {e}")),
+            Err(e) => {
+                rec.close();
+                return Err(format!("send: {e}"));
+            }
         }
         ctx.with(|c| c.attempted += 1);
     }
     net.sleep(ctx.w.timeout).await;
+    rec.close();
     Ok(())
+}
+
+/// A workload socket's entries in the run's ledger, which the engine's oracles judge
+/// (datagram integrity, loss and duplicates): when it listened, what it sent and received.
+#[derive(Clone)]
+struct Recorder {
+    net: SimNet,
+    host: crate::HostId,
+    port: u16,
+}
+
+impl Recorder {
+    /// The socket bound to `port` of `net` listens from now on.
+    fn open(net: &SimNet, port: u16) -> Recorder {
+        let host = crate::workload::host_of(net);
+        crate::workload::ledger(net)
+            .borrow_mut()
+            .open(host, port, net.now());
+        Recorder {
+            net: net.clone(),
+            host,
+            port,
+        }
+    }
+
+    fn sent(&self, to: SocketAddrV4, payload: &[u8]) {
+        let src = SocketAddrV4::new(crate::workload::own_addr(&self.net), self.port);
+        crate::workload::ledger(&self.net).borrow_mut().sent(
+            self.net.now(),
+            self.host,
+            src,
+            to,
+            payload,
+        );
+    }
+
+    fn received(&self, from: SocketAddrV4, payload: &[u8]) {
+        crate::workload::ledger(&self.net).borrow_mut().received(
+            self.net.now(),
+            self.host,
+            from,
+            self.port,
+            payload,
+        );
+    }
+
+    /// It no longer listens (datagrams on their way to it are no longer owed).
+    fn close(&self) {
+        crate::workload::ledger(&self.net)
+            .borrow_mut()
+            .close(self.host, self.port, self.net.now());
+    }
+}
+
+/// The echo server of `udp_echo` and `request_response` workloads on `port`: every datagram
+/// back to its sender, both recorded in the run's ledger.
+async fn echo_server(net: SimNet, port: u16) {
+    // A bind that fails shows as a workload that gets no echoes.
+    let Ok(socket) = net
+        .bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+        .await
+    else {
+        return;
+    };
+    let rec = Recorder::open(&net, port);
+    net.spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            match socket.recv_from(&mut buf).await {
+                Ok((n, from)) => {
+                    let payload = buf.get(..n).unwrap_or_default().to_vec();
+                    rec.received(from, &payload);
+                    // UDP is best effort: a reply that cannot be sent is dropped, like a
+                    // lost one.
+                    if socket.send_to(&payload, from).await.is_ok() {
+                        rec.sent(from, &payload);
+                    }
+                }
+                // An ICMP error for an earlier reply is not the server's concern.
+                Err(e) if e.is_transient() => continue,
+                Err(_) => break,
+            }
+        }
+        rec.close();
+    });
 }
 
 /// request_response: one request at a time, each sent again after `timeout` without its
@@ -2009,6 +2139,21 @@ async fn echo_client(net: &SimNet, ctx: &Rc<ClientCtx>, life: u16) -> Result<(),
 async fn rr_client(net: &SimNet, ctx: &Rc<ClientCtx>, life: u16) -> Result<(), String> {
     let server = ctx.server.ok_or("no server address")?;
     let socket = net.bind_udp(wildcard()).await.map_err(|e| e.to_string())?;
+    let rec = Recorder::open(net, socket.local_addr().port());
+    let r = rr_requests(net, ctx, life, server, &socket, &rec).await;
+    rec.close();
+    r
+}
+
+/// The requests of [`rr_client`] on `socket`.
+async fn rr_requests(
+    net: &SimNet,
+    ctx: &Rc<ClientCtx>,
+    life: u16,
+    server: SocketAddrV4,
+    socket: &<SimNet as UdpNet>::UdpSocket,
+    rec: &Recorder,
+) -> Result<(), String> {
     let mut rng = net.rng(&format!("scenario/{}/{}/sizes", ctx.wi, ctx.ci));
     let mut buf = vec![0u8; 65_536];
     for seq in 0..ctx.w.datagrams {
@@ -2029,7 +2174,7 @@ async fn rr_client(net: &SimNet, ctx: &Rc<ClientCtx>, life: u16) -> Result<(), S
             }
             attempts += 1;
             match socket.send_to(&p, server).await {
-                Ok(()) => {}
+                Ok(()) => rec.sent(server, &p),
                 Err(e) if e.is_transient() => {}
                 Err(e) => return Err(format!("send: {e}")),
             }
@@ -2040,6 +2185,7 @@ async fn rr_client(net: &SimNet, ctx: &Rc<ClientCtx>, life: u16) -> Result<(), S
                     None => continue 'attempt,
                     Some(Ok((n, from))) => {
                         let got = buf.get(..n).unwrap_or_default();
+                        rec.received(from, got);
                         if from != server {
                             ctx.with(|c| {
                                 c.violations.push(format!(
@@ -2068,18 +2214,39 @@ async fn rr_client(net: &SimNet, ctx: &Rc<ClientCtx>, life: u16) -> Result<(), S
 /// dhcp: wait for a lease, then ping the server from the leased address.
 async fn dhcp_client(net: &SimNet, ctx: &Rc<ClientCtx>) -> Result<(), String> {
     ctx.with(|c| c.attempted += 1);
-    let (addr, _) = net
-        .wait_address(IfaceId(0), ctx.w.timeout)
-        .await
-        .map_err(|e| format!("no lease within {:?}: {e}", ctx.w.timeout))?;
+    let me = crate::workload::host_of(net);
+    // The engine's oracles judge each acquisition: one that failed (accounted to faults),
+    // an address outside the pool, one address held by two hosts.
+    let record = |addr: Option<Ipv4Addr>| {
+        let mut l = crate::workload::ledger(net).borrow_mut();
+        if let Some(a) = addr {
+            l.own(me, a);
+        }
+        l.lease(crate::oracle::LeaseRec {
+            workload: ctx.w.name.clone(),
+            host: me,
+            server: ctx.w.server.unwrap_or(crate::HostId::MAX),
+            addr,
+            pool: ctx.w.pool,
+            at: net.now(),
+        });
+    };
+    let (addr, _) = match net.wait_address(IfaceId(0), ctx.w.timeout).await {
+        Ok(a) => a,
+        Err(e) => {
+            record(None);
+            return Err(format!("no lease within {:?}: {e}", ctx.w.timeout));
+        }
+    };
     let server = ctx.server.ok_or("no server address")?;
     // The address is usable once its conflict probes are done (RFC 5227): until then a
     // ping fails at once, so try for a while, not a number of times.
     let deadline = net.now().saturating_add(ctx.w.timeout);
     loop {
         if net.ping(*server.ip(), Duration::from_secs(1)).await.is_ok() {
+            // Held: its conflict probes are done.
+            record(Some(addr));
             ctx.with(|c| {
-                c.lease = Some(addr);
                 c.answered.insert((0, 0));
             });
             return Ok(());
@@ -2097,12 +2264,13 @@ async fn dhcp_client(net: &SimNet, ctx: &Rc<ClientCtx>) -> Result<(), String> {
 /// arp_churn: ping random peers, one at a time.
 async fn churn_client(net: &SimNet, ctx: &Rc<ClientCtx>) -> Result<(), String> {
     use rand_core::RngCore;
-    let peers: Vec<Ipv4Addr> = ctx
+    let peers: Vec<(usize, Ipv4Addr)> = ctx
         .peers
         .iter()
         .copied()
-        .filter(|p| Some(*p) != ctx.own)
+        .filter(|(_, p)| Some(*p) != ctx.own)
         .collect();
+    let me = crate::workload::host_of(net);
     if peers.is_empty() {
         return Err("no peers".to_string());
     }
@@ -2112,9 +2280,17 @@ async fn churn_client(net: &SimNet, ctx: &Rc<ClientCtx>) -> Result<(), String> {
             net.sleep(ctx.w.interval).await;
         }
         let i = (rng.next_u64() % peers.len() as u64) as usize;
-        let Some(peer) = peers.get(i) else { continue };
+        let Some((peer_host, peer)) = peers.get(i).copied() else {
+            continue;
+        };
         ctx.with(|c| c.attempted += 1);
-        if net.ping(*peer, ctx.w.timeout).await.is_ok() {
+        let at = net.now();
+        let ok = net.ping(peer, ctx.w.timeout).await.is_ok();
+        // The engine's loss oracle accounts for the pings that failed.
+        crate::workload::ledger(net)
+            .borrow_mut()
+            .ping(at, me, peer_host, ok);
+        if ok {
             ctx.with(|c| {
                 c.answered.insert((0, seq));
             });
@@ -2290,7 +2466,8 @@ pub struct WorkloadOutcome {
     pub retries: u64,
     /// Why clients stopped early.
     pub errors: Vec<String>,
-    /// Integrity violations: an answer that was not one sent, or a lease given twice.
+    /// Integrity violations the clients saw: an answer that was not one sent, or a datagram
+    /// from another host than the server (the engine's oracles judge leases).
     pub violations: Vec<String>,
     /// TCP connections opened.
     pub connections: u64,
@@ -2310,6 +2487,20 @@ impl WorkloadOutcome {
             self.delivered as f64 / base as f64
         }
     }
+}
+
+/// Datagrams the `udp_echo` and `request_response` clients sent, retries included.
+fn client_datagrams(workloads: &[WorkloadOutcome]) -> u64 {
+    workloads
+        .iter()
+        .filter(|w| {
+            matches!(
+                w.kind,
+                WorkloadKind::UdpEcho | WorkloadKind::RequestResponse
+            )
+        })
+        .map(|w| w.sent)
+        .sum()
 }
 
 /// A scenario run: the engine's report, the workloads' ledgers, the faults by kind and the
@@ -2334,21 +2525,14 @@ impl Outcome {
         self.failures.is_empty()
     }
 
-    /// Datagrams the workloads sent (echoes and requests, retries included).
+    /// Datagrams the UDP workloads' clients sent (echoes and requests, retries included;
+    /// `min_datagrams` counts these).
     pub fn datagrams(&self) -> u64 {
-        self.workloads
-            .iter()
-            .filter(|w| {
-                matches!(
-                    w.kind,
-                    WorkloadKind::UdpEcho | WorkloadKind::RequestResponse
-                )
-            })
-            .map(|w| w.sent)
-            .sum()
+        client_datagrams(&self.workloads)
     }
 
-    /// TCP stream bytes the workloads moved (read by either end, each checked).
+    /// TCP stream bytes the workloads moved (read by either end, each checked;
+    /// `min_stream_bytes` counts these).
     pub fn tcp_bytes(&self) -> u64 {
         self.report.streams.bytes_received
     }

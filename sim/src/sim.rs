@@ -527,6 +527,8 @@ struct HostState {
     last_driver: DirectCounters,
     /// TCP counters of the lives that ended in a crash.
     tcp_past: ConnStats,
+    /// Datagram drops (out, in) the stacks of the lives that ended in a crash counted.
+    drops_past: (u64, u64),
 }
 
 /// Why the run loop stopped.
@@ -588,6 +590,12 @@ impl Run {
             accept_stale: b.planted.contains(&PlantedBug::AcceptStaleAfterRetry),
             impatient: b.planted.iter().find_map(|p| match p {
                 PlantedBug::TcpImpatientClient { wait } => Some(*wait),
+                _ => None,
+            }),
+            foreign_stream: b.planted.contains(&PlantedBug::TcpForeignStream),
+            dhcp_lie: b.planted.iter().find_map(|p| match p {
+                PlantedBug::DhcpSameAddress => Some(crate::workload::DhcpLie::SameAddress),
+                PlantedBug::DhcpOutsidePool => Some(crate::workload::DhcpLie::OutsidePool),
                 _ => None,
             }),
         };
@@ -657,6 +665,7 @@ impl Run {
                     .map(|(a, _)| a)
                     .into_iter()
                     .collect();
+                fabric.marks.set_nic(ep, mac_for(h, i).0, addrs.clone());
                 if let Some(m) = fabric.monitor.as_mut() {
                     m.register(
                         ep,
@@ -687,6 +696,7 @@ impl Run {
                 last_counters: Counters::default(),
                 last_driver: DirectCounters::default(),
                 tcp_past: ConnStats::default(),
+                drops_past: (0, 0),
             });
         }
         for (_, a) in &b.schedule {
@@ -866,6 +876,9 @@ impl Run {
                 host.last_driver = net.driver_counters();
                 let tcp = net.with_stack(|s, _| s.tcp_stats_total());
                 host.tcp_past.accumulate(&tcp);
+                let (out, inn) = datagram_drops(&host.last_counters);
+                host.drops_past.0 += out;
+                host.drops_past.1 += inn;
                 net.shutdown();
             }
             host.crashes += 1;
@@ -989,6 +1002,10 @@ impl Run {
                     },
                     &mut lookup,
                 );
+                let marks = self.fabric.borrow_mut().marks.take();
+                if !marks.is_empty() {
+                    shared.ledger.borrow_mut().apply_marks(marks);
+                }
             }
             // Every host's applications have returned (kept as a count, not checked host by
             // host at every instant).
@@ -1073,13 +1090,15 @@ impl Run {
                 let (_, _, from) = open.remove(i);
                 out.push(Disruption {
                     host: h,
+                    crash: iface.is_none(),
                     from,
                     until: *at,
                 });
             }
         }
-        out.extend(open.into_iter().map(|(host, _, from)| Disruption {
+        out.extend(open.into_iter().map(|(host, iface, from)| Disruption {
             host,
+            crash: iface.is_none(),
             from,
             until: Instant::MAX,
         }));
@@ -1094,6 +1113,8 @@ impl Run {
             Stop::Until => self.until,
         };
         let quiet_since = self.quiet_since(now);
+        let marks = self.fabric.borrow_mut().marks.finish();
+        self.shared.ledger.borrow_mut().apply_marks(marks);
         let fabric = self.fabric.borrow();
         let hosts: Vec<HostReport> = self
             .hosts
@@ -1160,12 +1181,10 @@ impl Run {
         let mut paths = PathFaults::default();
         for (h, hr) in self.hosts.iter().zip(&hosts) {
             let mut lossy = h.crashes > 0;
-            let mut dup = false;
             for ep in &h.endpoints {
                 if let Some(e) = fabric.endpoints.get(*ep) {
-                    let (l, d) = fabric.link_faults(e.link);
+                    let (l, _) = fabric.link_faults(e.link);
                     lossy |= l;
-                    dup |= d;
                 }
             }
             let c = &hr.counters;
@@ -1178,8 +1197,41 @@ impl Run {
                 > 0;
             paths.names.push(h.name.clone());
             paths.lossy.push(lossy);
-            paths.duplicating.push(dup);
+            let mut link_drops = 0u64;
+            for ep in &h.endpoints {
+                if let Some(e) = fabric.endpoints.get(*ep) {
+                    for d in fabric.counters(e.link) {
+                        link_drops += d.lost
+                            + d.corrupted
+                            + d.partition_drops
+                            + d.queue_drops
+                            + d.mtu_drops
+                            + d.down_drops
+                            + d.ring_drops;
+                    }
+                }
+            }
+            let (out, inn) = datagram_drops(c);
+            paths
+                .drops
+                .push(link_drops + out + inn + h.drops_past.0 + h.drops_past.1);
+            paths.crashed.push(h.crashes > 0);
+            // Datagrams its stack still held when the run ended (resolving their next hop,
+            // or queued): they never left, and are accounted to it.
+            let held = h.net.as_ref().map_or(0, |n| {
+                n.with_stack(|s, _| {
+                    let arp: usize = (0..h.endpoints.len())
+                        .filter_map(|i| u8::try_from(i).ok())
+                        .filter_map(|i| s.arp_cache_len(IfaceId(i)))
+                        .map(|(_, pending)| pending)
+                        .sum();
+                    (arp + s.tx_queue_len()) as u64
+                })
+            });
+            paths.tx_drops.push(out + h.drops_past.0 + held);
+            paths.rx_drops.push(inn + h.drops_past.1);
         }
+        paths.marks_missed = fabric.marks.missed;
         let mut oracles = Vec::new();
         let ledger = self.shared.ledger.borrow();
         let settle = self
@@ -1237,11 +1289,26 @@ impl Run {
             monitor,
             workloads,
             datagrams,
+            datagram_marks_missed: fabric.marks.missed,
             streams,
             quiet_since,
             event_trace: self.trace.clone(),
         }
     }
+}
+
+/// Datagrams a stack counted dropped on their way out (ARP given up or its queue full, a
+/// full transmit queue or buffer) and on their way in (a full socket queue, reassembly
+/// limits or timeouts): what the loss oracle may match a datagram to when no fault on a
+/// frame carrying it explains its loss.
+fn datagram_drops(c: &Counters) -> (u64, u64) {
+    (
+        c.arp.pending_dropped
+            + c.arp.resolution_failed
+            + c.queues.tx_queue_full
+            + c.queues.tx_buffer_too_small,
+        c.udp.rx_queue_full + c.ipv4.reassembly_full + c.ipv4.reassembly_timeouts,
+    )
 }
 
 /// Oracle failures [`Report::summary`] lists (the rest are counted).
@@ -1346,6 +1413,10 @@ pub struct Report {
     pub workloads: Vec<WorkloadReport>,
     /// The workloads' datagrams and how they were accounted for.
     pub datagrams: DatagramTotals,
+    /// Marks of what the fabric did to frames carrying datagrams that it could not keep
+    /// ([`crate::MAX_PENDING_MARKS`] and the other bounds of its marks): the loss and
+    /// duplicate oracles excuse at most this many they cannot match.
+    pub datagram_marks_missed: u64,
     /// The workloads' TCP streams.
     pub streams: StreamTotals,
     /// When faults stopped (`None`: they never did).
@@ -1550,8 +1621,14 @@ impl Report {
         if self.datagrams != DatagramTotals::default() {
             let d = &self.datagrams;
             s.push_str(&format!(
-                "datagrams: sent {} received {} owed {} lost {} duplicates {}\n",
-                d.sent, d.received, d.owed, d.lost, d.duplicates
+                "datagrams: sent {} received {} owed {} lost {} (to faults on their frames {}, in their hosts {}) duplicates {}\n",
+                d.sent, d.received, d.owed, d.lost, d.lost_to_faults, d.lost_in_hosts, d.duplicates
+            ));
+        }
+        if self.datagram_marks_missed > 0 {
+            s.push_str(&format!(
+                "marks: {} datagram marks missed past the fabric's bounds; {} losses or duplicates excused for them\n",
+                self.datagram_marks_missed, self.datagrams.excused_unmarked
             ));
         }
         if self.tape_flows_untracked > 0 {

@@ -32,7 +32,7 @@ mod tcp;
 pub use tcp::{TcpBulk, TcpEcho, TcpRequestResponse};
 
 use crate::executor::HostId;
-use crate::oracle::{Ledger, OracleFailure};
+use crate::oracle::{LeaseRec, Ledger, OracleFailure};
 use crate::sim::SimNet;
 use core::future::{Future, poll_fn};
 use core::pin::pin;
@@ -523,15 +523,15 @@ pub(crate) struct Install {
 /// Why workloads cannot be installed (the message of [`crate::SimError::Workload`]).
 pub(crate) type InstallError = (String, String);
 
-fn ledger(net: &SimNet) -> &RefCell<Ledger> {
+pub(crate) fn ledger(net: &SimNet) -> &RefCell<Ledger> {
     &net.runtime().shared.ledger
 }
 
-fn host_of(net: &SimNet) -> HostId {
+pub(crate) fn host_of(net: &SimNet) -> HostId {
     net.runtime().host
 }
 
-fn own_addr(net: &SimNet) -> Ipv4Addr {
+pub(crate) fn own_addr(net: &SimNet) -> Ipv4Addr {
     net.address(IfaceId(0))
         .map_or(Ipv4Addr::UNSPECIFIED, |(a, _)| a)
 }
@@ -608,8 +608,13 @@ async fn serve(net: SimNet, port: u16, service: Service) {
     ledger(&net).borrow_mut().close(h, port, net.now());
 }
 
-/// The project's DHCP server on port 67 of `net`.
-async fn dhcp_server(net: SimNet, config: DhcpServerConfig) {
+/// The project's DHCP server on port 67 of `net` (with `lie` planted, if any).
+async fn dhcp_server(net: SimNet, config: DhcpServerConfig, lie: Option<DhcpLie>) {
+    let mut liar = lie.map(|lie| Liar {
+        lie,
+        pool: (config.pool_start, config.pool_end),
+        told: BTreeMap::new(),
+    });
     let Ok(mut server) = DhcpServer::new(config) else {
         return;
     };
@@ -630,12 +635,18 @@ async fn dhcp_server(net: SimNet, config: DhcpServerConfig) {
         let Ok(pkt) = weft_wire::dhcp::DhcpPacket::new_checked(bytes) else {
             continue;
         };
-        let Ok(repr) = weft_wire::dhcp::DhcpRepr::parse(&pkt) else {
+        let Ok(mut repr) = weft_wire::dhcp::DhcpRepr::parse(&pkt) else {
             continue;
         };
-        let Some(reply) = server.handle(net.now(), &repr) else {
+        if let Some(l) = &liar {
+            l.incoming(&mut repr);
+        }
+        let Some(mut reply) = server.handle(net.now(), &repr) else {
             continue;
         };
+        if let Some(l) = &mut liar {
+            l.outgoing(&mut reply);
+        }
         let mut out = vec![0u8; reply.message.buffer_len()];
         let Ok(len) = reply.message.emit(&mut out) else {
             continue;
@@ -876,6 +887,70 @@ pub(crate) struct WorkloadBugs {
     /// The first client of the first TCP request/response workload waits this long for a
     /// response and then gives up on it.
     pub(crate) impatient: Option<Duration>,
+    /// The first connection of the first TCP workload names a stream no client opened.
+    pub(crate) foreign_stream: bool,
+    /// The first DHCP workload's server lies about the addresses it leases.
+    pub(crate) dhcp_lie: Option<DhcpLie>,
+}
+
+/// A planted DHCP server bug: what it tells a client instead of the address it chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "planted-bugs"), allow(dead_code))]
+pub(crate) enum DhcpLie {
+    /// The first address of the pool, to every client.
+    SameAddress,
+    /// The address chosen, moved past the end of the pool by the pool's size.
+    OutsidePool,
+}
+
+/// A DHCP server planting a [`DhcpLie`]: it rewrites the addresses it offers and
+/// acknowledges, and maps each client's requests for the address it was told back to the
+/// one the server chose (so the server's own state stays consistent).
+#[derive(Debug)]
+struct Liar {
+    lie: DhcpLie,
+    pool: (Ipv4Addr, Ipv4Addr),
+    /// Per client MAC: (chosen, told). Planted in tests only: as many as clients.
+    told: BTreeMap<weft_wire::MacAddr, (Ipv4Addr, Ipv4Addr)>,
+}
+
+impl Liar {
+    fn tell(&self, chosen: Ipv4Addr) -> Ipv4Addr {
+        match self.lie {
+            DhcpLie::SameAddress => self.pool.0,
+            DhcpLie::OutsidePool => {
+                let size = u32::from(self.pool.1)
+                    .saturating_sub(u32::from(self.pool.0))
+                    .saturating_add(1);
+                Ipv4Addr::from(u32::from(chosen).saturating_add(size))
+            }
+        }
+    }
+
+    fn incoming(&self, repr: &mut weft_wire::dhcp::DhcpRepr<'_>) {
+        if let Some((chosen, told)) = self.told.get(&repr.client_hardware_address) {
+            if repr.requested_ip == Some(*told) {
+                repr.requested_ip = Some(*chosen);
+            }
+            if repr.client_ip == *told {
+                repr.client_ip = *chosen;
+            }
+        }
+    }
+
+    fn outgoing(&mut self, reply: &mut weft_core::dhcp::server::Reply) {
+        let chosen = reply.message.your_ip;
+        if chosen.is_unspecified() {
+            return;
+        }
+        let told = self.tell(chosen);
+        self.told
+            .insert(reply.message.client_hardware_address, (chosen, told));
+        reply.message.your_ip = told;
+        if reply.dst == chosen {
+            reply.dst = told;
+        }
+    }
 }
 
 /// Turns workloads into applications on hosts, with `bugs` planted.
@@ -886,6 +961,8 @@ pub(crate) fn install(
 ) -> Result<(Vec<Install>, Vec<crate::oracle::WorkloadReport>), InstallError> {
     let accept_stale = bugs.accept_stale;
     let mut impatient_planted = false;
+    let mut foreign_planted = false;
+    let mut lie_planted = false;
     let mut apps = Vec::new();
     let mut reports = Vec::new();
     // TCP and UDP ports are apart: the key says which (true: TCP).
@@ -1017,11 +1094,13 @@ pub(crate) fn install(
                     return Err((name, e.to_string()));
                 }
                 if add_service(s, 67, Service::Dhcp, &name)? {
+                    let lie = bugs.dhcp_lie.filter(|_| !lie_planted);
+                    lie_planted = true;
                     apps.push(Install {
                         host: s,
                         name: format!("{name}/dhcp-server"),
                         daemon: true,
-                        app: Rc::new(move |net| Box::pin(dhcp_server(net, dc.clone()))),
+                        app: Rc::new(move |net| Box::pin(dhcp_server(net, dc.clone(), lie))),
                     });
                 }
                 let service = Service::Respond { size: cfg.size };
@@ -1069,7 +1148,14 @@ pub(crate) fn install(
                                 let addr = got.ok().map(|(a, _)| a);
                                 {
                                     let mut l = ledger(&net).borrow_mut();
-                                    l.lease(wi, h, s, addr, net.now());
+                                    l.lease(LeaseRec {
+                                        workload: rr.name.clone(),
+                                        host: h,
+                                        server: s,
+                                        addr,
+                                        pool: (start, end),
+                                        at: net.now(),
+                                    });
                                     if let Some(a) = addr {
                                         l.own(h, a);
                                     }
@@ -1210,7 +1296,9 @@ pub(crate) fn install(
                         idle,
                         attempts,
                         impatient,
+                        foreign: core::cell::Cell::new(bugs.foreign_stream && !foreign_planted),
                     });
+                    foreign_planted |= bugs.foreign_stream;
                     apps.push(Install {
                         host: h,
                         name: format!("{name}/client"),

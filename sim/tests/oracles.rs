@@ -393,3 +393,233 @@ fn oracles_a_recorded_tape_accounts_for_every_loss() {
     let none = run(&clean().faults(FaultSource::Tape(Tape::default())), 9);
     assert!(none.ok() && none.tape.is_empty());
 }
+
+/// Two echo servers on port 7 — `server` for c0 and c1, `c9` for c3 — on clean links: a
+/// request readdressed from one to the other lands on a listening port.
+#[cfg(feature = "planted-bugs")]
+fn two_echo_servers() -> SimBuilder {
+    lan(&LinkSpec::default(), &LinkSpec::default())
+        .workload(UdpEcho {
+            server: "server".into(),
+            clients: vec!["c0".into(), "c1".into()],
+            datagrams_per_client: 200,
+            ..UdpEcho::default()
+        })
+        .workload(UdpEcho {
+            server: "c9".into(),
+            clients: vec!["c3".into()],
+            datagrams_per_client: 50,
+            ..UdpEcho::default()
+        })
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn oracles_integrity_catches_a_datagram_delivered_to_another_host() {
+    let honest = run(&two_echo_servers(), 1);
+    assert!(honest.ok(), "{:?}", honest.oracles);
+    let r = run(
+        &two_echo_servers().plant(PlantedBug::Misdeliver {
+            nth: 44,
+            to: Ipv4Addr::new(10, 0, 0, 99),
+        }),
+        1,
+    );
+    let f = of(&r, Oracle::Integrity);
+    assert_eq!(f.len(), 1, "{:?}", r.oracles);
+    let OracleFailure::Misdelivered {
+        host,
+        sent_to,
+        port,
+        ..
+    } = f[0]
+    else {
+        panic!("{}", f[0]);
+    };
+    assert_eq!(
+        (host.as_str(), sent_to.as_str(), *port),
+        ("c9", "server", 7)
+    );
+    println!("caught: {}", f[0]);
+    // Where it was owed, it is a loss no fault explains.
+    let lost = of(&r, Oracle::Loss);
+    assert!(
+        matches!(lost.as_slice(), [OracleFailure::UnaccountedLoss { count: 1, to_host, .. }] if to_host == "server"),
+        "{lost:?}"
+    );
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn oracles_integrity_catches_a_connection_naming_a_stream_no_client_opened() {
+    let b = lan(&LinkSpec::default(), &LinkSpec::default()).workload(weft_sim::TcpEcho {
+        server: "server".into(),
+        clients: vec!["c0".into(), "c1".into()],
+        connections: 3,
+        messages: 5,
+        ..weft_sim::TcpEcho::default()
+    });
+    let honest = run(&b, 1);
+    assert!(honest.ok(), "{:?}", honest.oracles);
+    let r = run(&b.plant(PlantedBug::TcpForeignStream), 1);
+    let f = of(&r, Oracle::Integrity);
+    assert_eq!(f.len(), 1, "{:?}", r.oracles);
+    let OracleFailure::PhantomStream { host, from, .. } = f[0] else {
+        panic!("{}", f[0]);
+    };
+    assert_eq!(
+        (host.as_str(), *from.ip()),
+        ("server", Ipv4Addr::new(10, 0, 0, 10))
+    );
+    println!("caught: {}", f[0]);
+}
+
+/// `dhcpd` leases to `d0` and `d1` (clean links). `d1` is down until 3 s; `d0`, which had
+/// its address by then, is cut off from 2 s to 30 s, so it cannot answer `d1`'s conflict
+/// probes.
+#[cfg(feature = "planted-bugs")]
+fn two_leases() -> SimBuilder {
+    let mut b = Sim::builder().switch("lan").idle_host(
+        "dhcpd",
+        HostConfig::on("lan", Ipv4Addr::new(10, 9, 0, 1), 24),
+    );
+    for d in ["d0", "d1"] {
+        b = b.idle_host(d, HostConfig::dhcp("lan"));
+    }
+    b.workload(DhcpAcquisition {
+        server: "dhcpd".into(),
+        clients: vec!["d0".into(), "d1".into()],
+        pool_start: Some(Ipv4Addr::new(10, 9, 0, 100)),
+        pool_end: Some(Ipv4Addr::new(10, 9, 0, 109)),
+        requests_after: 2,
+        ..DhcpAcquisition::default()
+    })
+    .until(Instant::from_secs(60))
+    .at(Instant::ZERO, Action::Crash { host: "d1".into() })
+    .at(Instant::from_secs(3), Action::Restart { host: "d1".into() })
+    .at(
+        Instant::from_secs(2),
+        Action::Partition {
+            host: "d0".into(),
+            iface: 0,
+        },
+    )
+    .at(
+        Instant::from_secs(30),
+        Action::Heal {
+            host: "d0".into(),
+            iface: 0,
+        },
+    )
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn oracles_application_catches_one_address_leased_to_two_hosts() {
+    let honest = run(&two_leases(), 1);
+    assert!(
+        of(&honest, Oracle::Application).is_empty(),
+        "{:?}",
+        honest.oracles
+    );
+    let r = run(&two_leases().plant(PlantedBug::DhcpSameAddress), 1);
+    let f = of(&r, Oracle::Application);
+    assert_eq!(f.len(), 1, "{:?}", r.oracles);
+    let OracleFailure::DuplicateAddress { addr, hosts, .. } = f[0] else {
+        panic!("{}", f[0]);
+    };
+    assert_eq!(*addr, Ipv4Addr::new(10, 9, 0, 100));
+    assert_eq!(hosts, &["d0".to_string(), "d1".to_string()]);
+    println!("caught: {}", f[0]);
+    // A server that crashed lost its bindings: the same lie is then excused.
+    let crashed = run(
+        &two_leases()
+            .plant(PlantedBug::DhcpSameAddress)
+            .at(
+                Instant::from_millis(2500),
+                Action::Crash {
+                    host: "dhcpd".into(),
+                },
+            )
+            .at(
+                Instant::from_millis(2600),
+                Action::Restart {
+                    host: "dhcpd".into(),
+                },
+            ),
+        1,
+    );
+    assert!(
+        of(&crashed, Oracle::Application).is_empty(),
+        "{:?}",
+        crashed.oracles
+    );
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn oracles_application_catches_a_lease_outside_the_pool() {
+    let b = Sim::builder()
+        .switch("lan")
+        .idle_host(
+            "dhcpd",
+            HostConfig::on("lan", Ipv4Addr::new(10, 9, 0, 1), 24),
+        )
+        .idle_host("d0", HostConfig::dhcp("lan"))
+        .workload(DhcpAcquisition {
+            server: "dhcpd".into(),
+            clients: vec!["d0".into()],
+            pool_start: Some(Ipv4Addr::new(10, 9, 0, 100)),
+            pool_end: Some(Ipv4Addr::new(10, 9, 0, 109)),
+            requests_after: 2,
+            ..DhcpAcquisition::default()
+        });
+    let honest = run(&b, 1);
+    assert!(honest.ok(), "{:?}", honest.oracles);
+    let r = run(&b.plant(PlantedBug::DhcpOutsidePool), 1);
+    let f = of(&r, Oracle::Application);
+    assert_eq!(f.len(), 1, "{:?}", r.oracles);
+    let OracleFailure::LeaseOutsidePool {
+        host, addr, pool, ..
+    } = f[0]
+    else {
+        panic!("{}", f[0]);
+    };
+    assert_eq!(
+        (host.as_str(), *addr, *pool),
+        (
+            "d0",
+            Ipv4Addr::new(10, 9, 0, 110),
+            (Ipv4Addr::new(10, 9, 0, 100), Ipv4Addr::new(10, 9, 0, 109))
+        )
+    );
+    println!("caught: {}", f[0]);
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn oracles_loss_catches_a_ping_lost_without_a_fault() {
+    let b = lan(&LinkSpec::default(), &LinkSpec::default()).workload(ArpChurn {
+        hosts: vec!["c0".into(), "c1".into(), "c2".into()],
+        rounds: 2,
+        ..ArpChurn::default()
+    });
+    let honest = run(&b, 1);
+    assert!(honest.ok(), "{:?}", honest.oracles);
+    let r = run(&b.plant(PlantedBug::SilentIcmpDrop { nth: 5 }), 1);
+    let f = of(&r, Oracle::Loss);
+    assert_eq!(f.len(), 1, "{:?}", r.oracles);
+    assert!(
+        matches!(
+            f[0],
+            OracleFailure::UnaccountedLoss {
+                what: "ping",
+                count: 1,
+                ..
+            }
+        ),
+        "{}",
+        f[0]
+    );
+    println!("caught: {}", f[0]);
+}

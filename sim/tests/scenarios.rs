@@ -1,6 +1,6 @@
-//! Every scenario in scenarios/ runs with its default seed, its expectations hold, and its
-//! summary matches the snapshot; bad files are rejected with their line, column and what was
-//! expected.
+//! Every scenario in scenarios/ (each file there, found by listing the directory) runs with
+//! its default seed, its expectations hold, and its summary matches its snapshot; bad files
+//! are rejected with their line, column and what was expected.
 #![allow(clippy::indexing_slicing, clippy::panic)] // test code: a bad index or an unexpected error is a failure
 
 use std::path::{Path, PathBuf};
@@ -22,24 +22,59 @@ fn run_file(name: &str) -> String {
     summary
 }
 
-#[test]
-fn scenario_lossy_echo() {
-    insta::assert_snapshot!(run_file("lossy-echo.toml"));
+/// Every file in scenarios/, by name.
+fn scenario_files() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(scenarios_dir())
+        .expect("the scenarios directory")
+        .map(|e| {
+            e.expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    names
 }
 
+/// Every scenario in scenarios/ — whatever files are there — runs with its default seed,
+/// meets its expectations and matches its snapshot (`scenario_<file name>`, dashes as
+/// underscores): a new file without a snapshot fails here until its summary is accepted.
 #[test]
-fn scenario_fault_matrix() {
-    insta::assert_snapshot!(run_file("fault-matrix.toml"));
-}
-
-#[test]
-fn scenario_dhcp() {
-    insta::assert_snapshot!(run_file("dhcp.toml"));
-}
-
-#[test]
-fn scenario_arp_churn() {
-    insta::assert_snapshot!(run_file("arp-churn.toml"));
+fn scenario_every_file_runs_and_matches_its_snapshot() {
+    let names = scenario_files();
+    for known in [
+        "arp-churn.toml",
+        "dhcp.toml",
+        "fault-matrix.toml",
+        "lossy-echo.toml",
+    ] {
+        assert!(names.iter().any(|n| n == known), "{known} in {names:?}");
+    }
+    let stems: Vec<String> = names
+        .iter()
+        .map(|n| n.trim_end_matches(".toml").replace('-', "_"))
+        .collect();
+    for (name, stem) in names.iter().zip(&stems) {
+        insta::assert_snapshot!(format!("scenario_{stem}"), run_file(name));
+    }
+    // And no snapshot outlives its file.
+    let snaps = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    for e in std::fs::read_dir(snaps).expect("the snapshots directory") {
+        let file = e.expect("a directory entry").file_name();
+        let file = file.to_string_lossy();
+        let Some(stem) = file
+            .strip_prefix("scenarios__scenario_")
+            .and_then(|f| f.strip_suffix(".snap"))
+        else {
+            continue;
+        };
+        assert!(
+            stems.iter().any(|s| s == stem),
+            "snapshot {file} has no scenario file"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -381,8 +416,151 @@ fn scenario_rejects_bad_references_and_combinations() {
 }
 
 #[test]
+fn scenario_volume_expectations_parse_and_are_judged() {
+    // Bad values: the line and column of the value, and what was expected.
+    for (line, says) in [
+        ("min_datagrams = -5", "expected u64"),
+        ("min_datagrams = 1.5", "expected u64"),
+        ("min_stream_bytes = \"1MiB\"", "expected u64"),
+        ("min_datagrams = 0", "min_datagrams must be at least 1"),
+        (
+            "min_stream_bytes = 0",
+            "min_stream_bytes must be at least 1",
+        ),
+        ("min_datagram = 5", "unknown field `min_datagram`"),
+    ] {
+        let text = format!("{BASE}\n[expect]\n{line}\n");
+        let (l, col, msg) = reject(&text);
+        assert_eq!(l, line_of(&text, line), "{msg}");
+        let key = line.split(' ').next().unwrap_or_default();
+        let want = if says.starts_with("unknown") {
+            1
+        } else {
+            key.len() + 4
+        };
+        assert_eq!(col, want, "{line}: {msg}");
+        assert!(msg.contains(says), "{msg} should say {says}");
+    }
+    // BASE's one client sends 100 datagrams and no stream bytes.
+    let run = |expect: &str| {
+        let text = format!("{BASE}\n[expect]\n{expect}\n");
+        let s = Scenario::parse(&text, "t.toml", "t").unwrap_or_else(|e| panic!("{e}"));
+        s.run(1, &RunOptions::default()).expect("runs")
+    };
+    let o = run("min_datagrams = 100");
+    assert!(o.ok(), "{:?}", o.failures);
+    assert_eq!(o.datagrams(), 100);
+    let o = run("min_datagrams = 101\nmin_stream_bytes = 1");
+    assert_eq!(
+        o.failures,
+        [
+            "the workloads' clients sent 100 datagrams, fewer than min_datagrams = 101",
+            "the TCP workloads read 0 stream bytes, fewer than min_stream_bytes = 1",
+        ],
+        "{}",
+        o.summary()
+    );
+}
+
+#[test]
 fn scenario_missing_file_is_an_io_error() {
     let e = Scenario::load(Path::new("no/such/scenario.toml")).expect_err("missing");
     assert!(matches!(e, ScenarioError::Io { .. }), "{e}");
     assert!(e.to_string().starts_with("no/such/scenario.toml: "), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The engine's datagram oracles judge scenario runs, datagram by datagram
+
+/// lossy-echo with `bug` planted: its run, judged.
+#[cfg(feature = "planted-bugs")]
+fn lossy_echo_with(bug: weft_sim::PlantedBug) -> weft_sim::scenario::Outcome {
+    let s =
+        Scenario::load(&scenarios_dir().join("lossy-echo.toml")).unwrap_or_else(|e| panic!("{e}"));
+    println!("scenario lossy-echo seed {} with {bug:?}", s.default_seed);
+    let (b, ledger) = s.build();
+    let o = s.judge(b.plant(bug).run(s.default_seed).expect("runs"), &ledger);
+    println!("{}", o.summary());
+    o
+}
+
+/// The one failure of `oracle` a planted bug caused, on a path that faults of the same kind
+/// hit: the link counters of both hosts show them.
+#[cfg(feature = "planted-bugs")]
+fn caught_on_a_faulty_path(
+    o: &weft_sim::scenario::Outcome,
+    oracle: weft_sim::Oracle,
+    fired: impl Fn(&weft_sim::LinkCounters) -> u64,
+) -> weft_sim::OracleFailure {
+    let found: Vec<_> = o
+        .report
+        .oracles
+        .iter()
+        .filter(|f| f.oracle() == oracle)
+        .collect();
+    assert_eq!(found.len(), 1, "{:?}", o.report.oracles);
+    assert!(!o.ok(), "the scenario's expectations fail with it");
+    let (from, to) = match found[0] {
+        weft_sim::OracleFailure::UnaccountedLoss {
+            from_host, to_host, ..
+        }
+        | weft_sim::OracleFailure::UnaccountedDuplicate {
+            from_host, to_host, ..
+        } => (from_host.clone(), to_host.clone()),
+        f => panic!("{f}"),
+    };
+    for host in [&from, &to] {
+        let link = o
+            .report
+            .links
+            .iter()
+            .find(|l| l.name == format!("{host}-lan"))
+            .expect("the host's link");
+        let n = fired(&link.to_switch) + fired(&link.from_switch);
+        assert!(n > 0, "{host}'s link had such faults: {link:?}");
+    }
+    println!("caught: {}", found[0]);
+    found[0].clone()
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn scenario_lossy_echo_catches_a_silent_drop_on_a_lossy_path() {
+    use weft_sim::{Oracle, OracleFailure, PlantedBug};
+    let o = lossy_echo_with(PlantedBug::SilentDrop { nth: 500 });
+    let f = caught_on_a_faulty_path(&o, Oracle::Loss, |c| c.lost);
+    assert!(
+        matches!(
+            f,
+            OracleFailure::UnaccountedLoss {
+                what: "datagram",
+                count: 1,
+                ..
+            }
+        ),
+        "{f}"
+    );
+    // Every other loss of the run was matched to a fault on its frames.
+    assert!(
+        o.report.datagrams.lost_to_faults > 50,
+        "{:?}",
+        o.report.datagrams
+    );
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn scenario_lossy_echo_catches_a_silent_duplicate_on_a_duplicating_path() {
+    use weft_sim::{Oracle, OracleFailure, PlantedBug};
+    let o = lossy_echo_with(PlantedBug::SilentDuplicate { nth: 400 });
+    let f = caught_on_a_faulty_path(&o, Oracle::Duplicate, |c| c.duplicated);
+    assert!(
+        matches!(f, OracleFailure::UnaccountedDuplicate { count: 1, .. }),
+        "{f}"
+    );
+    assert!(
+        o.report.datagrams.duplicates > 1,
+        "{:?}",
+        o.report.datagrams
+    );
 }

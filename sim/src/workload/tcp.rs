@@ -242,6 +242,8 @@ pub(crate) struct Plan {
     pub(crate) attempts: u32,
     /// Planted bug: give up on a response after this long (the client's own impatience).
     pub(crate) impatient: Option<Duration>,
+    /// Planted bug, until the first connection takes it: name a stream no client opened.
+    pub(crate) foreign: core::cell::Cell<bool>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -313,7 +315,12 @@ impl Client {
                         net.now(),
                     );
                     let mut c = Conn { flow, id };
-                    let h = header(kind, id, a, b);
+                    let named = if self.plan.foreign.replace(false) {
+                        id ^ (1 << 40)
+                    } else {
+                        id
+                    };
+                    let h = header(kind, named, a, b);
                     match write_all(net, &mut c, 0, &h, self.plan.idle).await {
                         Ok(()) => return Some(c),
                         Err(e) => {
