@@ -66,7 +66,8 @@ pub struct LinkConfig {
     pub bandwidth_bps: u64,
     /// Frames waiting for the wire beyond which new ones are dropped (drop-tail).
     pub queue_frames: usize,
-    /// IP MTU: frames longer than `mtu + 14` bytes are dropped (and counted).
+    /// IP MTU: frames longer than `mtu` bytes after their Ethernet header (14 bytes, 4 more per
+    /// 802.1Q tag) are dropped (and counted).
     pub mtu: u16,
     /// Loss model.
     pub loss: Loss,
@@ -988,7 +989,11 @@ impl Fabric {
             mark(MarkKind::Lost);
             return;
         }
-        if frame.len() > usize::from(d.cfg.mtu) + 14 {
+        // The MTU limits what follows the Ethernet header and its 802.1Q tags (IEEE 802.3
+        // §3.5: a tag makes a full frame 4 bytes longer), as the monitor judges it.
+        let header = weft_wire::ethernet::EthernetFrame::new_checked(frame.as_slice())
+            .map_or(14, |e| e.header_len());
+        if frame.len() > usize::from(d.cfg.mtu) + header {
             d.counters.mtu_drops += 1;
             mark(MarkKind::Lost);
             self.last_fault = Some(now);

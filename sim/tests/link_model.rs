@@ -326,6 +326,9 @@ fn link_mtu_passes_exactly_mtu_plus_header_and_drops_one_byte_more() {
         Planned::new(at(3), to_b(), 2, 1014),
         Planned::new(at(4), to_b(), 3, 60),
         Planned::new(at(5), to_b(), 4, 1514),
+        // The MTU counts what follows the header and its 802.1Q tag (IEEE 802.3 §3.5).
+        Planned::new(at(6), to_b(), 5, 1018).tagged(),
+        Planned::new(at(7), to_b(), 6, 1019).tagged(),
     ];
     let out = one_way(0, LinkSpec::default(), down(b_down), plan, 5);
     let got: Vec<(u32, usize)> = out
@@ -333,9 +336,9 @@ fn link_mtu_passes_exactly_mtu_plus_header_and_drops_one_byte_more() {
         .iter()
         .map(|(_, f)| (common::seq_of(f), f.len()))
         .collect();
-    assert_eq!(got, [(0, 1014), (2, 1014), (3, 60)]);
+    assert_eq!(got, [(0, 1014), (2, 1014), (3, 60), (5, 1018)]);
     let b = &out.report.links[1];
-    assert_eq!((b.from_switch.mtu_drops, b.from_switch.delivered), (2, 3));
+    assert_eq!((b.from_switch.mtu_drops, b.from_switch.delivered), (3, 4));
     assert_eq!(
         out.report.links[0].to_switch.mtu_drops, 0,
         "a's MTU is 1500"

@@ -54,8 +54,10 @@ pub struct Planned {
     /// The source MAC, if not the sender's own (the monitor must be off for that).
     pub from: Option<MacAddr>,
     pub seq: u32,
-    /// Its whole length, at least [`MIN_FRAME`].
+    /// Its whole length, at least [`MIN_FRAME`] (4 more when tagged).
     pub len: usize,
+    /// Sent with one 802.1Q tag (VLAN 1) before its EtherType.
+    pub tagged: bool,
 }
 
 impl Planned {
@@ -67,7 +69,14 @@ impl Planned {
             from: None,
             seq,
             len,
+            tagged: false,
         }
+    }
+
+    /// The same frame with one 802.1Q tag, 4 bytes longer than an untagged one would be.
+    pub fn tagged(mut self) -> Planned {
+        self.tagged = true;
+        self
     }
 }
 
@@ -86,9 +95,17 @@ pub fn frame(dst: MacAddr, src: MacAddr, seq: u32, len: usize) -> Vec<u8> {
     f
 }
 
-/// The sequence number of a frame built by [`frame`].
+/// [`frame`] with one 802.1Q tag (VLAN 1) after the addresses: `len` counts the tag.
+pub fn tagged_frame(dst: MacAddr, src: MacAddr, seq: u32, len: usize) -> Vec<u8> {
+    let mut f = frame(dst, src, seq, len - 4);
+    f.splice(12..12, [0x81, 0x00, 0x00, 0x01]);
+    f
+}
+
+/// The sequence number of a frame built by [`frame`] or [`tagged_frame`].
 pub fn seq_of(f: &[u8]) -> u32 {
-    u32::from_be_bytes(f[14..18].try_into().unwrap())
+    let at = if f[12..14] == [0x81, 0x00] { 18 } else { 14 };
+    u32::from_be_bytes(f[at..at + 4].try_into().unwrap())
 }
 
 /// The destination MAC of a frame.
@@ -185,7 +202,12 @@ impl RawLan {
                                 .unwrap_or_else(|| panic!("no raw host `{h}` published its MAC")),
                             To::Mac(m) => *m,
                         };
-                        let f = frame(dst, p.from.unwrap_or(nic.mac()), p.seq, p.len);
+                        let src = p.from.unwrap_or(nic.mac());
+                        let f = if p.tagged {
+                            tagged_frame(dst, src, p.seq, p.len)
+                        } else {
+                            frame(dst, src, p.seq, p.len)
+                        };
                         transmit(&mut nic, &f);
                         sent.borrow_mut().push((rt.now(), f));
                     }
