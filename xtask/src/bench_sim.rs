@@ -109,8 +109,17 @@ pub fn sim_udp_scale(_root: &Path) -> Result<()> {
         "{:>7} {:>11} {:>11} {:>11} {:>9} {:>13} {:>13} {:>10}",
         "hosts", "events", "sent", "delivered", "wall s", "events/s", "frames/s", "vs linear"
     );
+    // For profiling one size alone: `WEFT_BENCH_PROFILE=<hosts>` runs only that size (still
+    // checked, and printed as the others; "vs linear" is then relative to itself).
+    let sizes: Vec<usize> =
+        match std::env::var("WEFT_BENCH_PROFILE") {
+            Ok(v) => vec![v.parse().map_err(|_| {
+                anyhow::anyhow!("WEFT_BENCH_PROFILE={v}: expected a number of hosts")
+            })?],
+            Err(_) => HOSTS.to_vec(),
+        };
     let mut base_per_host = None;
-    for hosts in HOSTS {
+    for hosts in sizes {
         let b = build(hosts);
         let mut walls = Vec::new();
         let mut report = None;
