@@ -38,7 +38,7 @@ pub use arp::{ArpError, ArpOperation, ArpPacket, ArpRepr};
 pub use dhcp::{DhcpError, DhcpMessageType, DhcpPacket, DhcpRepr};
 pub use ethernet::{EtherType, EthernetError, EthernetFrame, EthernetRepr, VlanTag};
 pub use icmpv4::{Icmpv4Error, Icmpv4Packet, Icmpv4Repr};
-pub use ipv4::{IpProtocol, Ipv4Error, Ipv4Option, Ipv4Packet, Ipv4Repr};
+pub use ipv4::{IpProtocol, Ipv4Error, Ipv4Header, Ipv4Option, Ipv4Packet, Ipv4Repr};
 pub use tcp::{TcpError, TcpFlags, TcpHeader, TcpOption, TcpPacket, TcpRepr};
 pub use udp::{UdpChecksumVerdict, UdpError, UdpPacket, UdpRepr};
 

@@ -446,7 +446,9 @@ impl Stack {
         let tcp_len = plan.tcp_header_len + read;
         let ident = self.next_ident;
         self.next_ident = self.next_ident.wrapping_add(1);
-        let ip = weft_wire::ipv4::Ipv4Repr {
+        // No options and no fragmentation (segments are sized to the MTU): the fixed
+        // header, checksum from the field values.
+        let ip = weft_wire::ipv4::Ipv4Header {
             src: plan.src,
             dst: plan.remote,
             protocol: IpProtocol::TCP,
@@ -454,25 +456,14 @@ impl Stack {
             dscp: dscp & 0x3f,
             ecn: 0,
             ident,
-            reserved_flag: false,
             dont_frag: false,
-            more_frags: false,
-            frag_offset_units: 0,
-            options: arrayvec::ArrayVec::new(),
-            options_padding: &[],
             payload_len: tcp_len,
-        };
-        let eth = weft_wire::ethernet::EthernetRepr {
-            dst: plan.their_mac,
-            src: plan.our_mac,
-            vlans: arrayvec::ArrayVec::new(),
-            ethertype: weft_wire::ethernet::EtherType::IPV4,
         };
         let options = tcp_options(seg);
         let header = tcp_header(plan.lport, plan.rport, seg, &options);
         debug_assert_eq!(header.try_header_len().ok(), Some(plan.tcp_header_len));
         let frame = buf.get_mut(..headers + read)?;
-        let ok = eth.emit(frame).is_ok()
+        let ok = write_ethernet(frame, plan.their_mac, plan.our_mac)
             && frame.get_mut(l2..).is_some_and(|b| ip.emit(b).is_ok())
             // MUST-2: the sender computes the checksum (over the payload in place).
             && frame.get_mut(l2 + 20..).is_some_and(|b| {
@@ -1022,6 +1013,20 @@ impl Stack {
         }
         total
     }
+}
+
+/// Writes an untagged Ethernet II header for IPv4 from `src` to `dst` at the start of
+/// `frame` (IEEE 802.3 §3.2); false if `frame` is shorter than the header.
+fn write_ethernet(frame: &mut [u8], dst: weft_wire::MacAddr, src: weft_wire::MacAddr) -> bool {
+    let Some(h) = frame.get_mut(..weft_wire::ethernet::HEADER_LEN) else {
+        return false;
+    };
+    let (d, rest) = h.split_at_mut(6);
+    let (s, t) = rest.split_at_mut(6);
+    d.copy_from_slice(&dst.0);
+    s.copy_from_slice(&src.0);
+    t.copy_from_slice(&weft_wire::ethernet::EtherType::IPV4.0.to_be_bytes());
+    true
 }
 
 #[cfg(test)]
