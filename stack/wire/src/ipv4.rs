@@ -1029,12 +1029,7 @@ impl<'a> Ipv4Repr<'a> {
 
     fn emit_inner(&self, buf: &mut [u8], fill_checksum: bool) -> Result<usize, EmitError> {
         let unencodable = |field, reason| Err(EmitError::Unencodable { field, reason });
-        if self.dscp > 0x3f {
-            return unencodable("dscp", "6-bit field (RFC 2474 §3): must be below 64");
-        }
-        if self.ecn > 3 {
-            return unencodable("ecn", "2-bit field (RFC 3168 §5): must be below 4");
-        }
+        check_tos(self.dscp, self.ecn)?;
         if self.frag_offset_units > 0x1fff {
             return unencodable("frag_offset_units", "13-bit field: must be below 8192");
         }
@@ -1146,18 +1141,16 @@ impl<'a> Ipv4Repr<'a> {
         zeros.fill(0);
 
         if fill_checksum {
-            // The fixed header's words are summed from the values just written rather than
-            // read back from the buffer (a read right after narrower writes to the same bytes
-            // stalls the CPU); the options, rare, are read back.
-            let word0 = u16::from_be_bytes([fixed[0], fixed[1]]);
-            let mut c = checksum::Checksum::new();
-            c.add_u16(word0)
-                .add_u16(total_len as u16)
-                .add_u16(self.ident)
-                .add_u16(flags)
-                .add_u16(u16::from_be_bytes([self.ttl, self.protocol.0]))
-                .add_u32(u32::from(self.src))
-                .add_u32(u32::from(self.dst));
+            // The options, rare, are read back.
+            let mut c = fixed_header_sum(
+                u16::from_be_bytes([fixed[0], fixed[1]]),
+                total_len as u16,
+                self.ident,
+                flags,
+                u16::from_be_bytes([self.ttl, self.protocol.0]),
+                self.src,
+                self.dst,
+            );
             if let Some(opts) = header.get(HEADER_LEN..).filter(|o| !o.is_empty()) {
                 c.add_bytes(opts);
             }
@@ -1165,6 +1158,41 @@ impl<'a> Ipv4Repr<'a> {
         }
         Ok(header_len)
     }
+}
+
+/// The DSCP and ECN fields' ranges (RFC 2474 §3, RFC 3168 §5), checked before emitting.
+fn check_tos(dscp: u8, ecn: u8) -> Result<(), EmitError> {
+    let unencodable = |field, reason| Err(EmitError::Unencodable { field, reason });
+    if dscp > 0x3f {
+        return unencodable("dscp", "6-bit field (RFC 2474 §3): must be below 64");
+    }
+    if ecn > 3 {
+        return unencodable("ecn", "2-bit field (RFC 3168 §5): must be below 4");
+    }
+    Ok(())
+}
+
+/// The sum of the fixed header's words (checksum field zero), from the values written rather
+/// than read back from the buffer: a read right after narrower writes to the same bytes
+/// stalls the CPU.
+fn fixed_header_sum(
+    word0: u16,
+    total_len: u16,
+    ident: u16,
+    flags: u16,
+    ttl_protocol: u16,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+) -> checksum::Checksum {
+    let mut c = checksum::Checksum::new();
+    c.add_u16(word0)
+        .add_u16(total_len)
+        .add_u16(ident)
+        .add_u16(flags)
+        .add_u16(ttl_protocol)
+        .add_u32(u32::from(src))
+        .add_u32(u32::from(dst));
+    c
 }
 
 /// An IPv4 header without options, for a sender that writes one per datagram (a TCP
@@ -1198,12 +1226,7 @@ impl Ipv4Header {
     /// Writes the header into `buf`; returns its length (20).
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, EmitError> {
         let unencodable = |field, reason| Err(EmitError::Unencodable { field, reason });
-        if self.dscp > 0x3f {
-            return unencodable("dscp", "6-bit field (RFC 2474 §3): must be below 64");
-        }
-        if self.ecn > 3 {
-            return unencodable("ecn", "2-bit field (RFC 3168 §5): must be below 4");
-        }
+        check_tos(self.dscp, self.ecn)?;
         let total_len = HEADER_LEN + self.payload_len;
         if total_len > MAX_TOTAL_LEN {
             return unencodable(
@@ -1219,23 +1242,23 @@ impl Ipv4Header {
         let word0 = 0x4500 | u16::from((self.dscp << 2) | self.ecn);
         let flags = u16::from(self.dont_frag) << 14;
         let ttl_protocol = u16::from_be_bytes([self.ttl, self.protocol.0]);
-        let (src, dst) = (u32::from(self.src), u32::from(self.dst));
-        let mut c = checksum::Checksum::new();
-        c.add_u16(word0)
-            .add_u16(total_len as u16)
-            .add_u16(self.ident)
-            .add_u16(flags)
-            .add_u16(ttl_protocol)
-            .add_u32(src)
-            .add_u32(dst);
+        let c = fixed_header_sum(
+            word0,
+            total_len as u16,
+            self.ident,
+            flags,
+            ttl_protocol,
+            self.src,
+            self.dst,
+        );
         put16(header, 0, word0);
         put16(header, 2, total_len as u16);
         put16(header, 4, self.ident);
         put16(header, 6, flags);
         put16(header, 8, ttl_protocol);
         put16(header, 10, c.finish());
-        put32(header, 12, src);
-        put32(header, 16, dst);
+        put32(header, 12, u32::from(self.src));
+        put32(header, 16, u32::from(self.dst));
         Ok(HEADER_LEN)
     }
 }
