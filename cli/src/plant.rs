@@ -18,7 +18,12 @@ pub struct Plants {
     bugs: Vec<PlantedBug>,
 }
 
-/// Every bug by name, with what its argument is (`None`: it takes none).
+/// The bugs `--plant` accepts, by name, with what each one's argument is (`None`: it takes
+/// none). Not every [`PlantedBug`] is here: `SilentIcmpDrop`, `Misdeliver`,
+/// `TcpForeignStream`, `DhcpSameAddress` and `DhcpOutsidePool` are planted by the engine's
+/// own tests (`sim/tests`), which build the hosts and workloads they need. A name in this
+/// table without an arm below is refused as unknown (the test
+/// `plant_names_parse_to_their_bugs_and_back_to_arguments` parses every entry).
 #[cfg(feature = "planted-bugs")]
 const NAMES: [(&str, Option<&str>); 17] = [
     ("silent-drop", Some("N")),

@@ -763,8 +763,9 @@ fn run_shrinks_a_planted_bug_to_the_two_faults_it_needs_and_prints_its_replay() 
         failure.starts_with("oracle: [application] rr: c0 accepted a reply to request "),
         "{failure}"
     );
-    // Two faults: one segment lost twice in a row. The workloads shrank too (an oracle
-    // failed, so they may): fewer requests, a smaller bulk transfer.
+    // At most five entries (the bound), two of them the drops the bug needs: one
+    // segment lost twice in a row. The request/response workload shrank too (an oracle
+    // failed, so workloads may): fewer requests.
     let text = std::fs::read_to_string(min.join("minimal.tape")).unwrap();
     let minimal = tape_entries(&text);
     assert!((2..=5).contains(&minimal.len()), "{text}");

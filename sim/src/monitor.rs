@@ -50,31 +50,18 @@ use weft_wire::icmpv4::Icmpv4Packet;
 use weft_wire::ipv4::{IpProtocol, Ipv4Packet};
 use weft_wire::udp::{UdpChecksumVerdict, UdpPacket};
 
-/// Every rule the monitor knows, in report order.
-pub const RULES: [&str; 22] = [
-    "ethernet.header",
-    "ethernet.src",
-    "ethernet.mtu",
-    "arp.format",
-    "arp.sender",
-    "ipv4.header",
-    "ipv4.checksum",
-    "ipv4.length",
-    "ipv4.src",
-    "udp.header",
-    "udp.checksum",
-    "icmp.checksum",
-    "dhcp.message",
-    "dhcp.chaddr",
-    "dhcp.xid",
-    "tcp.header",
-    "tcp.checksum",
-    "tcp.ack",
-    "tcp.window",
-    "tcp.mss",
-    "tcp.fin",
-    "tcp.rst",
-];
+/// Every rule the monitor knows, in report order (the names of [`Rule::ALL`]).
+// Evaluated at compile time: an index out of range would fail the build, not a run.
+#[allow(clippy::indexing_slicing)]
+pub const RULES: [&str; 22] = {
+    let mut names = [""; Rule::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = Rule::ALL[i].name();
+        i += 1;
+    }
+    names
+};
 
 /// A rule, by its place in [`RULES`] (counted in an array, not looked up by name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,9 +91,9 @@ pub(crate) enum Rule {
 }
 
 impl Rule {
-    /// Every rule, in [`RULES`] order.
-    #[cfg(test)]
-    const ALL: [Rule; RULES.len()] = [
+    /// Every rule, in report order: each one's place here is its discriminant (a test
+    /// checks it), its index into the monitor's counts.
+    const ALL: [Rule; 22] = [
         Rule::EthernetHeader,
         Rule::EthernetSrc,
         Rule::EthernetMtu,
@@ -131,9 +118,32 @@ impl Rule {
         Rule::TcpRst,
     ];
 
-    /// The rule's name in [`RULES`].
-    pub(crate) fn name(self) -> &'static str {
-        RULES.get(self as usize).copied().unwrap_or("")
+    /// The rule's name as reports give it (a rule added without one does not compile).
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Rule::EthernetHeader => "ethernet.header",
+            Rule::EthernetSrc => "ethernet.src",
+            Rule::EthernetMtu => "ethernet.mtu",
+            Rule::ArpFormat => "arp.format",
+            Rule::ArpSender => "arp.sender",
+            Rule::Ipv4Header => "ipv4.header",
+            Rule::Ipv4Checksum => "ipv4.checksum",
+            Rule::Ipv4Length => "ipv4.length",
+            Rule::Ipv4Src => "ipv4.src",
+            Rule::UdpHeader => "udp.header",
+            Rule::UdpChecksum => "udp.checksum",
+            Rule::IcmpChecksum => "icmp.checksum",
+            Rule::DhcpMessage => "dhcp.message",
+            Rule::DhcpChaddr => "dhcp.chaddr",
+            Rule::DhcpXid => "dhcp.xid",
+            Rule::TcpHeader => "tcp.header",
+            Rule::TcpChecksum => "tcp.checksum",
+            Rule::TcpAck => "tcp.ack",
+            Rule::TcpWindow => "tcp.window",
+            Rule::TcpMss => "tcp.mss",
+            Rule::TcpFin => "tcp.fin",
+            Rule::TcpRst => "tcp.rst",
+        }
     }
 }
 
@@ -637,6 +647,9 @@ mod rule_tests {
             assert_eq!(*r as usize, i);
             assert_eq!(Some(&r.name()), RULES.get(i));
         }
+        // Each rule once (a variant listed twice in ALL would leave another out).
+        let names: BTreeSet<&str> = RULES.iter().copied().collect();
+        assert_eq!(names.len(), RULES.len());
         // The report lists every rule, checked or not, in RULES order of names.
         let m = Monitor::new();
         let report = m.report();

@@ -291,7 +291,7 @@ fn link_reordering_inverts_order_by_the_reorder_delay() {
         })
         .count();
     assert_eq!(tape_held, held.len(), "the tape holds each");
-    // Between 60 and 140 of 1000 at p = 0.1 (about 9.5 standard deviations wide).
+    // Between 60 and 140 of 1000 at p = 0.1 (σ ≈ 9.5: ±4.2 standard deviations).
     assert!((60..=140).contains(&held.len()), "{} held back", held.len());
     // Every held frame arrives after the next frame (sent 50 µs later), unless that one was
     // held too.
@@ -455,7 +455,7 @@ fn link_gilbert_elliott_loses_in_bursts_bernoulli_at_the_same_rate_does_not() {
                 "seed {seed} {loss:?}: lost {lost} of {N} ({measured:.4}, expected {rate:.4}), {} runs, mean run {mean:.3}",
                 runs.len()
             );
-            // About 3,000 losses: a standard deviation of 1.3% of the rate for Bernoulli, a
+            // About 3,000 losses: a standard deviation of about 1.8% of the rate for Bernoulli, a
             // few times that for bursts of 4.
             assert!(
                 (measured - rate).abs() < rate * 0.25,
