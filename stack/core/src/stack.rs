@@ -376,7 +376,7 @@ impl Stack {
     }
 
     /// The earliest instant at which `handle_timeout` must be called, if any timer is armed.
-    /// O(log n) in the number of timer owners.
+    /// O(1): the top of the deadline heap, kept exact.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.deadlines.next()
     }

@@ -397,7 +397,7 @@ enum SynAnswer {
 }
 
 /// The raw peer: answers ARP requests for PEER, and each TCP SYN to PEER as `answer` says.
-/// Returns how many SYNs it saw.
+/// Counts the TCP segments it sees for PEER in `syns`; runs until the test ends.
 async fn raw_peer(mut link: memory::MemoryLink, answer: SynAnswer, syns: Rc<RefCell<u32>>) {
     loop {
         poll_fn(|cx: &mut Context<'_>| link.poll_recv_ready(cx)).await;

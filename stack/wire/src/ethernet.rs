@@ -195,6 +195,37 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     }
 }
 
+/// Writes an untagged Ethernet II header from `src` to `dst` with `ethertype` at the start of
+/// `buf` (IEEE 802.3 §3.2), for a sender that writes one per frame: the same bytes as
+/// [`EthernetRepr::emit`] without VLAN tags, without building a `Repr`. Returns
+/// [`HEADER_LEN`].
+pub fn emit_untagged(
+    buf: &mut [u8],
+    dst: MacAddr,
+    src: MacAddr,
+    ethertype: EtherType,
+) -> Result<usize, EmitError> {
+    if ethertype.0 < 0x0600 || ethertype.is_vlan_tpid() {
+        return Err(EmitError::Unencodable {
+            field: "ethertype",
+            reason: "must be an Ethernet II type (>= 0x0600) that is not a VLAN TPID",
+        });
+    }
+    need(buf, HEADER_LEN)?;
+    let Some(h) = buf.get_mut(..HEADER_LEN) else {
+        return Err(EmitError::BufferTooSmall {
+            needed: HEADER_LEN,
+            available: buf.len(),
+        });
+    };
+    let (d, rest) = h.split_at_mut(6);
+    let (s, t) = rest.split_at_mut(6);
+    d.copy_from_slice(&dst.0);
+    s.copy_from_slice(&src.0);
+    t.copy_from_slice(&ethertype.0.to_be_bytes());
+    Ok(HEADER_LEN)
+}
+
 /// The meaning of an Ethernet II header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EthernetRepr {
@@ -301,6 +332,36 @@ mod tests {
     const ARP_BROADCAST: [u8; 16] = [
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1, 0x08, 0x06, 0xaa, 0xbb,
     ];
+
+    #[test]
+    fn ethernet_emit_untagged_writes_the_bytes_of_the_repr() {
+        let (dst, src) = (MacAddr([2, 0, 0, 0, 0, 9]), MacAddr([2, 0, 0, 0, 0, 1]));
+        for ethertype in [
+            EtherType::IPV4,
+            EtherType::ARP,
+            EtherType(0x0600),
+            EtherType(0x05ff),
+            EtherType(0x8100),
+        ] {
+            let repr = EthernetRepr {
+                dst,
+                src,
+                vlans: ArrayVec::new(),
+                ethertype,
+            };
+            let (mut a, mut b) = ([0xa5u8; 16], [0xa5u8; 16]);
+            assert_eq!(
+                emit_untagged(&mut a, dst, src, ethertype),
+                repr.emit(&mut b),
+                "{ethertype:?}"
+            );
+            assert_eq!(a, b, "{ethertype:?}");
+        }
+        assert!(matches!(
+            emit_untagged(&mut [0u8; 13], dst, src, EtherType::IPV4),
+            Err(EmitError::BufferTooSmall { needed: 14, .. })
+        ));
+    }
 
     #[test]
     fn ethernet_parses_untagged() {

@@ -699,7 +699,12 @@ mod tests {
             ],
             ..Ledger::default()
         };
-        let left = leftovers(&ledger);
+        // Only the link lines: a namespace another test of this process holds at the same
+        // moment is listed too.
+        let left: Vec<String> = leftovers(&ledger)
+            .into_iter()
+            .filter(|l| l.starts_with("link "))
+            .collect();
         assert_eq!(
             left,
             vec!["link lo (made in weft-interop-test) in the root namespace".to_string()]

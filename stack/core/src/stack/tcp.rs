@@ -463,7 +463,13 @@ impl Stack {
         let header = tcp_header(plan.lport, plan.rport, seg, &options);
         debug_assert_eq!(header.try_header_len().ok(), Some(plan.tcp_header_len));
         let frame = buf.get_mut(..headers + read)?;
-        let ok = write_ethernet(frame, plan.their_mac, plan.our_mac)
+        let ok = weft_wire::ethernet::emit_untagged(
+            frame,
+            plan.their_mac,
+            plan.our_mac,
+            weft_wire::ethernet::EtherType::IPV4,
+        )
+        .is_ok()
             && frame.get_mut(l2..).is_some_and(|b| ip.emit(b).is_ok())
             // MUST-2: the sender computes the checksum (over the payload in place).
             && frame.get_mut(l2 + 20..).is_some_and(|b| {
@@ -1013,20 +1019,6 @@ impl Stack {
         }
         total
     }
-}
-
-/// Writes an untagged Ethernet II header for IPv4 from `src` to `dst` at the start of
-/// `frame` (IEEE 802.3 §3.2); false if `frame` is shorter than the header.
-fn write_ethernet(frame: &mut [u8], dst: weft_wire::MacAddr, src: weft_wire::MacAddr) -> bool {
-    let Some(h) = frame.get_mut(..weft_wire::ethernet::HEADER_LEN) else {
-        return false;
-    };
-    let (d, rest) = h.split_at_mut(6);
-    let (s, t) = rest.split_at_mut(6);
-    d.copy_from_slice(&dst.0);
-    s.copy_from_slice(&src.0);
-    t.copy_from_slice(&weft_wire::ethernet::EtherType::IPV4.0.to_be_bytes());
-    true
 }
 
 #[cfg(test)]
