@@ -1211,7 +1211,12 @@ impl Run {
                     }
                 }
             }
-            let (out, inn) = datagram_drops(c);
+            // The current life's drops (a host down at the end has none: its last life's are
+            // already in `drops_past`, added when it crashed).
+            let (out, inn) = h
+                .net
+                .as_ref()
+                .map_or((0, 0), |n| datagram_drops(&n.counters()));
             paths
                 .drops
                 .push(link_drops + out + inn + h.drops_past.0 + h.drops_past.1);
