@@ -63,6 +63,7 @@
 //! [`Outcome`]: the engine's [`Report`], each workload's ledger, the faults that fired by
 //! kind, and the expectations that failed.
 
+use crate::workload::tcp::{MAX_CONCURRENT, MAX_MESSAGE};
 use crate::{
     Action, FaultSource, HostConfig, LinkConfig, LinkSpec, Loss, Report, Sim, SimBuilder, SimError,
     SimNet,
@@ -1743,7 +1744,7 @@ fn tcp_workload(
         return problem(t.span(), "idle_timeout must be more than zero");
     }
     let attempts = positive(&w.attempts, "attempts", 10)?;
-    let size = bytes(&w.size, "size", 512, 1 << 20)?;
+    let size = bytes(&w.size, "size", 512, MAX_MESSAGE)?;
     Ok(match w.kind {
         WorkloadKind::TcpBulk => W::TcpBulk(TcpBulk {
             name: name.to_string(),
@@ -1752,7 +1753,7 @@ fn tcp_workload(
             clients,
             upload: transfer(&w.upload, "upload")?,
             download: transfer(&w.download, "download")?,
-            chunk: bytes(&w.chunk, "chunk", 16 * 1024, 1 << 20)?,
+            chunk: bytes(&w.chunk, "chunk", 16 * 1024, MAX_MESSAGE)?,
             interval,
             start,
             idle_timeout,
@@ -1764,8 +1765,8 @@ fn tcp_workload(
             port,
             clients,
             requests: positive(&w.requests, "requests", 100)?,
-            size: bytes(&w.size, "size", 64, 1 << 20)?,
-            response_size: bytes(&w.response_size, "response_size", 256, 1 << 20)?,
+            size: bytes(&w.size, "size", 64, MAX_MESSAGE)?,
+            response_size: bytes(&w.response_size, "response_size", 256, MAX_MESSAGE)?,
             interval,
             start,
             idle_timeout,
@@ -1779,13 +1780,11 @@ fn tcp_workload(
                 port,
                 clients,
                 connections: match &w.connections {
-                    // Each concurrent connection is a task and a socket opened at once, all to
-                    // one server port: no more than a client has ephemeral ports (RFC 6056's
-                    // 49152-65535).
-                    Some(n) if *n.get_ref() > MAX_CONNECTIONS => {
+                    // Opened at once: see `MAX_CONCURRENT` (one after another, any number).
+                    Some(n) if concurrent && *n.get_ref() as usize > MAX_CONCURRENT => {
                         return problem(
                             n.span(),
-                            format!("connections must be at most {MAX_CONNECTIONS}"),
+                            format!("connections must be at most {MAX_CONCURRENT} at once"),
                         );
                     }
                     _ => positive(
@@ -1805,9 +1804,6 @@ fn tcp_workload(
         }
     })
 }
-
-/// The most connections a TCP echo workload's client opens (its ephemeral ports).
-const MAX_CONNECTIONS: u32 = 16_384;
 
 // ---------------------------------------------------------------------------------------
 // Running

@@ -27,7 +27,7 @@
 //! seed sends the same bytes every time, and a smaller workload sends a prefix of a larger
 //! one's (which keeps a fault tape aimed at the same frames while shrinking).
 
-mod tcp;
+pub(crate) mod tcp;
 
 pub use tcp::{TcpBulk, TcpEcho, TcpRequestResponse};
 
@@ -1248,7 +1248,7 @@ pub(crate) fn install(
                     } => &[("size", *size), ("response_size", *response_size)],
                 };
                 for (key, v) in sizes {
-                    if !(1..=1 << 20).contains(v) {
+                    if !(1..=tcp::MAX_MESSAGE).contains(v) {
                         return Err((name, format!("{key} {v}: 1 byte to 1 MiB")));
                     }
                 }
@@ -1257,11 +1257,14 @@ pub(crate) fn install(
                     concurrent: true,
                     ..
                 } = job
-                    && !(1..=16_384).contains(&connections)
+                    && !(1..=tcp::MAX_CONCURRENT).contains(&(connections as usize))
                 {
                     return Err((
                         name,
-                        format!("connections {connections}: 1 to 16384 at once"),
+                        format!(
+                            "connections {connections}: 1 to {} at once",
+                            tcp::MAX_CONCURRENT
+                        ),
                     ));
                 }
                 let s = find(hosts, server, &name)?;

@@ -81,7 +81,11 @@ fn parse_header(h: &[u8]) -> Option<(Kind, u64, u32, u32)> {
 /// How long a server connection waits for its client before giving up on it.
 const SERVER_IDLE: Duration = Duration::from_secs(600);
 /// The largest request or response a scenario can ask for (`size`, `response_size`).
-const MAX_MESSAGE: u32 = 1 << 20;
+pub(crate) const MAX_MESSAGE: usize = 1 << 20;
+
+/// The most connections an echo workload opens at once: each is a task and a socket to one
+/// server port, no more than a client has ephemeral ports (RFC 6056's 49152-65535).
+pub(crate) const MAX_CONCURRENT: usize = 16_384;
 
 /// A TCP echo workload: each client opens `connections` connections one after another
 /// (concurrently with [`TcpEcho::concurrent`]) and sends `messages` messages of `size`
@@ -1003,7 +1007,7 @@ async fn serve(net: SimNet, flow: Flow, from: SocketAddrV4) {
     // Sizes come off the wire: a request or response outside what a scenario can ask for
     // (1 byte to 1 MiB) is a header the stack damaged, which the ledger has just reported; it
     // is not served (no allocation of what a corrupted length says).
-    let sane = |n: u32| (1..=MAX_MESSAGE).contains(&n);
+    let sane = |n: u32| (1..=MAX_MESSAGE).contains(&(n as usize));
     if kind == Kind::Request && !(sane(a) && sane(b)) {
         flow.abort();
         return;
