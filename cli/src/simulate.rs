@@ -56,17 +56,7 @@ pub fn run_scenario(
     opts: &RunOptions,
     plants: &Plants,
 ) -> Result<Outcome, SimError> {
-    if plants.is_empty() {
-        return scenario.run(seed, opts);
-    }
-    let (b, ledger) = scenario.build();
-    let report = plants
-        .apply(b)
-        .pcap(opts.pcap)
-        .faults(opts.faults.clone())
-        .trace_events(opts.trace_events)
-        .run(seed)?;
-    Ok(scenario.judge(report, &ledger))
+    scenario.run_with(seed, opts, |b| plants.apply(b))
 }
 
 /// Shrinks the failing run `outcome` of the scenario at `path` (seed `seed`, bugs `plants`):

@@ -870,8 +870,19 @@ impl Scenario {
 
     /// Runs the scenario with `seed`.
     pub fn run(&self, seed: u64, opts: &RunOptions) -> Result<Outcome, SimError> {
+        self.run_with(seed, opts, |b| b)
+    }
+
+    /// [`Scenario::run`], with `prepare` applied to the built simulation first (bugs planted,
+    /// workloads replaced) before `opts` are.
+    pub fn run_with(
+        &self,
+        seed: u64,
+        opts: &RunOptions,
+        prepare: impl FnOnce(SimBuilder) -> SimBuilder,
+    ) -> Result<Outcome, SimError> {
         let (b, ledger) = self.build();
-        let report = b
+        let report = prepare(b)
             .pcap(opts.pcap)
             .faults(opts.faults.clone())
             .trace_events(opts.trace_events)

@@ -15,7 +15,7 @@
 
 use crate::fabric::FaultSource;
 use crate::oracle::OracleFailure;
-use crate::scenario::{Outcome, Scenario};
+use crate::scenario::{Outcome, RunOptions, Scenario};
 use crate::sim::{Report, SimBuilder, SimError};
 use crate::tape::{Tape, TapeEntry};
 use crate::workload::Workload;
@@ -572,14 +572,14 @@ pub fn shrink_scenario(
         seed,
         tape,
         |workloads, tape, pcap| {
-            let (b, ledger) = scenario.build();
-            let report = prepare(b)
-                .set_workloads(workloads.to_vec())
-                .faults(FaultSource::Tape(tape))
-                .trace_events(false)
-                .pcap(pcap)
-                .run(seed)?;
-            Ok(scenario.judge(report, &ledger))
+            let opts = RunOptions {
+                faults: FaultSource::Tape(tape),
+                pcap,
+                trace_events: false,
+            };
+            scenario.run_with(seed, &opts, |b| {
+                prepare(b).set_workloads(workloads.to_vec())
+            })
         },
         |o| target.shown_by(o),
         &options,
