@@ -97,20 +97,10 @@ pub fn shrink_failure(
             return Ok(None);
         }
     };
-    let smaller: Vec<String> = shrunk
-        .smaller_workloads()
-        .iter()
-        .map(|(name, from, to)| format!("{name}: {from} -> {to}"))
-        .collect();
-    let also = if smaller.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "; it also fails with smaller workloads ({}) and a tape of {}",
-            smaller.join(", "),
-            entries(shrunk.small_tape.len())
-        )
-    };
+    let also = shrunk
+        .smaller_summary()
+        .map(|s| format!("; it also fails with {s}"))
+        .unwrap_or_default();
     writeln!(
         out,
         "shrunk to {} in {} runs{also}",

@@ -127,6 +127,23 @@ impl<R: Replayed> Shrunk<R> {
             .collect()
     }
 
+    /// "smaller workloads (NAME: FROM -> TO, ...) and a tape of N entries" when the failure
+    /// also showed with smaller workloads, `None` when it did not.
+    pub fn smaller_summary(&self) -> Option<String> {
+        let list: Vec<String> = self
+            .smaller_workloads()
+            .iter()
+            .map(|(name, from, to)| format!("{name}: {from} -> {to}"))
+            .collect();
+        (!list.is_empty()).then(|| {
+            format!(
+                "smaller workloads ({}) and a tape of {}",
+                list.join(", "),
+                entries(self.small_tape.len())
+            )
+        })
+    }
+
     /// Saves the minimal case in `dir`: [`MINIMAL_TAPE`] (with the failures, and the replay
     /// command when there is one, as comments) and the pcaps of its replay in
     /// [`MINIMAL_PCAPS`]. `replay` is the scenario file that `weft run` replays the tape on
@@ -151,17 +168,8 @@ impl<R: Replayed> Shrunk<R> {
         for f in self.failures() {
             text.push_str(&format!("# failure: {f}\n"));
         }
-        let smaller = self.smaller_workloads();
-        if !smaller.is_empty() {
-            let list: Vec<String> = smaller
-                .iter()
-                .map(|(name, from, to)| format!("{name}: {from} -> {to}"))
-                .collect();
-            text.push_str(&format!(
-                "# the failure also shows with smaller workloads ({}) and a tape of {}\n",
-                list.join(", "),
-                entries(self.small_tape.len())
-            ));
+        if let Some(smaller) = self.smaller_summary() {
+            text.push_str(&format!("# the failure also shows with {smaller}\n"));
         }
         text.push_str(&self.tape.to_text());
         std::fs::write(&tape_path, text)?;
@@ -502,7 +510,9 @@ impl ScenarioFailure {
             .collect()
     }
 
-    /// The failure shrinking keeps: the first oracle failure, else the first failure.
+    /// The failure shrinking keeps: the first failure of one of the engine's oracles, else
+    /// the first failure (a scenario workload's own integrity check counts as an expectation
+    /// here, so a later engine-oracle failure is kept before it).
     pub fn target(outcome: &Outcome) -> Option<ScenarioFailure> {
         let all = ScenarioFailure::of(outcome);
         all.iter()
