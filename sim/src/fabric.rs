@@ -1110,7 +1110,11 @@ impl Fabric {
                 }
                 Fault::Duplicate => {
                     d.counters.duplicated += 1;
-                    mark(MarkKind::Duplicated);
+                    // Both copies of a misaddressed frame are lost to the datagram (marked
+                    // below): no duplicate reaches anyone, so none is excused.
+                    if misaddressed.is_none() {
+                        mark(MarkKind::Duplicated);
+                    }
                 }
                 Fault::Reorder { .. } => d.counters.reordered += 1,
                 // A flipped bit: the receiver's checksums drop the frame.

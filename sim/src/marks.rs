@@ -241,6 +241,11 @@ impl Marks {
             if self.partial.len() >= MAX_PARTIAL_DATAGRAMS && !self.partial.contains_key(&ip.key) {
                 return Some(carried);
             }
+            // A new datagram under a (source, destination, identification) an older one had
+            // (the 16-bit identification wraps; a restarted host starts afresh): marks on
+            // its fragments must not resolve to the old one.
+            self.resolved.remove(&ip.key);
+            self.resolved_previous.remove(&ip.key);
             let body = ip.payload.get(8..).unwrap_or_default();
             self.partial.insert(
                 ip.key,
@@ -434,6 +439,27 @@ mod tests {
     }
 
     #[test]
+    fn a_reused_identification_resolves_to_the_new_datagram() {
+        let mut m = Marks::default();
+        let (old, new): (Vec<u8>, Vec<u8>) = (vec![1; 2000], vec![2; 2000]);
+        for payload in [&old, &new] {
+            let whole = udp(payload);
+            let (a, b) = whole.split_at(1480);
+            let f0 = m
+                .first_hop(&frame(5, 0, true, a), 1, Instant::ZERO)
+                .unwrap();
+            m.push(f0, MarkKind::Lost, 1, Instant::ZERO);
+            // Taken while the datagram is still being hashed: the mark waits for it (the
+            // older datagram under the same key must not claim it).
+            assert!(m.take().is_empty());
+            m.first_hop(&frame(5, 1480, false, b), 1, Instant::ZERO);
+            let marks = m.take();
+            assert!(marks.iter().all(|k| k.id == id_of(payload)), "{marks:?}");
+            assert_eq!(marks.len(), 2);
+        }
+    }
+
+    #[test]
     fn frames_no_host_takes_for_their_addresses_are_told_apart() {
         let mut m = Marks::default();
         let ours = [2, 0, 0, 0, 0, 2];
@@ -472,10 +498,18 @@ mod tests {
         }
         assert_eq!(m.missed, 5);
         assert_eq!(m.take().len(), MAX_PENDING_MARKS);
+        let mut beyond = None;
         for i in 0..MAX_PARTIAL_DATAGRAMS as u16 + 3 {
-            m.first_hop(&frame(i, 0, true, &udp(&[1; 16])), 0, Instant::ZERO);
+            beyond = m.first_hop(&frame(i, 0, true, &udp(&[1; 16])), 0, Instant::ZERO);
         }
         assert_eq!(m.partial.len(), MAX_PARTIAL_DATAGRAMS);
+        // A datagram beyond the bound is not followed: a mark on it never resolves, and is
+        // counted missed (at the end of the run at the latest).
+        let missed = m.missed;
+        m.push(beyond.unwrap(), MarkKind::Lost, 0, Instant::ZERO);
+        assert!(m.take().is_empty());
+        assert!(m.finish().is_empty());
+        assert_eq!(m.missed, missed + 1);
         for i in 0..2 * FRAGMENT_WINDOW as u16 + 10 {
             m.resolve_as(
                 FragmentKey {
