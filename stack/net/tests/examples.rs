@@ -191,10 +191,14 @@ fn tcp_example_on_every_backend(
                     assert!(client.served.is_none(), "{label}");
                     client
                 }
-                ("socket", _) => run(
-                    name,
-                    &argv(&["--backend", backend, "--mode", mode, "--port", "0"]),
-                ),
+                ("socket", _) => {
+                    let r = run(
+                        name,
+                        &argv(&["--backend", backend, "--mode", mode, "--port", "0"]),
+                    );
+                    assert_eq!(r.served, Some(full(1, bytes)), "{label}");
+                    r
+                }
                 _ => {
                     let r = run(name, &argv(&["--backend", backend, "--mode", mode]));
                     assert_eq!(r.served, Some(full(1, bytes)), "{label}");
