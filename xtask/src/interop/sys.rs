@@ -180,7 +180,8 @@ impl Netns {
 
     /// The namespace's IP/ICMP/UDP counters from /proc/net/snmp ("Icmp.InEchos", …).
     pub fn snmp(&self) -> Result<Snmp> {
-        let text = self.exec(&["cat", "/proc/net/snmp"])?;
+        // /proc/net/netstat (TcpExt, IpExt) has the same header/value line pairs.
+        let text = self.exec(&["cat", "/proc/net/snmp", "/proc/net/netstat"])?;
         Ok(Snmp::parse(&text))
     }
 
@@ -252,7 +253,7 @@ impl LinkStats {
 pub struct Snmp(BTreeMap<String, i64>);
 
 impl Snmp {
-    /// Parses the header/value line pairs of /proc/net/snmp.
+    /// Parses the header/value line pairs of /proc/net/snmp (and /proc/net/netstat).
     pub fn parse(text: &str) -> Snmp {
         let mut map = BTreeMap::new();
         let lines: Vec<&str> = text.lines().collect();
@@ -625,6 +626,9 @@ mod tests {
         assert_eq!(s.get("Ip.InReceives"), 17);
         assert_eq!(s.get("Icmp.InEchos"), -1);
         assert_eq!(s.get("Udp.NoPorts"), 0);
+        let both = format!("{text}TcpExt: SyncookiesSent TCPSynRetrans\nTcpExt: 0 4\n");
+        assert_eq!(Snmp::parse(&both).get("TcpExt.TCPSynRetrans"), 4);
+        assert_eq!(Snmp::parse(&both).get("Ip.InReceives"), 17);
     }
 
     #[test]

@@ -320,24 +320,24 @@ fn check_tcp(s0: &LinuxSnap, s1: &LinuxSnap, w0: &Value, w1: &Value, e: &Expect)
         ensure!(w(k) == want, "weft tcp.{k} +{}, expected +{want}", w(k));
     }
     let (wtx, wrx) = (w("tx_segments"), w("rx_segments"));
-    let (lin, lout) = (l("InSegs"), l("OutSegs"));
+    let (lout, lsent, synack_rtx) = linux_sent(s0, s1);
+    let lin = l("InSegs");
     let (din, dout) = (e.nft_dropped_in, e.nft_dropped_out);
     ensure!(
         i64::try_from(wtx).ok() == i64::try_from(din).ok().map(|d| lin + d),
         "weft sent {wtx} TCP segments, Linux received {lin} (Tcp.InSegs) and nftables dropped \
          {din}"
     );
-    // Linux counts retransmissions in RetransSegs, not in OutSegs. A segment Linux sent can
-    // also be dropped by the kernel at the TAP itself when its queue is full (the weft side
-    // read too slowly, on a loaded machine): the device's TX dropped counter has it, and TCP
-    // sends it again like any other loss.
-    let lsent = lout + l("RetransSegs");
+    // A segment Linux sent can also be dropped by the kernel at the TAP itself when its
+    // queue is full (the weft side read too slowly, on a loaded machine): the device's TX
+    // dropped counter has it, and TCP sends it again like any other loss.
     let tap_dropped = s1.link.since(&s0.link).tx_dropped;
     if !e.linux_out_dropped {
         ensure!(
             i64::try_from(wrx + dout + tap_dropped).ok() == Some(lsent),
-            "Linux sent {lsent} TCP segments (Tcp.OutSegs + RetransSegs), nftables dropped \
-             {dout}, the TAP dropped {tap_dropped} (TX dropped), weft received {wrx}"
+            "Linux sent {lsent} TCP segments (Tcp.OutSegs + RetransSegs - {synack_rtx} \
+             SYN-ACKs sent again), nftables dropped {dout}, the TAP dropped {tap_dropped} (TX \
+             dropped), weft received {wrx}"
         );
     }
     let mut tap = link_agreement(&s1.link.since(&s0.link), w0, w1)?;
@@ -365,6 +365,23 @@ fn check_tcp(s0: &LinuxSnap, s1: &LinuxSnap, w0: &Value, w1: &Value, e: &Expect)
         w("rst_sent"),
         w("rx_no_socket"),
     ))
+}
+
+/// TCP segments Linux sent between two snapshots: (`Tcp.OutSegs`, every segment, SYN-ACKs
+/// sent again). Linux counts a retransmission in `RetransSegs` and not in `OutSegs`, except a
+/// SYN-ACK sent again: `tcp_make_synack` counts every SYN-ACK it builds in `OutSegs` and
+/// `tcp_rtx_synack` counts the repeat in `RetransSegs` too (and in `TcpExt.TCPSynRetrans`).
+/// `TCPSynRetrans` also counts the SYNs of Linux's own connects sent again (in `RetransSegs`
+/// only): it is taken for SYN-ACKs when Linux opened no connection itself.
+fn linux_sent(s0: &LinuxSnap, s1: &LinuxSnap) -> (i64, i64, i64) {
+    let d = |k: &str| s1.snmp.delta(&s0.snmp, k);
+    let out = d("Tcp.OutSegs");
+    let synack_rtx = if d("Tcp.ActiveOpens") == 0 {
+        d("TcpExt.TCPSynRetrans")
+    } else {
+        0
+    };
+    (out, out + d("Tcp.RetransSegs") - synack_rtx, synack_rtx)
 }
 
 /// A table of the namespace's nftables dropping everything Linux sends on `dev` (the
@@ -1123,12 +1140,11 @@ fn step_bulk_lossy(ctx: &Ctx, ns: &Netns, host: &mut Host, tmp: &Path) -> Result
             "{what}: weft sent {wtx} TCP segments, nftables' ingress chain saw {}",
             b.loss.in_seen
         );
-        let lsent = b.s1.snmp.delta(&b.s0.snmp, "Tcp.OutSegs")
-            + b.s1.snmp.delta(&b.s0.snmp, "Tcp.RetransSegs");
+        let (_, lsent, synack_rtx) = linux_sent(&b.s0, &b.s1);
         ensure!(
             i64::try_from(b.loss.out_seen).ok() == Some(lsent),
-            "{what}: Linux sent {lsent} TCP segments (OutSegs + RetransSegs), nftables' egress \
-             chain saw {} (one segment per frame?)",
+            "{what}: Linux sent {lsent} TCP segments (OutSegs + RetransSegs - {synack_rtx} \
+             SYN-ACKs sent again), nftables' egress chain saw {} (one segment per frame?)",
             b.loss.out_seen
         );
         ensure!(
