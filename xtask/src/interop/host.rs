@@ -139,7 +139,19 @@ async fn serve(args: HostArgs) -> Result<()> {
         };
         let mut body = body;
         if let Some(o) = body.as_object_mut() {
-            o.insert("counters".into(), counters_json(&host.net.counters()));
+            let mut c = counters_json(&host.net.counters());
+            // Per-connection counts summed over every connection, live or closed.
+            let t = host.net.with_stack(|s, _| s.tcp_stats_total());
+            if let Some(c) = c.as_object_mut() {
+                c.insert(
+                    "tcp_conns".into(),
+                    json!({
+                        "time_wait_acks": t.time_wait_acks,
+                        "unacceptable": t.unacceptable,
+                    }),
+                );
+            }
+            o.insert("counters".into(), c);
             let d = host.net.driver_counters();
             o.insert(
                 "driver".into(),

@@ -316,6 +316,10 @@ pub struct ConnStats {
     /// the buffer's room when a window rounded up to the scale unit promised a little more
     /// (RFC 7323 §2.3); the peer sends them again.
     pub trimmed_bytes: u64,
+    /// ACKs sent in TIME-WAIT in answer to a segment that was not acceptable (a FIN sent
+    /// again, or an old duplicate still in flight when the peer's FIN came; RFC 9293
+    /// §3.10.7.4). A peer that closed meanwhile answers such an ACK with an RST.
+    pub time_wait_acks: u64,
 }
 
 impl ConnStats {
@@ -340,6 +344,7 @@ impl ConnStats {
             icmp_ignored,
             unacceptable_acks_limited,
             trimmed_bytes,
+            time_wait_acks,
         } = *other;
         self.segs_in += segs_in;
         self.segs_out += segs_out;
@@ -359,6 +364,7 @@ impl ConnStats {
         self.icmp_ignored += icmp_ignored;
         self.unacceptable_acks_limited += unacceptable_acks_limited;
         self.trimmed_bytes += trimmed_bytes;
+        self.time_wait_acks += time_wait_acks;
     }
 }
 
@@ -1311,6 +1317,9 @@ impl Conn {
                     if seg.is_empty() {
                         self.last_unacceptable_ack = Some(now);
                     }
+                    if self.state == State::TimeWait {
+                        self.stats.time_wait_acks += 1;
+                    }
                     self.ack_now = true;
                 }
             }
@@ -1524,6 +1533,15 @@ impl Conn {
                     if r.advanced > 0 {
                         self.rcv_nxt = self.rcv_nxt + r.advanced;
                         self.events |= events::READABLE;
+                        // Duplicate ACKs still owed for out-of-order segments now carry the
+                        // new RCV.NXT. With no gap left, the sender would count them as
+                        // duplicates of the ACK of the fill and retransmit data that arrived
+                        // (RFC 5681 §4.2's duplicates repeat the ACK of the hole they report):
+                        // the fill's immediate ACK alone answers. With data still beyond a
+                        // gap, they report that gap, and go out.
+                        if self.recvbuf.ooo_bytes() == 0 {
+                            self.dup_acks_owed = 0;
+                        }
                     }
                     if offset > 0 {
                         self.stats.ooo_segments += 1;

@@ -231,6 +231,42 @@ fn tcp_bulk_both_ways_and_graceful_close() {
 }
 
 #[test]
+fn tcp_time_wait_answers_old_duplicates_and_counts_the_acks() {
+    // RFC 9293 §3.10.7.4: in TIME-WAIT an old duplicate (data the peer sent again before our
+    // ACK of its FIN reached it) is not acceptable and is answered with an ACK; a peer that
+    // has closed meanwhile answers that ACK with an RST, so the ACKs are counted.
+    let mut p = Pair::open(cfg(), cfg());
+    let data = pattern(3_000);
+    assert_eq!(p.transfer(&data, false), data, "b → a");
+    p.a.close();
+    p.run_for(Duration::from_millis(50));
+    let mut buf = [0u8; 16];
+    assert_eq!(p.b.recv(&mut buf), Err(RecvError::Finished));
+    p.b.close();
+    p.run_for(Duration::from_millis(50));
+    assert_eq!(p.a.state(), State::TimeWait);
+    assert_eq!(p.a.stats().time_wait_acks, 0, "{:?}", p.a.stats());
+    let now = p.now;
+    let rcv = p.a.recv_vars();
+    // b's last data segment again (it ends one before b's FIN).
+    let old = SegmentIn {
+        payload: &data[1_000..2_000],
+        ..seg(rcv.nxt - 1_001, p.a.send_vars().una)
+    };
+    for _ in 0..3 {
+        p.a.handle_segment(now, &old, &mut || true);
+    }
+    let acks = drain(&mut p.a, now);
+    assert!(!acks.is_empty(), "old duplicates in TIME-WAIT are answered");
+    assert!(
+        acks.iter()
+            .all(|w| w.out.ack == Some(rcv.nxt) && w.out.payload_len == 0)
+    );
+    assert_eq!(p.a.stats().time_wait_acks, 3, "{:?}", p.a.stats());
+    assert_eq!(p.a.state(), State::TimeWait);
+}
+
+#[test]
 fn tcp_half_close_lets_the_other_side_keep_sending() {
     let mut p = Pair::open(cfg(), cfg());
     p.a.shutdown();
@@ -517,6 +553,43 @@ fn tcp_out_of_order_data_is_reassembled_and_acked_at_once() {
     let mut buf = [0u8; 32];
     assert_eq!(p.a.recv(&mut buf), Ok(10));
     assert_eq!(&buf[..10], b"helloworld");
+}
+
+#[test]
+fn tcp_duplicate_acks_owed_are_dropped_when_the_gap_fills() {
+    // RFC 5681 §4.2: one immediate duplicate ACK per out-of-order segment. Owed ones not yet
+    // sent when the last gap fills would carry the new ACK number, and the sender would count
+    // them as duplicates of it (a spurious fast retransmit, or RSTs from a peer that closed
+    // meanwhile): the fill is answered with one ACK. While a gap remains they report it.
+    let mut p = Pair::open(cfg(), cfg());
+    let now = p.now;
+    let rcv = p.a.recv_vars().nxt;
+    let una = p.a.send_vars().una;
+    let data = pattern(900);
+    let piece = |i: usize| SegmentIn {
+        payload: &data[i * 100..(i + 1) * 100],
+        ..seg(rcv + i * 100, una)
+    };
+    // Out-of-order 1..4 and 5..9 before anything is sent.
+    for i in (1..4).chain(5..9) {
+        p.a.handle_segment(now, &piece(i), &mut || true);
+    }
+    // 0 fills the first gap; 4..5 is still missing: the owed duplicates report it.
+    p.a.handle_segment(now, &piece(0), &mut || true);
+    let acks: Vec<_> = drain(&mut p.a, now).iter().map(|w| w.out.ack).collect();
+    assert!(acks.len() > 1, "{acks:?}");
+    assert!(acks.iter().all(|a| *a == Some(rcv + 400)), "{acks:?}");
+    // Out-of-order 5, 6 and 7 again (three more owed), then 4 fills the last gap.
+    for i in 5..8 {
+        p.a.handle_segment(now, &piece(i), &mut || true);
+    }
+    p.a.handle_segment(now, &piece(4), &mut || true);
+    let acks: Vec<_> = drain(&mut p.a, now).iter().map(|w| w.out.ack).collect();
+    assert_eq!(
+        acks,
+        vec![Some(rcv + 900)],
+        "one ACK for the fill, no stale duplicates of it"
+    );
 }
 
 #[test]
