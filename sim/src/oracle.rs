@@ -703,6 +703,9 @@ pub(crate) struct LeaseRec {
     pub(crate) server: HostId,
     /// The address acquired; `None`: none in time.
     pub(crate) addr: Option<Ipv4Addr>,
+    /// The lease as the client holds it: when the REQUEST that obtained it was first sent
+    /// (the server bound the address after that; RFC 2131 §4.4.1) and its duration.
+    pub(crate) lease: Option<(Instant, Duration)>,
     /// The server's pool (first, last).
     pub(crate) pool: (Ipv4Addr, Ipv4Addr),
     pub(crate) at: Instant,
@@ -1323,7 +1326,7 @@ pub(crate) fn judge(
         }
     }
     // Leases: inside the pool, and no address held by two hosts of a workload.
-    let mut holders: BTreeMap<(&str, Ipv4Addr), (HostId, HostId)> = BTreeMap::new();
+    let mut by_addr: BTreeMap<(&str, Ipv4Addr), Vec<&LeaseRec>> = BTreeMap::new();
     for l in &ledger.leases {
         let Some(addr) = l.addr else { continue };
         let (first, last) = l.pool;
@@ -1335,25 +1338,41 @@ pub(crate) fn judge(
                 pool: l.pool,
             });
         }
-        match holders.get(&(l.workload.as_str(), addr)) {
-            None => {
-                holders.insert((l.workload.as_str(), addr), (l.host, l.server));
-            }
-            Some((other, _)) if *other == l.host => {}
-            Some((other, _)) => {
-                // A server that keeps its bindings never leases one address twice (RFC 2131
-                // §4.3.1), and the clients' conflict probes (RFC 5227 §2.1) would refuse it;
-                // one that crashed lost them.
-                let forgot = disruptions
-                    .iter()
-                    .any(|d| d.crash && d.host == l.server && d.from <= l.at);
-                if !forgot {
-                    out.push(OracleFailure::DuplicateAddress {
-                        workload: l.workload.clone(),
-                        addr,
-                        hosts: [paths.name(*other), paths.name(l.host)],
-                    });
-                }
+        by_addr
+            .entry((l.workload.as_str(), addr))
+            .or_default()
+            .push(l);
+    }
+    for ((workload, addr), mut holders) in by_addr {
+        // In the order the clients asked; a lease without its details counts from when it
+        // was recorded and never lapses.
+        let asked = |l: &LeaseRec| l.lease.map_or(l.at, |(t, _)| t);
+        holders.sort_by_key(|l| asked(l));
+        for (i, l) in holders.iter().enumerate() {
+            let Some(prev) = holders
+                .get(..i)
+                .and_then(|h| h.iter().rev().find(|p| p.host != l.host))
+            else {
+                continue;
+            };
+            // A server that keeps its bindings never leases one address twice (RFC 2131
+            // §4.3.1), and the clients' conflict probes (RFC 5227 §2.1) would refuse it.
+            // Excused: the server crashed after `prev` asked (it may have lost that binding)
+            // and before `l` had its answer; or `prev`'s lease ran out before `l` asked (its
+            // holder crashed or was cut off and did not renew; counted from the first grant,
+            // so a renewed lease is excused early, never one that had not lapsed).
+            let forgot = disruptions
+                .iter()
+                .any(|d| d.crash && d.host == l.server && d.from >= asked(prev) && d.from <= l.at);
+            let lapsed = prev
+                .lease
+                .is_some_and(|(t, len)| len != Duration::MAX && t.saturating_add(len) <= asked(l));
+            if !forgot && !lapsed {
+                out.push(OracleFailure::DuplicateAddress {
+                    workload: workload.to_string(),
+                    addr,
+                    hosts: [paths.name(prev.host), paths.name(l.host)],
+                });
             }
         }
     }

@@ -2229,11 +2229,16 @@ async fn dhcp_client(net: &SimNet, ctx: &Rc<ClientCtx>) -> Result<(), String> {
         if let Some(a) = addr {
             l.own(me, a);
         }
+        let lease = addr.and_then(|_| {
+            net.dhcp_lease(IfaceId(0))
+                .map(|l| (l.acquired_at, l.lease_time))
+        });
         l.lease(crate::oracle::LeaseRec {
             workload: ctx.w.name.clone(),
             host: me,
             server: ctx.w.server.unwrap_or(crate::HostId::MAX),
             addr,
+            lease,
             pool: ctx.w.pool,
             at: net.now(),
         });

@@ -1146,6 +1146,9 @@ pub(crate) fn install(
                                 let h = host_of(&net);
                                 let got = net.wait_address(IfaceId(0), timeout).await;
                                 let addr = got.ok().map(|(a, _)| a);
+                                let lease = net
+                                    .dhcp_lease(IfaceId(0))
+                                    .map(|l| (l.acquired_at, l.lease_time));
                                 {
                                     let mut l = ledger(&net).borrow_mut();
                                     l.lease(LeaseRec {
@@ -1153,6 +1156,7 @@ pub(crate) fn install(
                                         host: h,
                                         server: s,
                                         addr,
+                                        lease: lease.filter(|_| addr.is_some()),
                                         pool: (start, end),
                                         at: net.now(),
                                     });

@@ -558,6 +558,88 @@ fn oracles_application_catches_one_address_leased_to_two_hosts() {
 
 #[cfg(feature = "planted-bugs")]
 #[test]
+fn oracles_application_a_crash_before_both_leases_excuses_no_duplicate() {
+    // The server crashed and came back before either client asked: it held both bindings
+    // when it gave the second one the same address (d0, crashed by then, cannot defend it).
+    let crashed_early = lapsing(14, 12)
+        .plant(PlantedBug::DhcpSameAddress)
+        .at(
+            Instant::ZERO,
+            Action::Crash {
+                host: "dhcpd".into(),
+            },
+        )
+        .at(
+            Instant::from_millis(100),
+            Action::Restart {
+                host: "dhcpd".into(),
+            },
+        );
+    let r = run(&crashed_early, 1);
+    let f = of(&r, Oracle::Application);
+    assert!(
+        matches!(f.as_slice(), [OracleFailure::DuplicateAddress { .. }]),
+        "{:?}",
+        r.oracles
+    );
+}
+
+/// d0 leases for 20 s (T1 at 10 s) and crashes at `d0_crash` seconds (at 8 s: once its
+/// address is in use, RFC 5227 probes done, and before it renews). d1 boots at `d1_back`
+/// seconds and asks.
+fn lapsing(d1_back: u64, d0_crash: u64) -> SimBuilder {
+    let mut b = Sim::builder().switch("lan").idle_host(
+        "dhcpd",
+        HostConfig::on("lan", Ipv4Addr::new(10, 9, 0, 1), 24),
+    );
+    for d in ["d0", "d1"] {
+        b = b.idle_host(d, HostConfig::dhcp("lan"));
+    }
+    b.workload(DhcpAcquisition {
+        server: "dhcpd".into(),
+        clients: vec!["d0".into(), "d1".into()],
+        pool_start: Some(Ipv4Addr::new(10, 9, 0, 100)),
+        pool_end: Some(Ipv4Addr::new(10, 9, 0, 109)),
+        lease_secs: 20,
+        ..DhcpAcquisition::default()
+    })
+    .until(Instant::from_secs(50))
+    .at(Instant::ZERO, Action::Crash { host: "d1".into() })
+    .at(
+        Instant::from_secs(d1_back),
+        Action::Restart { host: "d1".into() },
+    )
+    .at(
+        Instant::from_secs(d0_crash),
+        Action::Crash { host: "d0".into() },
+    )
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn oracles_application_a_lapsed_lease_may_be_given_again() {
+    for back in [12, 25] {
+        let honest = run(&lapsing(back, 8), 1);
+        assert!(
+            of(&honest, Oracle::Application).is_empty(),
+            "{:?}",
+            honest.oracles
+        );
+    }
+    // Within d0's lease the same address is a lie; after it ran out, a server may reuse it.
+    let r = run(&lapsing(12, 8).plant(PlantedBug::DhcpSameAddress), 1);
+    let f = of(&r, Oracle::Application);
+    assert!(
+        matches!(f.as_slice(), [OracleFailure::DuplicateAddress { .. }]),
+        "{:?}",
+        r.oracles
+    );
+    let r = run(&lapsing(25, 8).plant(PlantedBug::DhcpSameAddress), 1);
+    assert!(of(&r, Oracle::Application).is_empty(), "{:?}", r.oracles);
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
 fn oracles_application_catches_a_lease_outside_the_pool() {
     let b = Sim::builder()
         .switch("lan")
