@@ -479,18 +479,7 @@ fn oracles_integrity_catches_a_connection_naming_a_stream_no_client_opened() {
 /// probes.
 #[cfg(feature = "planted-bugs")]
 fn two_leases() -> SimBuilder {
-    let mut b = Sim::builder().switch("lan").idle_host(
-        "dhcpd",
-        HostConfig::on("lan", Ipv4Addr::new(10, 9, 0, 1), 24),
-    );
-    for d in ["d0", "d1"] {
-        b = b.idle_host(d, HostConfig::dhcp("lan"));
-    }
-    b.workload(DhcpAcquisition {
-        server: "dhcpd".into(),
-        clients: vec!["d0".into(), "d1".into()],
-        pool_start: Some(Ipv4Addr::new(10, 9, 0, 100)),
-        pool_end: Some(Ipv4Addr::new(10, 9, 0, 109)),
+    dhcp_pair(DhcpAcquisition {
         requests_after: 2,
         ..DhcpAcquisition::default()
     })
@@ -584,10 +573,10 @@ fn oracles_application_a_crash_before_both_leases_excuses_no_duplicate() {
     );
 }
 
-/// d0 leases for 20 s (T1 at 10 s) and crashes at `d0_crash` seconds (at 8 s: once its
-/// address is in use, RFC 5227 probes done, and before it renews). d1 boots at `d1_back`
-/// seconds and asks.
-fn lapsing(d1_back: u64, d0_crash: u64) -> SimBuilder {
+/// `dhcpd` (10.9.0.1) leasing 10.9.0.100–109 to `d0` and `d1` on one switch, with `w`'s
+/// other settings.
+#[cfg(feature = "planted-bugs")]
+fn dhcp_pair(w: DhcpAcquisition) -> SimBuilder {
     let mut b = Sim::builder().switch("lan").idle_host(
         "dhcpd",
         HostConfig::on("lan", Ipv4Addr::new(10, 9, 0, 1), 24),
@@ -600,6 +589,16 @@ fn lapsing(d1_back: u64, d0_crash: u64) -> SimBuilder {
         clients: vec!["d0".into(), "d1".into()],
         pool_start: Some(Ipv4Addr::new(10, 9, 0, 100)),
         pool_end: Some(Ipv4Addr::new(10, 9, 0, 109)),
+        ..w
+    })
+}
+
+/// d0 leases for 20 s (T1 at 10 s) and crashes at `d0_crash` seconds (at 8 s: once its
+/// address is in use, RFC 5227 probes done, and before it renews). d1 boots at `d1_back`
+/// seconds and asks.
+#[cfg(feature = "planted-bugs")]
+fn lapsing(d1_back: u64, d0_crash: u64) -> SimBuilder {
+    dhcp_pair(DhcpAcquisition {
         lease_secs: 20,
         ..DhcpAcquisition::default()
     })
