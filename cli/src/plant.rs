@@ -25,8 +25,9 @@ pub struct Plants {
 /// table without an arm below is refused as unknown (the test
 /// `plant_names_parse_to_their_bugs_and_back_to_arguments` parses every entry).
 #[cfg(feature = "planted-bugs")]
-const NAMES: [(&str, Option<&str>); 17] = [
+const NAMES: [(&str, Option<&str>); 18] = [
     ("silent-drop", Some("N")),
+    ("swallow-before-wire", Some("N")),
     ("silent-duplicate", Some("N")),
     ("corrupt-after-monitor", Some("N")),
     ("bad-ipv4-checksum", Some("N")),
@@ -70,6 +71,7 @@ fn parse_one(spec: &str) -> Result<PlantedBug> {
     Ok(match (name, wants, arg) {
         (_, None, Some(_)) => bail!("--plant `{spec}`: {name} takes no argument"),
         ("silent-drop", ..) => PlantedBug::SilentDrop { nth: nth()? },
+        ("swallow-before-wire", ..) => PlantedBug::SwallowBeforeWire { nth: nth()? },
         ("silent-duplicate", ..) => PlantedBug::SilentDuplicate { nth: nth()? },
         ("corrupt-after-monitor", ..) => PlantedBug::CorruptAfterMonitor { nth: nth()? },
         ("bad-ipv4-checksum", ..) => PlantedBug::BadIpv4Checksum { nth: nth()? },

@@ -360,6 +360,9 @@ pub(crate) struct Fabric {
     /// IPv4 frames NICs emitted.
     #[cfg(feature = "planted-bugs")]
     ipv4_from_nics: u64,
+    /// UDP frames stacks handed their NICs.
+    #[cfg(feature = "planted-bugs")]
+    udp_to_nics: u64,
     /// ICMP frames NICs emitted.
     #[cfg(feature = "planted-bugs")]
     icmp_from_nics: u64,
@@ -593,6 +596,8 @@ impl Fabric {
             marks: Marks::default(),
             #[cfg(feature = "planted-bugs")]
             udp_from_nics: 0,
+            #[cfg(feature = "planted-bugs")]
+            udp_to_nics: 0,
             #[cfg(feature = "planted-bugs")]
             ipv4_from_nics: 0,
             #[cfg(feature = "planted-bugs")]
@@ -871,6 +876,17 @@ impl Fabric {
         #[cfg(feature = "planted-bugs")]
         let mut planted_delay = 0u64;
         if first_hop {
+            #[cfg(feature = "planted-bugs")]
+            if is_ipv4(&frame, true) {
+                let n = self.udp_to_nics;
+                self.udp_to_nics += 1;
+                if self
+                    .planted
+                    .contains(&PlantedBug::SwallowBeforeWire { nth: n })
+                {
+                    return;
+                }
+            }
             self.frames_sent += 1;
             // What it carries, as the sender emitted it.
             carried = self.marks.first_hop(&frame, link_host, now);

@@ -1014,6 +1014,9 @@ pub(crate) struct PathFaults {
     pub(crate) drops: Vec<u64>,
     /// Whether each host crashed.
     pub(crate) crashed: Vec<bool>,
+    /// How long each host's stack may hold a datagram it does not send at once (resolving
+    /// its next hop) before it sends or drops it.
+    pub(crate) max_hold: Vec<Duration>,
 }
 
 impl PathFaults {
@@ -1269,9 +1272,13 @@ pub(crate) fn judge(
         // crash while it held it, or a drop its stack counted.
         let stuck_lost = missing.min(stuck.len() as u64);
         for s in stuck.iter().take(stuck_lost as usize) {
+            // A crash loses what the stack held: one while it could still hold this one.
+            let held_until = paths.max_hold.get(s.src_host).map_or(Instant::MAX, |h| {
+                s.at.saturating_add(*h).saturating_add(settle)
+            });
             let crashed = disruptions
                 .iter()
-                .any(|d| d.crash && d.host == s.src_host && d.from >= s.at);
+                .any(|d| d.crash && d.host == s.src_host && d.from >= s.at && d.from <= held_until);
             if crashed || take(&mut tx_pool, s.src_host) {
                 totals.lost_in_hosts += 1;
             } else if !excuse_unmarked(&mut missed_pool, &mut totals) {
@@ -1407,6 +1414,13 @@ pub enum PlantedBug {
     /// The fabric loses the `nth` (from 0) UDP frame a NIC emits and records nothing: no
     /// counter, no tape entry (the loss oracle must catch it).
     SilentDrop {
+        /// Which UDP frame.
+        nth: u64,
+    },
+    /// The NIC swallows the `nth` UDP frame its stack hands it, before it reaches the wire,
+    /// and records nothing: the datagram never left its sender, and no drop is counted (the
+    /// loss oracle; a crash of the sender long after must not excuse it).
+    SwallowBeforeWire {
         /// Which UDP frame.
         nth: u64,
     },

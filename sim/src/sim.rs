@@ -1221,6 +1221,14 @@ impl Run {
                 .drops
                 .push(link_drops + out + inn + h.drops_past.0 + h.drops_past.1);
             paths.crashed.push(h.crashes > 0);
+            // How long its stack may hold a datagram before sending or dropping it: while it
+            // resolves the next hop (every ARP request sent, the last one waited out).
+            let limits = h.cfg.limits.unwrap_or_default();
+            paths.max_hold.push(
+                limits
+                    .arp_retry_interval
+                    .saturating_mul(u32::from(limits.arp_max_requests)),
+            );
             // Datagrams its stack still held when the run ended (resolving their next hop,
             // or queued): they never left, and are accounted to it.
             let held = h.net.as_ref().map_or(0, |n| {

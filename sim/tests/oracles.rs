@@ -140,6 +140,59 @@ fn oracles_loss_catches_a_frame_dropped_without_a_fault() {
 
 #[cfg(feature = "planted-bugs")]
 #[test]
+fn oracles_loss_a_crash_long_after_does_not_excuse_a_datagram_that_never_left() {
+    // A crash loses what the sender's stack held, but a stack holds a datagram only while it
+    // resolves the next hop (3 s by default). c0's one datagram (the first UDP frame of the
+    // run) is swallowed before the wire; c0 crashes at 5 s, idle since; c1's echoes keep the
+    // run going until then.
+    let b = lan(&LinkSpec::default(), &LinkSpec::default())
+        .workload(UdpEcho {
+            server: "server".into(),
+            clients: vec!["c0".into()],
+            datagrams_per_client: 1,
+            ..UdpEcho::default()
+        })
+        .workload(UdpEcho {
+            server: "server".into(),
+            port: 7008,
+            clients: vec!["c1".into()],
+            datagrams_per_client: 60,
+            interval: Duration::from_millis(100),
+            start: Duration::from_millis(100),
+            ..UdpEcho::default()
+        })
+        .until(Instant::from_secs(30))
+        .at(Instant::from_secs(5), Action::Crash { host: "c0".into() })
+        .plant(PlantedBug::SwallowBeforeWire { nth: 0 });
+    let r = run(&b, 1);
+    assert_eq!(
+        r.hosts.iter().map(|h| h.crashes).sum::<u32>(),
+        1,
+        "c0 crashed"
+    );
+    let f = of(&r, Oracle::Loss);
+    assert!(
+        matches!(
+            f.as_slice(),
+            [OracleFailure::UnaccountedLoss {
+                what: "datagram",
+                count: 1,
+                ..
+            }]
+        ),
+        "{:?}",
+        r.oracles
+    );
+    assert!(
+        f[0].to_string().contains("never left the sender"),
+        "{}",
+        f[0]
+    );
+    println!("caught: {}", f[0]);
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
 fn oracles_duplicate_catches_a_copy_delivered_without_a_fault() {
     let r = run(&clean().plant(PlantedBug::SilentDuplicate { nth: 300 }), 1);
     let f = of(&r, Oracle::Duplicate);
