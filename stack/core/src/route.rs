@@ -110,6 +110,9 @@ pub struct RouteTable {
     /// Static routes in configuration order.
     statics: Vec<Route>,
     compiled: Vec<Entry>,
+    /// Bumped by every change (an address set or removed, a route added): what was worked
+    /// out from the table before (a connection's cached output path) is stale once it moved.
+    generation: u64,
 }
 
 /// The mask of a prefix length (saturating at /32).
@@ -131,6 +134,7 @@ impl RouteTable {
             addrs: alloc::vec![None; ifaces],
             statics: Vec::new(),
             compiled: Vec::new(),
+            generation: 0,
         }
     }
 
@@ -247,8 +251,15 @@ impl RouteTable {
         &self.statics
     }
 
+    /// Changes with every change to the table (see [`RouteTable::lookup`]): a result
+    /// computed from the table stays right while this is the same.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Re-derives the usable routes from the addresses and static routes.
     fn compile(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
         let mut out = Vec::new();
         for (i, a) in self.addrs.iter().enumerate() {
             let (Some(a), Ok(id)) = (a, u8::try_from(i)) else {

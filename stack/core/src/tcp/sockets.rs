@@ -49,6 +49,8 @@ pub(crate) struct Slot {
     pub(crate) dirty: bool,
     /// In its listener's accept queue.
     pub(crate) queued: bool,
+    /// Its output path as last worked out (the stack checks it is still valid before use).
+    pub(crate) path: Option<crate::stack::TcpPath>,
 }
 
 #[derive(Debug)]
@@ -298,6 +300,7 @@ impl TcpSockets {
                 tuple,
                 owner,
                 dirty: false,
+                path: None,
                 queued: false,
             });
         }
