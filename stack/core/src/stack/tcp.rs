@@ -83,6 +83,17 @@ pub struct TcpInfo {
     pub unacked: usize,
 }
 
+/// What became of a segment `Stack::write_direct` was given.
+enum Direct {
+    /// Written into the buffer: the interface and the frame's length.
+    Written(crate::config::IfaceId, usize),
+    /// Not for this path (no path, or too long for the MTU or the buffer): the general one
+    /// takes it.
+    General,
+    /// Could not be written (nothing counted as sent).
+    Failed,
+}
+
 /// The options a segment of ours carries: MSS and window scale on SYNs (MUST-14; RFC 7323
 /// §2.2), a NOP before the window scale to align it.
 fn tcp_options(seg: &SegmentOut) -> arrayvec::ArrayVec<TcpOption<'static>, 3> {
@@ -381,24 +392,35 @@ impl Stack {
         );
     }
 
-    /// The output path of the connection at slab index `index`: the one cached in its slot
-    /// while it holds (no route or ARP change since, the ARP entry alive: `TcpPath::valid`),
-    /// else worked out now and cached. `None` as for [`Stack::tcp_path_for`].
-    fn tcp_path(&mut self, now: Instant, index: u32) -> Option<TcpPath> {
+    /// Makes the output path cached in the slot of the connection at slab index `index`
+    /// current: kept while it holds (no route or ARP change since, the ARP entry alive:
+    /// `TcpPath::valid`), else worked out anew (`None` as for [`Stack::tcp_path_for`]).
+    /// True when the slot has a path.
+    fn tcp_path_ready(&mut self, now: Instant, index: u32) -> bool {
         let route_gen = self.routes.generation();
-        let slot = self.tcp.slot_at(index)?;
-        if let Some(p) = slot.path
+        let Some(slot) = self.tcp.slot_at(index) else {
+            return false;
+        };
+        if let Some(p) = &slot.path
             && let Some(ifc) = self.ifaces.get(usize::from(p.iface.0))
             && p.valid(now, route_gen, ifc.arp.generation())
         {
-            return Some(p);
+            return true;
         }
         let tuple = slot.tuple;
         let p = self.tcp_path_for(now, tuple);
         if let Some(slot) = self.tcp.slot_at(index) {
             slot.path = p;
         }
-        p
+        p.is_some()
+    }
+
+    /// The connection's current output path (see [`Stack::tcp_path_ready`]), copied.
+    fn tcp_path(&mut self, now: Instant, index: u32) -> Option<TcpPath> {
+        if !self.tcp_path_ready(now, index) {
+            return None;
+        }
+        self.tcp.slot_at(index).and_then(|s| s.path)
     }
 
     /// How segments from `tuple.0:tuple.1` to `tuple.2:tuple.3` become Ethernet frames
@@ -616,25 +638,62 @@ impl Stack {
                 self.tcp_flushed(index, false);
                 continue;
             };
-            let path = self.tcp_path(now, index);
-            if let Some(path) = &path
-                && path
-                    .frame_len(seg, seg.payload_len)
-                    .is_some_and(|len| buf.len() >= len)
-            {
-                if let Some(len) = self.write_tcp_segment(path, seg, Some(index), dscp, buf) {
-                    self.counters.ethernet.tx_frames += 1;
-                    return Some(crate::stack::Transmit {
-                        iface: path.iface,
-                        len,
-                        meta: crate::link::TxMeta::default(),
-                    });
+            if self.tcp_path_ready(now, index) {
+                match self.write_direct(index, seg, dscp, buf) {
+                    Direct::Written(iface, len) => {
+                        self.counters.ethernet.tx_frames += 1;
+                        return Some(crate::stack::Transmit {
+                            iface,
+                            len,
+                            meta: crate::link::TxMeta::default(),
+                        });
+                    }
+                    Direct::Failed => continue,
+                    Direct::General => {}
                 }
-                continue;
             }
             // Unresolved, too long for the MTU or for `buf`: queued (or counted) as ever.
             self.output_tcp_dscp(now, tuple, seg, Some(index), dscp);
         }
+    }
+
+    /// Writes `seg` of the connection at slab index `index` into `buf` along the path cached
+    /// in its slot (made current by `tcp_path_ready`), the payload read from its send
+    /// buffer straight into place: [`Stack::write_tcp_segment`] without copying the path
+    /// out of the slot.
+    fn write_direct(&mut self, index: u32, seg: &SegmentOut, dscp: u8, buf: &mut [u8]) -> Direct {
+        let Stack {
+            tcp,
+            counters,
+            next_ident,
+            ..
+        } = self;
+        let Some(slot) = tcp.slot_at(index) else {
+            return Direct::Failed;
+        };
+        let Some(path) = &slot.path else {
+            return Direct::General;
+        };
+        if path
+            .frame_len(seg, seg.payload_len)
+            .is_none_or(|len| buf.len() < len)
+        {
+            return Direct::General;
+        }
+        let at = tcp_path::HEADERS_LEN + tcp_header_len(seg) - weft_wire::tcp::HEADER_LEN;
+        let Some(dst) = buf.get_mut(at..at + seg.payload_len) else {
+            return Direct::Failed;
+        };
+        let read = slot.conn.read_payload(seg.payload_offset, dst);
+        let ident = *next_ident;
+        *next_ident = ident.wrapping_add(1);
+        let Some(n) = emit_tcp_frame(path, seg, ident, dscp, read, buf) else {
+            return Direct::Failed;
+        };
+        let iface = path.iface;
+        tcp.counters.tx_segments += 1;
+        counters.ipv4.tx_datagrams += 1;
+        Direct::Written(iface, n)
     }
 
     fn tcp_events(&mut self, index: u32) {
