@@ -211,8 +211,7 @@ impl Stack {
         }
         self.tcp.counters.rx_segments += 1;
         let (src_port, dst_port) = (p.src_port(), p.dst_port());
-        let tuple: FourTuple = (dst, dst_port, src, src_port);
-        if let Some(index) = self.tcp.lookup(tuple) {
+        if let Some(index) = self.tcp.lookup_parts(dst, dst_port, src, src_port) {
             let predict = self.tcp_header_prediction;
             let limiter = &mut self.tcp_challenge;
             if let Some(slot) = self.tcp.slot_at(index) {
@@ -240,6 +239,7 @@ impl Stack {
             return;
         }
         let seg = seg_in(&p);
+        let tuple: FourTuple = (dst, dst_port, src, src_port);
         // LISTEN (RFC 9293 §3.10.7.2).
         if let Some(l) = self.tcp.listener_for(dst, dst_port) {
             if seg.rst {
