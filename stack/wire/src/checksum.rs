@@ -158,12 +158,14 @@ fn sum_words(data: &[u8]) -> u64 {
 /// Folds a wide ones'-complement sum to 16 bits (end-around carries).
 #[inline]
 fn fold(a: u64) -> u16 {
-    let mut s = (a >> 32) + (a & 0xffff_ffff);
-    s = (s >> 32) + (s & 0xffff_ffff);
-    let mut t = (s >> 16) + (s & 0xffff);
-    t = (t >> 16) + (t & 0xffff);
-    t = (t >> 16) + (t & 0xffff);
-    t as u16
+    // Each step adds the halves with the carry brought around: the sum of two n-bit halves
+    // plus its carry never carries again (when it carried, the n-bit part is at most
+    // 2^n - 2). A non-zero sum never folds to zero, so the result is the one value in
+    // 1..=0xffff congruent to `a` mod 0xffff (0 only for 0).
+    let (s, c) = (a as u32).overflowing_add((a >> 32) as u32);
+    let s = s + u32::from(c);
+    let (t, c) = (s as u16).overflowing_add((s >> 16) as u16);
+    t + u16::from(c)
 }
 
 /// The checksum of one region (the value a header's checksum field should hold when the field
@@ -231,6 +233,46 @@ mod tests {
             sum = (sum >> 16) + (sum & 0xffff);
         }
         !(sum as u16)
+    }
+
+    #[test]
+    fn fold_matches_repeated_halving() {
+        // The two-step end-around-carry fold against folding halves until nothing is left
+        // to carry, on the edges (zero, all ones, multiples of 0xffff, carries at each
+        // step) and seeded random sums.
+        fn halving(a: u64) -> u16 {
+            let mut s = a;
+            while s > 0xffff {
+                s = (s >> 16) + (s & 0xffff);
+            }
+            s as u16
+        }
+        use rand::{RngCore, SeedableRng};
+        let seed = 0xf01du64;
+        println!("seed {seed:#x}");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let edges = [
+            0,
+            1,
+            0xffff,
+            0x1_0000,
+            0x1_fffe,
+            0xffff_ffff,
+            0x1_0000_0000,
+            0xffff_fffe_0001,
+            0xffff_ffff_0000_0000,
+            0xffff_ffff_ffff_fffe,
+            u64::MAX,
+        ];
+        for a in edges
+            .into_iter()
+            .chain((0..100_000).map(|_| rng.next_u64()))
+        {
+            assert_eq!(fold(a), halving(a), "{a:#x}");
+        }
+        for a in (0..100_000u64).map(|_| rng.next_u64() >> (rng.next_u32() % 64)) {
+            assert_eq!(fold(a), halving(a), "{a:#x}");
+        }
     }
 
     #[test]
