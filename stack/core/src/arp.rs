@@ -188,6 +188,9 @@ pub struct ArpCache {
     /// they must not grow with the number of entries beyond the O(log n) inside each). A
     /// `Cell` so that the `&self` methods count too.
     ops: Cell<u64>,
+    /// Bumped whenever an entry is added, changed or removed: a translation remembered
+    /// elsewhere (a connection's cached output path) is stale once it moved.
+    generation: u64,
 }
 
 impl ArpCache {
@@ -214,6 +217,7 @@ impl ArpCache {
             announce: None,
             counters: ArpCounters::default(),
             ops: Cell::new(0),
+            generation: 0,
         }
     }
 
@@ -269,6 +273,22 @@ impl ArpCache {
             .map(|e| e.mac)
     }
 
+    /// [`lookup`](Self::lookup) with the entry's end of life: the translation holds for
+    /// every `now` before the returned instant while [`generation`](Self::generation) stays
+    /// the same.
+    pub fn lookup_until(&self, now: Instant, ip: Ipv4Addr) -> Option<(MacAddr, Instant)> {
+        self.op(1);
+        self.entries
+            .get(&ip)
+            .filter(|e| now < e.expires_at)
+            .map(|e| (e.mac, e.expires_at))
+    }
+
+    /// Changes whenever an entry is added, refreshed, replaced or removed.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Drops the entry for `ip`, so the next datagram to it asks again: the "negative
     /// advice" a transport gives when its retransmissions go unanswered (RFC 1122 §2.3.2.1
     /// and §4.2.3.5: a stale or wrong translation is revalidated). True when there was one.
@@ -276,6 +296,7 @@ impl ArpCache {
         self.op(1);
         match self.entries.remove(&ip) {
             Some(e) => {
+                self.generation = self.generation.wrapping_add(1);
                 self.op(1);
                 self.expiry.remove(&(e.expires_at, ip));
                 self.counters.revalidations += 1;
@@ -434,6 +455,7 @@ impl ArpCache {
             }
         }
         self.op(2);
+        self.generation = self.generation.wrapping_add(1);
         self.entries.insert(ip, Entry { mac, expires_at });
         self.expiry.insert((expires_at, ip));
         self.counters.entries_updated += 1;
@@ -665,6 +687,7 @@ impl ArpCache {
             self.op(2);
             self.expiry.remove(&(t, ip));
             self.entries.remove(&ip);
+            self.generation = self.generation.wrapping_add(1);
             self.counters.expirations += 1;
         }
         let mut failures = Vec::new();

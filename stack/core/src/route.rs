@@ -110,6 +110,12 @@ pub struct RouteTable {
     /// Static routes in configuration order.
     statics: Vec<Route>,
     compiled: Vec<Entry>,
+    /// Per interface, with `addrs`: the subnet-directed broadcast address and the network's
+    /// own address, when the prefix has them (see [`RouteTable::is_broadcast`]).
+    directed: Vec<Option<(Ipv4Addr, Ipv4Addr)>>,
+    /// Bumped by every change (an address set or removed, a route added): what was worked
+    /// out from the table before (a connection's cached output path) is stale once it moved.
+    generation: u64,
 }
 
 /// The mask of a prefix length (saturating at /32).
@@ -131,6 +137,8 @@ impl RouteTable {
             addrs: alloc::vec![None; ifaces],
             statics: Vec::new(),
             compiled: Vec::new(),
+            directed: alloc::vec![None; ifaces],
+            generation: 0,
         }
     }
 
@@ -247,8 +255,24 @@ impl RouteTable {
         &self.statics
     }
 
+    /// Changes with every change to the table (see [`RouteTable::lookup`]): a result
+    /// computed from the table stays right while this is the same.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Re-derives the usable routes from the addresses and static routes.
     fn compile(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        self.directed = self
+            .addrs
+            .iter()
+            .map(|a| {
+                let a = a.as_ref()?;
+                let bcast = a.broadcast()?;
+                Some((bcast, Ipv4Addr::from(u32::from(a.addr) & a.mask())))
+            })
+            .collect();
         let mut out = Vec::new();
         for (i, a) in self.addrs.iter().enumerate() {
             let (Some(a), Ok(id)) = (a, u8::try_from(i)) else {
@@ -356,14 +380,12 @@ impl RouteTable {
         if addr.is_broadcast() || addr.is_unspecified() {
             return true;
         }
-        let Some(a) = self.iface_addr(iface) else {
-            return false;
-        };
-        let Some(bcast) = a.broadcast() else {
-            return false;
-        };
-        let network = Ipv4Addr::from(u32::from(a.addr) & a.mask());
-        addr == bcast || addr == network
+        // (Worked out from the interface's address when it was set.)
+        self.directed
+            .get(usize::from(iface.0))
+            .copied()
+            .flatten()
+            .is_some_and(|(bcast, network)| addr == bcast || addr == network)
     }
 }
 

@@ -24,8 +24,10 @@ mod icmp;
 mod input;
 mod output;
 mod tcp;
+mod tcp_path;
 
 pub use tcp::{TcpError, TcpInfo};
+pub(crate) use tcp_path::TcpPath;
 
 use crate::arp::ArpCache;
 use crate::config::{ConfigError, IfaceId, InterfaceConfig, Ipv4Config, Limits, StackConfig};
@@ -113,6 +115,11 @@ pub struct Stack {
     /// The connection whose segments `poll_transmit` is writing one per call straight into
     /// the caller's buffer (taken off the dirty list; finished when it has no more).
     pub(crate) tcp_flushing: Option<u32>,
+    /// Received data segments try `Conn::handle_data_fast` before the general rules (off
+    /// only in tests that compare the two).
+    pub(crate) tcp_header_prediction: bool,
+    /// Segments header prediction handled.
+    pub(crate) tcp_predicted: u64,
 }
 
 fn validate(config: &StackConfig) -> Result<(), ConfigError> {
@@ -281,6 +288,8 @@ impl Stack {
             next_ident: 0,
             timers_dirty: true,
             tcp_flushing: None,
+            tcp_header_prediction: true,
+            tcp_predicted: 0,
         };
         stack.next_ident = (stack.rngs.u32(crate::rng::Purpose::Ipv4Ident) & 0xffff) as u16;
         for e in up {

@@ -41,34 +41,7 @@ impl Checksum {
     /// order. A final odd byte is the high byte of a zero-padded word (RFC 1071 §4.1).
     #[inline]
     pub fn add_bytes(&mut self, data: &[u8]) -> &mut Self {
-        // Headers (20-60 bytes): the plain loop; the vectorised one's set-up costs more
-        // than it saves there.
-        if data.len() <= 64 {
-            return self.add_native(sum_words(data));
-        }
-        // One plain reduction loop over native 32-bit words, which the compiler's loop
-        // vectoriser turns into several vector accumulators on any target. Each word — two
-        // 16-bit words, `hi << 16 | lo` — is added into `a` (wrapping) and its high half
-        // into `b`; the sum of the low halves is then `a - (b << 16)` (mod 2^32), exact
-        // while a run holds at most 65,535 words (the true sums stay below 2^32). Two vector
-        // operations per 16 bytes instead of the three that masking and shifting into
-        // separate sums take. (Hand-written lanes, `[u32; 8]` zipped per 32-byte block, were
-        // regrouped by the superword vectoriser with a rotated lane order: four shuffles per
-        // block, 15 instructions per 32 bytes instead of 11, 27 ns per 1,460 bytes instead
-        // of about 20.)
-        let (words, rest) = data.as_chunks::<4>();
-        let mut wide: u64 = 0;
-        for run in words.chunks(65_535) {
-            let (mut a, mut b) = (0u32, 0u32);
-            for w in run {
-                let w = u32::from_ne_bytes(*w);
-                a = a.wrapping_add(w);
-                b += w >> 16;
-            }
-            wide += u64::from(a.wrapping_sub(b << 16)) + u64::from(b);
-        }
-        wide += sum_words(rest);
-        self.add_native(wide)
+        self.add_native(sum_native(data))
     }
 
     /// Adds a sum of words read in the machine's byte order: folded, then swapped into
@@ -129,6 +102,40 @@ impl Checksum {
     }
 }
 
+/// The sum of `data` as 32-bit words read in the machine's byte order, in a 64-bit
+/// accumulator (unfolded; a final odd byte is the high byte of a zero-padded word, RFC 1071
+/// §4.1). Folded and swapped into network order it is the region's ones'-complement sum
+/// (RFC 1071 §2(B)).
+#[inline]
+fn sum_native(data: &[u8]) -> u64 {
+    // Headers (20-60 bytes): the plain loop; the vectorised one's set-up costs more than it
+    // saves there.
+    if data.len() <= 64 {
+        return sum_words(data);
+    }
+    // One plain reduction loop over native 32-bit words, which the compiler's loop
+    // vectoriser turns into several vector accumulators on any target. Each word — two
+    // 16-bit words, `hi << 16 | lo` — is added into `a` (wrapping) and its high half into
+    // `b`; the sum of the low halves is then `a - (b << 16)` (mod 2^32), exact while a run
+    // holds at most 65,535 words (the true sums stay below 2^32). Two vector operations per
+    // 16 bytes instead of the three that masking and shifting into separate sums take.
+    // (Hand-written lanes, `[u32; 8]` zipped per 32-byte block, were regrouped by the
+    // superword vectoriser with a rotated lane order: four shuffles per block, 15
+    // instructions per 32 bytes instead of 11, 27 ns per 1,460 bytes instead of about 20.)
+    let (words, rest) = data.as_chunks::<4>();
+    let mut wide: u64 = 0;
+    for run in words.chunks(65_535) {
+        let (mut a, mut b) = (0u32, 0u32);
+        for w in run {
+            let w = u32::from_ne_bytes(*w);
+            a = a.wrapping_add(w);
+            b += w >> 16;
+        }
+        wide += u64::from(a.wrapping_sub(b << 16)) + u64::from(b);
+    }
+    wide + sum_words(rest)
+}
+
 /// The sum of `data` as native-order 32-bit words, then a 16-bit word, then a last byte
 /// padded with zero (RFC 1071 §4.1): a plain loop, for short regions and remainders.
 #[inline]
@@ -151,12 +158,14 @@ fn sum_words(data: &[u8]) -> u64 {
 /// Folds a wide ones'-complement sum to 16 bits (end-around carries).
 #[inline]
 fn fold(a: u64) -> u16 {
-    let mut s = (a >> 32) + (a & 0xffff_ffff);
-    s = (s >> 32) + (s & 0xffff_ffff);
-    let mut t = (s >> 16) + (s & 0xffff);
-    t = (t >> 16) + (t & 0xffff);
-    t = (t >> 16) + (t & 0xffff);
-    t as u16
+    // Each step adds the halves with the carry brought around: the sum of two n-bit halves
+    // plus its carry never carries again (when it carried, the n-bit part is at most
+    // 2^n - 2). A non-zero sum never folds to zero, so the result is the one value in
+    // 1..=0xffff congruent to `a` mod 0xffff (0 only for 0).
+    let (s, c) = (a as u32).overflowing_add((a >> 32) as u32);
+    let s = s + u32::from(c);
+    let (t, c) = (s as u16).overflowing_add((s >> 16) as u16);
+    t + u16::from(c)
 }
 
 /// The checksum of one region (the value a header's checksum field should hold when the field
@@ -167,7 +176,23 @@ pub fn checksum(data: &[u8]) -> u16 {
 
 /// True if a region that includes its own checksum field sums to all ones (RFC 1071 §1).
 pub fn verifies(data: &[u8]) -> bool {
-    Checksum::new().add_bytes(data).sum() == 0xffff
+    native_sum_is_all_ones(sum_native(data))
+}
+
+/// True when a sum of words read in the machine's byte order ([`sum_native`], plus any
+/// other words added in that order) folds to all ones: the same test as on the network-order
+/// sum, since swapping the bytes of a sum is the sum of the swapped words (RFC 1071 §2(B))
+/// and all ones reads the same either way. Saves the swap on receive.
+#[inline]
+pub(crate) fn native_sum_is_all_ones(wide: u64) -> bool {
+    fold(wide) == 0xffff
+}
+
+/// The unfolded native-order sum of `data` (see [`sum_native`]), for a caller that adds
+/// further words in the machine's order and tests it with [`native_sum_is_all_ones`].
+#[inline]
+pub(crate) fn native_sum(data: &[u8]) -> u64 {
+    sum_native(data)
 }
 
 /// RFC 1624 eqn. 3: the new checksum after one 16-bit word of the covered data changes from
@@ -208,6 +233,46 @@ mod tests {
             sum = (sum >> 16) + (sum & 0xffff);
         }
         !(sum as u16)
+    }
+
+    #[test]
+    fn fold_matches_repeated_halving() {
+        // The two-step end-around-carry fold against folding halves until nothing is left
+        // to carry, on the edges (zero, all ones, multiples of 0xffff, carries at each
+        // step) and seeded random sums.
+        fn halving(a: u64) -> u16 {
+            let mut s = a;
+            while s > 0xffff {
+                s = (s >> 16) + (s & 0xffff);
+            }
+            s as u16
+        }
+        use rand::{RngCore, SeedableRng};
+        let seed = 0xf01du64;
+        println!("seed {seed:#x}");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let edges = [
+            0,
+            1,
+            0xffff,
+            0x1_0000,
+            0x1_fffe,
+            0xffff_ffff,
+            0x1_0000_0000,
+            0xffff_fffe_0001,
+            0xffff_ffff_0000_0000,
+            0xffff_ffff_ffff_fffe,
+            u64::MAX,
+        ];
+        for a in edges
+            .into_iter()
+            .chain((0..100_000).map(|_| rng.next_u64()))
+        {
+            assert_eq!(fold(a), halving(a), "{a:#x}");
+        }
+        for a in (0..100_000u64).map(|_| rng.next_u64() >> (rng.next_u32() % 64)) {
+            assert_eq!(fold(a), halving(a), "{a:#x}");
+        }
     }
 
     #[test]
@@ -296,6 +361,44 @@ mod tests {
         assert!(verifies(&data));
         data[3] ^= 1;
         assert!(!verifies(&data));
+    }
+
+    #[test]
+    fn verifies_agrees_with_the_network_order_sum() {
+        // `verifies` tests the native-order sum unswapped: for every length and alignment,
+        // filled-in (valid) and damaged regions, it says what the network-order sum says.
+        use rand::{Rng, SeedableRng};
+        let seed = 0x7665_7269u64;
+        println!("seed {seed:#x}");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let (mut valid, mut invalid) = (0, 0);
+        for len in 2..400usize {
+            for start in 0..3 {
+                let mut buf = vec![0u8; start + len];
+                rng.fill(&mut buf[..]);
+                let data = &mut buf[start..];
+                if rng.gen_bool(0.6) {
+                    data[0..2].fill(0);
+                    let c = checksum(data);
+                    data[0..2].copy_from_slice(&c.to_be_bytes());
+                    if rng.gen_bool(0.3) {
+                        let at = rng.gen_range(0..len);
+                        data[at] ^= 1 << rng.gen_range(0..8);
+                    }
+                }
+                let want = Checksum::new().add_bytes(data).sum() == 0xffff;
+                assert_eq!(verifies(data), want, "len {len} start {start}");
+                if want {
+                    valid += 1;
+                } else {
+                    invalid += 1;
+                }
+            }
+        }
+        assert!(
+            valid > 300 && invalid > 300,
+            "{valid} valid, {invalid} invalid"
+        );
     }
 
     #[test]

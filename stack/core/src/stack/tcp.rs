@@ -4,7 +4,7 @@
 
 use super::Stack;
 use super::input::LinkInfo;
-use crate::config::IfaceId;
+use super::tcp_path::{self, TcpPath, emit_tcp_frame, tcp_header_len};
 use crate::event::Event;
 use crate::link::ChecksumState;
 use crate::tcp::conn::{
@@ -83,24 +83,15 @@ pub struct TcpInfo {
     pub unacked: usize,
 }
 
-/// Everything but the payload that a TCP frame built in one piece needs.
-struct TcpFramePlan {
-    iface: IfaceId,
-    src: Ipv4Addr,
-    remote: Ipv4Addr,
-    lport: u16,
-    rport: u16,
-    our_mac: weft_wire::MacAddr,
-    their_mac: weft_wire::MacAddr,
-    tcp_header_len: usize,
-    payload_len: usize,
-}
-
-impl TcpFramePlan {
-    /// Ethernet, IPv4 (no options) and TCP headers plus the payload.
-    fn frame_len(&self) -> usize {
-        weft_wire::ethernet::HEADER_LEN + 20 + self.tcp_header_len + self.payload_len
-    }
+/// What became of a segment `Stack::write_direct` was given.
+enum Direct {
+    /// Written into the buffer: the interface and the frame's length.
+    Written(crate::config::IfaceId, usize),
+    /// Not for this path (no path, or too long for the MTU or the buffer): the general one
+    /// takes it.
+    General,
+    /// Could not be written (nothing counted as sent).
+    Failed,
 }
 
 /// The options a segment of ours carries: MSS and window scale on SYNs (MUST-14; RFC 7323
@@ -115,14 +106,6 @@ fn tcp_options(seg: &SegmentOut) -> arrayvec::ArrayVec<TcpOption<'static>, 3> {
         options.push(TcpOption::WindowScale(s));
     }
     options
-}
-
-/// The length of `seg`'s TCP header: 20 bytes, 4 more for MSS, 4 for NOP and window scale
-/// (the options of [`tcp_options`], a whole number of 32-bit words).
-fn tcp_header_len(seg: &SegmentOut) -> usize {
-    weft_wire::tcp::HEADER_LEN
-        + if seg.mss.is_some() { 4 } else { 0 }
-        + if seg.window_scale.is_some() { 4 } else { 0 }
 }
 
 /// The header of `seg` from port `lport` to `rport`.
@@ -227,18 +210,36 @@ impl Stack {
             return;
         }
         self.tcp.counters.rx_segments += 1;
-        let seg = seg_in(&p);
         let (src_port, dst_port) = (p.src_port(), p.dst_port());
-        let tuple: FourTuple = (dst, dst_port, src, src_port);
-        if let Some(index) = self.tcp.lookup(tuple) {
+        if let Some(index) = self.tcp.lookup_parts(dst, dst_port, src, src_port) {
+            let predict = self.tcp_header_prediction;
             let limiter = &mut self.tcp_challenge;
             if let Some(slot) = self.tcp.slot_at(index) {
-                slot.conn
-                    .handle_segment(now, &seg, &mut || limiter.allow(now));
+                // The common data segment (only ACK, perhaps PSH) first tries header
+                // prediction, which handles it as the general rules would or leaves it.
+                let flags = p.flags().bits() & !TcpFlags::PSH.bits();
+                let predicted = predict
+                    && flags == TcpFlags::ACK.bits()
+                    && slot.conn.handle_data_fast(
+                        now,
+                        Seq(p.seq_number()),
+                        Seq(p.ack_number()),
+                        p.window_len(),
+                        p.flags().contains(TcpFlags::PSH),
+                        p.payload_ref(),
+                    );
+                if predicted {
+                    self.tcp_predicted += 1;
+                } else {
+                    slot.conn
+                        .handle_segment(now, &seg_in(&p), &mut || limiter.allow(now));
+                }
             }
             self.tcp_touch(now, index);
             return;
         }
+        let seg = seg_in(&p);
+        let tuple: FourTuple = (dst, dst_port, src, src_port);
         // LISTEN (RFC 9293 §3.10.7.2).
         if let Some(l) = self.tcp.listener_for(dst, dst_port) {
             if seg.rst {
@@ -328,13 +329,20 @@ impl Stack {
     ) {
         // The common case — the next hop's MAC is known and the segment fits the MTU — builds
         // the whole frame in one buffer (a reused one when `poll_transmit` gave one back).
-        if let Some(plan) = self.tcp_frame_plan(now, tuple, seg, from) {
+        let path = match from {
+            Some(index) => self.tcp_path(now, index),
+            None => self.tcp_path_for(now, tuple),
+        };
+        let payload_len = if from.is_some() { seg.payload_len } else { 0 };
+        if let Some(path) = &path
+            && let Some(len) = path.frame_len(seg, payload_len)
+        {
             let mut frame = self.frame_pool.pop().unwrap_or_default();
-            // Every byte is written by `write_tcp_frame` (the frame is cut to what it wrote).
-            frame.resize(plan.frame_len(), 0);
-            if let Some(n) = self.write_tcp_frame(&plan, seg, from, dscp, &mut frame) {
+            // Every byte is written by `write_tcp_segment` (the frame is cut to what it wrote).
+            frame.resize(len, 0);
+            if let Some(n) = self.write_tcp_segment(path, seg, from, dscp, &mut frame) {
                 frame.truncate(n);
-                self.push_frame(plan.iface, frame);
+                self.push_frame(path.iface, frame);
             }
             return;
         }
@@ -384,106 +392,91 @@ impl Stack {
         );
     }
 
-    /// How `seg` becomes one Ethernet frame without help: the route, both MAC addresses (the
-    /// next hop's from the ARP cache) and the sizes; `None` when the route is missing, the
-    /// next hop unresolved or broadcast, or the segment too long for the MTU (then the
-    /// general IPv4 path resolves, fragments or counts it).
-    fn tcp_frame_plan(
-        &mut self,
-        now: Instant,
-        tuple: FourTuple,
-        seg: &SegmentOut,
-        from: Option<u32>,
-    ) -> Option<TcpFramePlan> {
-        let (local, _, remote, _) = tuple;
-        let (iface, next_hop, src) = self.route(remote)?;
-        let src = if local.is_unspecified() { src } else { local };
-        let payload_len = if from.is_some() { seg.payload_len } else { 0 };
-        let tcp_header_len = tcp_header_len(seg);
-        let ifc = self.ifaces.get(usize::from(iface.0))?;
-        if 20 + tcp_header_len + payload_len > usize::from(ifc.mtu)
-            || self.routes.is_broadcast(iface, next_hop)
+    /// Makes the output path cached in the slot of the connection at slab index `index`
+    /// current: kept while it holds (no route or ARP change since, the ARP entry alive:
+    /// `TcpPath::valid`), else worked out anew (`None` as for [`Stack::tcp_path_for`]).
+    /// True when the slot has a path.
+    fn tcp_path_ready(&mut self, now: Instant, index: u32) -> bool {
+        let route_gen = self.routes.generation();
+        let Some(slot) = self.tcp.slot_at(index) else {
+            return false;
+        };
+        if let Some(p) = &slot.path
+            && let Some(ifc) = self.ifaces.get(usize::from(p.iface.0))
+            && p.valid(now, route_gen, ifc.arp.generation())
         {
-            return None;
+            return true;
         }
-        let their_mac = ifc.arp.lookup(now, next_hop)?;
-        Some(TcpFramePlan {
-            iface,
-            src,
-            remote,
-            lport: tuple.1,
-            rport: tuple.3,
-            our_mac: ifc.mac,
-            their_mac,
-            tcp_header_len,
-            payload_len,
-        })
+        let tuple = slot.tuple;
+        let p = self.tcp_path_for(now, tuple);
+        if let Some(slot) = self.tcp.slot_at(index) {
+            slot.path = p;
+        }
+        p.is_some()
     }
 
-    /// Writes the frame `plan` describes into `buf` (at least `plan.frame_len()` bytes): the
-    /// payload read from the send buffer of connection `from` straight into place, then the
-    /// Ethernet, IPv4 and TCP headers and the checksum around it. Returns the frame's
+    /// The connection's current output path (see [`Stack::tcp_path_ready`]), copied.
+    fn tcp_path(&mut self, now: Instant, index: u32) -> Option<TcpPath> {
+        if !self.tcp_path_ready(now, index) {
+            return None;
+        }
+        self.tcp.slot_at(index).and_then(|s| s.path)
+    }
+
+    /// How segments from `tuple.0:tuple.1` to `tuple.2:tuple.3` become Ethernet frames
+    /// without help: the route, the source address, both MAC addresses (the next hop's from
+    /// the ARP cache); `None` when the route is missing, the next hop unresolved or broadcast
+    /// (then the general IPv4 path resolves or counts it).
+    fn tcp_path_for(&self, now: Instant, tuple: FourTuple) -> Option<TcpPath> {
+        let (local, lport, remote, rport) = tuple;
+        let (iface, next_hop, src) = self.route(remote)?;
+        let src = if local.is_unspecified() { src } else { local };
+        let ifc = self.ifaces.get(usize::from(iface.0))?;
+        if self.routes.is_broadcast(iface, next_hop) {
+            return None;
+        }
+        let (their_mac, expires) = ifc.arp.lookup_until(now, next_hop)?;
+        Some(TcpPath::new(
+            (self.routes.generation(), ifc.arp.generation(), expires),
+            iface,
+            ifc.mtu,
+            (ifc.mac, their_mac),
+            self.ttl,
+            (src, lport),
+            (remote, rport),
+        ))
+    }
+
+    /// Writes the frame of `seg` along `path` into `buf` (at least `path.frame_len` bytes):
+    /// the payload read from the send buffer of connection `from` (none when `None`)
+    /// straight into place, then the headers and checksums around it. Returns the frame's
     /// length (shorter than planned if the send buffer held less), `None` if it could not be
     /// written (nothing counted as sent then).
-    fn write_tcp_frame(
+    fn write_tcp_segment(
         &mut self,
-        plan: &TcpFramePlan,
+        path: &TcpPath,
         seg: &SegmentOut,
         from: Option<u32>,
         dscp: u8,
         buf: &mut [u8],
     ) -> Option<usize> {
-        let l2 = weft_wire::ethernet::HEADER_LEN;
-        let headers = l2 + 20 + plan.tcp_header_len;
+        let at = tcp_path::HEADERS_LEN + tcp_header_len(seg) - weft_wire::tcp::HEADER_LEN;
         let read = match from {
             None => 0,
             Some(index) => {
                 let slot = self.tcp.slot_at(index)?;
-                let dst = buf.get_mut(headers..headers + plan.payload_len)?;
+                let dst = buf.get_mut(at..at + seg.payload_len)?;
                 slot.conn.read_payload(seg.payload_offset, dst)
             }
         };
-        let tcp_len = plan.tcp_header_len + read;
         let ident = self.next_ident;
         self.next_ident = self.next_ident.wrapping_add(1);
-        // No options and no fragmentation (segments are sized to the MTU): the fixed
-        // header, checksum from the field values.
-        let ip = weft_wire::ipv4::Ipv4Header {
-            src: plan.src,
-            dst: plan.remote,
-            protocol: IpProtocol::TCP,
-            ttl: self.ttl,
-            dscp: dscp & 0x3f,
-            ecn: 0,
-            ident,
-            dont_frag: false,
-            payload_len: tcp_len,
-        };
-        let options = tcp_options(seg);
-        let header = tcp_header(plan.lport, plan.rport, seg, &options);
-        debug_assert_eq!(header.try_header_len().ok(), Some(plan.tcp_header_len));
-        let frame = buf.get_mut(..headers + read)?;
-        let ok = weft_wire::ethernet::emit_untagged(
-            frame,
-            plan.their_mac,
-            plan.our_mac,
-            weft_wire::ethernet::EtherType::IPV4,
-        )
-        .is_ok()
-            && frame.get_mut(l2..).is_some_and(|b| ip.emit(b).is_ok())
-            // MUST-2: the sender computes the checksum (over the payload in place).
-            && frame.get_mut(l2 + 20..).is_some_and(|b| {
-                header
-                    .emit_around_payload(plan.src, plan.remote, read, b)
-                    .is_ok()
-            });
-        if !ok {
-            return None;
-        }
+        let n = emit_tcp_frame(path, seg, ident, dscp, read, buf)?;
         self.tcp.counters.tx_segments += 1;
         self.counters.ipv4.tx_datagrams += 1;
-        Some(headers + read)
+        Some(n)
     }
+
     /// A connection changed: its output, its events and its deadline are handled at the next
     /// flush (`poll_transmit`, which the caller runs until `None` before it reads
     /// `poll_timeout`). The deadline is set once there, after the segments went out, instead
@@ -606,7 +599,7 @@ impl Stack {
     }
 
     /// `poll_transmit`'s TCP step: the next segment of the changed connections, written
-    /// straight into `buf` when it can be built in one piece (see `tcp_frame_plan`). Any
+    /// straight into `buf` when it can be built in one piece (see `tcp_path_for`). Any
     /// other segment takes the general path into the transmit queue, and `None` is returned
     /// as soon as the queue holds a frame (the caller sends it first, then calls again) or
     /// when no connection has anything more to send. A connection left part way keeps its
@@ -645,23 +638,62 @@ impl Stack {
                 self.tcp_flushed(index, false);
                 continue;
             };
-            let plan = self.tcp_frame_plan(now, tuple, seg, Some(index));
-            if let Some(plan) = &plan
-                && buf.len() >= plan.frame_len()
-            {
-                if let Some(len) = self.write_tcp_frame(plan, seg, Some(index), dscp, buf) {
-                    self.counters.ethernet.tx_frames += 1;
-                    return Some(crate::stack::Transmit {
-                        iface: plan.iface,
-                        len,
-                        meta: crate::link::TxMeta::default(),
-                    });
+            if self.tcp_path_ready(now, index) {
+                match self.write_direct(index, seg, dscp, buf) {
+                    Direct::Written(iface, len) => {
+                        self.counters.ethernet.tx_frames += 1;
+                        return Some(crate::stack::Transmit {
+                            iface,
+                            len,
+                            meta: crate::link::TxMeta::default(),
+                        });
+                    }
+                    Direct::Failed => continue,
+                    Direct::General => {}
                 }
-                continue;
             }
             // Unresolved, too long for the MTU or for `buf`: queued (or counted) as ever.
             self.output_tcp_dscp(now, tuple, seg, Some(index), dscp);
         }
+    }
+
+    /// Writes `seg` of the connection at slab index `index` into `buf` along the path cached
+    /// in its slot (made current by `tcp_path_ready`), the payload read from its send
+    /// buffer straight into place: [`Stack::write_tcp_segment`] without copying the path
+    /// out of the slot.
+    fn write_direct(&mut self, index: u32, seg: &SegmentOut, dscp: u8, buf: &mut [u8]) -> Direct {
+        let Stack {
+            tcp,
+            counters,
+            next_ident,
+            ..
+        } = self;
+        let Some(slot) = tcp.slot_at(index) else {
+            return Direct::Failed;
+        };
+        let Some(path) = &slot.path else {
+            return Direct::General;
+        };
+        if path
+            .frame_len(seg, seg.payload_len)
+            .is_none_or(|len| buf.len() < len)
+        {
+            return Direct::General;
+        }
+        let at = tcp_path::HEADERS_LEN + tcp_header_len(seg) - weft_wire::tcp::HEADER_LEN;
+        let Some(dst) = buf.get_mut(at..at + seg.payload_len) else {
+            return Direct::Failed;
+        };
+        let read = slot.conn.read_payload(seg.payload_offset, dst);
+        let ident = *next_ident;
+        *next_ident = ident.wrapping_add(1);
+        let Some(n) = emit_tcp_frame(path, seg, ident, dscp, read, buf) else {
+            return Direct::Failed;
+        };
+        let iface = path.iface;
+        tcp.counters.tx_segments += 1;
+        counters.ipv4.tx_datagrams += 1;
+        Direct::Written(iface, n)
     }
 
     fn tcp_events(&mut self, index: u32) {
@@ -1024,6 +1056,7 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::IfaceId;
     use crate::config::{InterfaceConfig, StackConfig};
     use crate::link::RxMeta;
     use crate::time::Duration;
@@ -1100,5 +1133,366 @@ mod tests {
             "{:?}",
             a.late_timer()
         );
+    }
+
+    /// A connection from `a` (10.0.0.1) to a listener on `b` (10.0.0.2) with some data
+    /// moved, so `a` has cached its path; returns the socket and the time.
+    fn connected_pair(a: &mut Stack, b: &mut Stack) -> (TcpSocketId, Instant) {
+        let now = Instant::ZERO;
+        let l = b.tcp_listen(Ipv4Addr::UNSPECIFIED, 80, 4).unwrap();
+        let c = a
+            .tcp_connect(
+                now,
+                (Ipv4Addr::new(10, 0, 0, 2), 80),
+                (Ipv4Addr::UNSPECIFIED, 0),
+            )
+            .unwrap();
+        for _ in 0..4 {
+            pump(a, b, now);
+            pump(b, a, now);
+        }
+        assert!(b.tcp_accept(l).unwrap().is_some());
+        assert_eq!(a.tcp_send(now, c, &[1u8; 3000]).unwrap(), 3000);
+        assert!(pump(a, b, now) > 0);
+        pump(b, a, now);
+        assert!(
+            a.tcp.slot_at(c.index).unwrap().path.is_some(),
+            "path cached"
+        );
+        (c, now)
+    }
+
+    /// The frames `from` sends now, in order.
+    fn frames_out(from: &mut Stack, now: Instant) -> Vec<Vec<u8>> {
+        let mut buf = [0u8; 1514];
+        let mut out = Vec::new();
+        while let Some(t) = from.poll_transmit(now, &mut buf) {
+            out.push(buf[..t.len].to_vec());
+        }
+        out
+    }
+
+    fn is_tcp(frame: &[u8]) -> bool {
+        frame[12..14] == [0x08, 0x00] && frame[23] == 6
+    }
+
+    #[test]
+    fn cached_path_follows_an_arp_change() {
+        // The peer's MAC changes (an ARP reply from its address with another MAC, RFC 826's
+        // merge): the next segment goes to the new MAC, not to the one the path cached.
+        let (mut a, mut b) = (stack(1), stack(2));
+        let (c, now) = connected_pair(&mut a, &mut b);
+        let new_mac = MacAddr([2, 0, 0, 0, 0, 0x99]);
+        let reply = weft_wire::ArpRepr {
+            operation: weft_wire::ArpOperation::REPLY,
+            sender_mac: new_mac,
+            sender_ip: Ipv4Addr::new(10, 0, 0, 2),
+            target_mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            target_ip: Ipv4Addr::new(10, 0, 0, 1),
+        };
+        let mut frame = vec![0u8; 42];
+        frame[..6].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+        frame[6..12].copy_from_slice(&new_mac.0);
+        frame[12..14].copy_from_slice(&[0x08, 0x06]);
+        reply.emit(&mut frame[14..]).unwrap();
+        a.handle_frame(now, IfaceId(0), &frame, RxMeta::default());
+        assert_eq!(
+            a.arp_lookup(now, IfaceId(0), Ipv4Addr::new(10, 0, 0, 2)),
+            Some(new_mac)
+        );
+        assert_eq!(a.tcp_send(now, c, &[2u8; 3000]).unwrap(), 3000);
+        let sent: Vec<_> = frames_out(&mut a, now)
+            .into_iter()
+            .filter(|f| is_tcp(f))
+            .collect();
+        assert!(!sent.is_empty());
+        for f in &sent {
+            assert_eq!(
+                f[..6],
+                new_mac.0,
+                "segment to the MAC the ARP cache now holds"
+            );
+        }
+    }
+
+    #[test]
+    fn cached_path_ends_with_its_arp_entry() {
+        // Past the ARP entry's lifetime (no ARP traffic renewed it, and no timer removed it
+        // yet) the next segment waits for resolution: an ARP request goes out, not the
+        // segment to the MAC the path cached.
+        let (mut a, mut b) = (stack(1), stack(2));
+        let (c, _) = connected_pair(&mut a, &mut b);
+        let later = Instant::ZERO + Duration::from_secs(61);
+        assert_eq!(
+            a.arp_lookup(later, IfaceId(0), Ipv4Addr::new(10, 0, 0, 2)),
+            None
+        );
+        assert_eq!(a.tcp_send(later, c, &[2u8; 3000]).unwrap(), 3000);
+        let sent = frames_out(&mut a, later);
+        assert!(
+            sent.iter().all(|f| !is_tcp(f)),
+            "no segment without a live ARP entry"
+        );
+        assert!(
+            sent.iter()
+                .any(|f| f[..6] == [0xff; 6] && f[12..14] == [0x08, 0x06]),
+            "an ARP request instead"
+        );
+    }
+
+    #[test]
+    fn cached_path_follows_a_route_change() {
+        // The interface loses its address: no route to the peer any more, so the next
+        // segment is counted (`tx_no_route`) instead of sent along the cached path.
+        let (mut a, mut b) = (stack(1), stack(2));
+        let (c, now) = connected_pair(&mut a, &mut b);
+        let before = a.counters().ipv4.tx_no_route;
+        a.routes.set_iface_addr(IfaceId(0), None).unwrap();
+        assert_eq!(a.tcp_send(now, c, &[2u8; 3000]).unwrap(), 3000);
+        let sent = frames_out(&mut a, now);
+        assert!(
+            sent.iter().all(|f| !is_tcp(f)),
+            "no segment without a route"
+        );
+        assert!(a.counters().ipv4.tx_no_route > before);
+    }
+
+    /// One seeded run of a two-way transfer over a lossy, duplicating, reordering link,
+    /// with header prediction on or off on both stacks: every frame either stack sent, in
+    /// order, both connections' final state, and how many segments were predicted.
+    fn prediction_run(seed: u64, predict: bool) -> (Vec<Vec<u8>>, [TcpInfo; 2], u64) {
+        use rand_chacha::ChaCha20Rng;
+        use rand_core::{RngCore, SeedableRng};
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let (mut a, mut b) = (stack(1), stack(2));
+        a.tcp_header_prediction = predict;
+        b.tcp_header_prediction = predict;
+        let mut now = Instant::ZERO;
+        let l = b.tcp_listen(Ipv4Addr::UNSPECIFIED, 80, 4).unwrap();
+        let ca = a
+            .tcp_connect(
+                now,
+                (Ipv4Addr::new(10, 0, 0, 2), 80),
+                (Ipv4Addr::UNSPECIFIED, 0),
+            )
+            .unwrap();
+        let mut cb = None;
+        let mut log = Vec::new();
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i * 7 + 3) as u8).collect();
+        let mut buf = vec![0u8; 20_000];
+        // Keepalive on both ends, so the idle spells below send probes (whose timing
+        // depends on when each side last heard from the other).
+        let keepalive = |c: &mut TcpConfig| c.keepalive = Some(Duration::from_millis(300));
+        a.tcp_configure(now, ca, keepalive).unwrap();
+        for turn in 0..3000 {
+            // Each side writes and reads a random amount (sometimes nothing: the windows
+            // fill and close), but for a silent spell every 500 turns; at the end both
+            // close their direction (the FINs lost, duplicated or reordered too).
+            let quiet = turn % 500 >= 450;
+            let n = if quiet {
+                0
+            } else {
+                (rng.next_u32() % 6000) as usize
+            };
+            let _ = a.tcp_send(now, ca, &data[..n]);
+            if turn == 2900 {
+                a.tcp_shutdown(now, ca).unwrap();
+            }
+            if cb.is_none() {
+                cb = b.tcp_accept(l).unwrap();
+                if let Some(cb) = cb {
+                    b.tcp_configure(now, cb, keepalive).unwrap();
+                }
+            }
+            if let Some(cb) = cb {
+                if turn == 2800 {
+                    b.tcp_shutdown(now, cb).unwrap();
+                }
+                if !quiet && rng.next_u32() % 4 == 0 {
+                    let n = (rng.next_u32() % 3000) as usize;
+                    let _ = b.tcp_send(now, cb, &data[..n]);
+                }
+                if rng.next_u32() % 3 != 0 {
+                    let n = (rng.next_u32() % 20_000) as usize;
+                    let _ = b.tcp_recv(now, cb, &mut buf[..n]);
+                }
+            }
+            let n = (rng.next_u32() % 20_000) as usize;
+            let _ = a.tcp_recv(now, ca, &mut buf[..n]);
+            // Frames each way: lost, duplicated or swapped with the next now and then.
+            for dir in 0..2 {
+                let (from, to) = if dir == 0 {
+                    (&mut a, &mut b)
+                } else {
+                    (&mut b, &mut a)
+                };
+                let mut frames = frames_out(from, now);
+                log.extend(frames.iter().cloned());
+                let mut i = 0;
+                while i < frames.len() {
+                    match rng.next_u32() % 40 {
+                        0 => {
+                            frames.remove(i);
+                            continue;
+                        }
+                        1 => frames.insert(i, frames[i].clone()),
+                        2 if i + 1 < frames.len() => frames.swap(i, i + 1),
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                for f in &frames {
+                    to.handle_frame(now, IfaceId(0), f, RxMeta::default());
+                }
+            }
+            while a.poll_event().is_some() {}
+            while b.poll_event().is_some() {}
+            now = now + Duration::from_micros(u64::from(rng.next_u32() % 30_000));
+            for s in [&mut a, &mut b] {
+                if s.poll_timeout().is_some_and(|t| t <= now) {
+                    s.handle_timeout(now);
+                }
+            }
+        }
+        let infos = [a.tcp_info(ca).unwrap(), b.tcp_info(cb.unwrap()).unwrap()];
+        (log, infos, a.tcp_predicted + b.tcp_predicted)
+    }
+
+    #[test]
+    fn header_prediction_changes_nothing() {
+        // Seeded: the same two-way transfer with loss, duplicates and reordering, header
+        // prediction on and off, sends exactly the same frames and ends in the same state.
+        for seed in 0..6u64 {
+            println!("seed {seed}");
+            let (on, on_info, predicted) = prediction_run(seed, true);
+            let (off, off_info, none) = prediction_run(seed, false);
+            println!("{predicted} segments predicted, {} frames", on.len());
+            assert_eq!(none, 0);
+            assert!(
+                predicted > 1000,
+                "seed {seed}: only {predicted} segments predicted"
+            );
+            assert!(on_info[0].stats.segs_out > 3000 && on_info[1].stats.ooo_segments > 0);
+            assert!(on_info[0].stats.keepalives > 0 && on_info[1].stats.keepalives > 0);
+            // `b` closed first (TIME-WAIT), `a` after it (LAST-ACK, then CLOSED).
+            assert_eq!(
+                (on_info[0].state, on_info[1].state),
+                (State::Closed, State::TimeWait),
+                "seed {seed}: both ends closed"
+            );
+            assert_eq!(on.len(), off.len(), "seed {seed}: frame counts differ");
+            for (i, (x, y)) in on.iter().zip(&off).enumerate() {
+                assert_eq!(x, y, "seed {seed}: frame {i} differs");
+            }
+            assert_eq!(on_info, off_info, "seed {seed}");
+        }
+    }
+
+    /// A scripted run with header prediction on or off: after an idle spell `b`'s keepalive
+    /// probe goes unanswered (`a`'s answer is lost) when `a`'s data arrives; then `a`'s FIN
+    /// arrives before the data in front of it. Every frame both sent, `b`'s final state, and
+    /// how many segments were predicted.
+    fn scripted_run(predict: bool) -> (Vec<Vec<u8>>, State, u64) {
+        let (mut a, mut b) = (stack(1), stack(2));
+        a.tcp_header_prediction = predict;
+        b.tcp_header_prediction = predict;
+        let (c, mut now) = connected_pair(&mut a, &mut b);
+        let keepalive = |c: &mut TcpConfig| c.keepalive = Some(Duration::from_millis(300));
+        let mut log = Vec::new();
+        let step = |a: &mut Stack, b: &mut Stack, now: Instant, log: &mut Vec<Vec<u8>>| {
+            for s in [&mut *a, &mut *b] {
+                if s.poll_timeout().is_some_and(|t| t <= now) {
+                    s.handle_timeout(now);
+                }
+            }
+            let fa = frames_out(a, now);
+            let fb = frames_out(b, now);
+            log.extend(fa.iter().cloned());
+            log.extend(fb.iter().cloned());
+            (fa, fb)
+        };
+        // `b`'s end of the connection (the only one it has).
+        let cb = b.tcp.id_of(0).unwrap();
+        b.tcp_configure(now, cb, keepalive).unwrap();
+        let mut buf = [0u8; 10_000];
+        let _ = b.tcp_recv(now, cb, &mut buf);
+        // Idle until `b` probes; `a` answers, and the answer is lost.
+        let mut probed = false;
+        for _ in 0..40 {
+            now = now + Duration::from_millis(50);
+            let (fa, fb) = step(&mut a, &mut b, now, &mut log);
+            for f in &fa {
+                b.handle_frame(now, IfaceId(0), f, RxMeta::default());
+            }
+            for f in &fb {
+                a.handle_frame(now, IfaceId(0), f, RxMeta::default());
+            }
+            probed = b.tcp_info(cb).unwrap().stats.keepalives > 0;
+            if probed {
+                let lost = frames_out(&mut a, now);
+                log.extend(lost);
+                break;
+            }
+        }
+        assert!(probed);
+        // `a`'s data arrives while `b`'s probe is unanswered; then a quiet spell (when `b`
+        // probes next depends on whether that data reset its probes).
+        a.tcp_send(now, c, &[5u8; 2000]).unwrap();
+        let (fa, _) = step(&mut a, &mut b, now, &mut log);
+        for f in &fa {
+            b.handle_frame(now, IfaceId(0), f, RxMeta::default());
+        }
+        let _ = b.tcp_recv(now, cb, &mut buf);
+        for _ in 0..30 {
+            now = now + Duration::from_millis(50);
+            let (fa, fb) = step(&mut a, &mut b, now, &mut log);
+            for f in &fa {
+                b.handle_frame(now, IfaceId(0), f, RxMeta::default());
+            }
+            for f in &fb {
+                a.handle_frame(now, IfaceId(0), f, RxMeta::default());
+            }
+        }
+        assert_eq!(a.tcp_info(c).unwrap().unacked, 0);
+        // Data, then a FIN alone; the FIN arrives first.
+        now = now + Duration::from_millis(10);
+        a.tcp_send(now, c, &[6u8; 500]).unwrap();
+        let (data, _) = step(&mut a, &mut b, now, &mut log);
+        a.tcp_shutdown(now, c).unwrap();
+        let (fin, _) = step(&mut a, &mut b, now, &mut log);
+        assert!(data.len() == 1 && fin.len() == 1, "data, then a FIN alone");
+        for f in fin.iter().chain(&data) {
+            b.handle_frame(now, IfaceId(0), f, RxMeta::default());
+        }
+        // Then everything is delivered for a while.
+        for _ in 0..100 {
+            now = now + Duration::from_millis(50);
+            let (fa, fb) = step(&mut a, &mut b, now, &mut log);
+            for f in &fa {
+                b.handle_frame(now, IfaceId(0), f, RxMeta::default());
+            }
+            for f in &fb {
+                a.handle_frame(now, IfaceId(0), f, RxMeta::default());
+            }
+        }
+        let state = b.tcp_info(cb).unwrap().state;
+        (log, state, a.tcp_predicted + b.tcp_predicted)
+    }
+
+    #[test]
+    fn header_prediction_leaves_probes_and_early_fins_to_the_general_rules() {
+        // A data segment that answers an outstanding keepalive probe, and one that fills the
+        // gap before a FIN already received, take the general rules (which reset the probes
+        // and take the FIN): the same frames and the same end state with prediction on or
+        // off.
+        let (on, on_state, predicted) = scripted_run(true);
+        let (off, off_state, _) = scripted_run(false);
+        assert!(predicted > 0);
+        assert_eq!(on_state, State::CloseWait, "the FIN was taken");
+        assert_eq!(on_state, off_state);
+        assert_eq!(on.len(), off.len());
+        for (i, (x, y)) in on.iter().zip(&off).enumerate() {
+            assert_eq!(x, y, "frame {i} differs");
+        }
     }
 }

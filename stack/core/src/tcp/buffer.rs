@@ -289,6 +289,21 @@ impl RecvBuffer {
         self.readable == 0 && self.ooo.is_empty()
     }
 
+    /// Appends `data` at the in-order end in one copy when nothing is held out of order and
+    /// all of it fits the room — what [`insert`](Self::insert) at offset 0 then does, with
+    /// `advanced` = `data.len()` and nothing trimmed. False, changing nothing, otherwise.
+    #[inline]
+    pub fn append_in_order(&mut self, data: &[u8]) -> bool {
+        if !self.ooo.is_empty() || self.buf.len() != self.readable || data.len() > self.room() {
+            return false;
+        }
+        let needed = self.readable + data.len();
+        reserve_bounded(&mut self.buf, needed, self.capacity + self.slack);
+        self.buf.extend(data);
+        self.readable = needed;
+        true
+    }
+
     /// Places a segment's data. `offset` is where `data` starts relative to the next expected
     /// byte (RCV.NXT). The caller first trims the part already received (bytes before RCV.NXT,
     /// RFC 9293 §3.10.7.4, "trimmed to the window"), so a `usize` offset is always at or after
@@ -318,11 +333,7 @@ impl RecvBuffer {
         }
         // The common case: in order, nothing held out of order. Appended in one copy (no
         // zero fill, no range bookkeeping).
-        if offset == 0 && self.ooo.is_empty() && self.buf.len() == self.readable {
-            let needed = self.readable + kept;
-            reserve_bounded(&mut self.buf, needed, self.capacity + self.slack);
-            self.buf.extend(data);
-            self.readable = needed;
+        if offset == 0 && self.append_in_order(data) {
             out.advanced = kept;
             return out;
         }

@@ -1134,6 +1134,48 @@ impl Conn {
         }
     }
 
+    /// Header prediction (Jacobson's, as in BSD's `tcp_input`) for the common segment of a
+    /// receiver in a bulk transfer: in ESTABLISHED, a segment with only ACK (and perhaps PSH)
+    /// set — the caller checks the flags — carrying exactly the next expected data
+    /// (SEG.SEQ = RCV.NXT), acknowledging nothing new (SEG.ACK = SND.UNA), all of it inside
+    /// the window and the buffer, with nothing held out of order. For such a segment the
+    /// general rules ([`handle_segment`](Self::handle_segment), RFC 9293 §3.10.7.4) come down
+    /// to the steps taken here: it is acceptable; the ACK is in range (SND.UNA − MAX.SND.WND
+    /// =< SEG.ACK =< SND.NXT, RFC 5961 §5.2, as the largest window is below 2^31) but neither
+    /// new nor a duplicate (it carries data, RFC 5681 §2); the window update rule; the text
+    /// appended in order; the delayed-ACK rule. Returns false, having changed nothing, for any
+    /// other segment, which then takes `handle_segment`.
+    pub fn handle_data_fast(
+        &mut self,
+        now: Instant,
+        seq: Seq,
+        ack: Seq,
+        window: u16,
+        psh: bool,
+        payload: &[u8],
+    ) -> bool {
+        let len = payload.len();
+        if self.state != State::Established
+            || seq != self.rcv_nxt
+            || ack != self.snd_una
+            || len == 0
+            || len > self.rcv_edge_max.since(self.rcv_nxt)
+            || self.keepalive_probes_sent > 0
+            || self.app_closed
+            || self.fin_rcvd_at.is_some()
+            || !self.recvbuf.append_in_order(payload)
+        {
+            return false;
+        }
+        self.stats.segs_in += 1;
+        self.last_rx = now;
+        self.update_send_window(seq, ack, window);
+        self.rcv_nxt = self.rcv_nxt + len;
+        self.events |= events::READABLE;
+        self.ack_in_order(now, len, psh);
+        true
+    }
+
     /// RFC 9293 §3.10.7.3.
     fn segment_syn_sent(&mut self, now: Instant, seg: &SegmentIn<'_>) {
         // First: the ACK.
@@ -1462,20 +1504,7 @@ impl Conn {
                 self.rtt_probe = None;
             }
         }
-        // Window update (RFC 9293 §3.10.7.4): from the newest segment only.
-        if self.snd_wl1.lt(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.le(ack)) {
-            // MUST-1: the window is unsigned.
-            self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
-            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-            self.snd_wl1 = seg.seq;
-            self.snd_wl2 = ack;
-            if self.snd_wnd > 0 && self.persist_at.is_some() {
-                // The window opened: what waited goes now; a later closed window is probed
-                // from the first interval again.
-                self.persist_at = None;
-                self.persist_backoff = 0;
-            }
-        }
+        self.update_send_window(seg.seq, ack, seg.window);
         // Our FIN acknowledged?
         let fin_acked = self.fin_queued && self.snd_una == self.fin_seq() + 1;
         match self.state {
@@ -1483,6 +1512,24 @@ impl Conn {
             State::Closing if fin_acked => self.enter_time_wait(now),
             State::LastAck if fin_acked => self.enter_closed(None),
             _ => {}
+        }
+    }
+
+    /// Window update (RFC 9293 §3.10.7.4): from the newest segment only.
+    #[inline]
+    fn update_send_window(&mut self, seq: Seq, ack: Seq, window: u16) {
+        if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(ack)) {
+            // MUST-1: the window is unsigned.
+            self.snd_wnd = u32::from(window) << self.snd_wscale;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
+            if self.snd_wnd > 0 && self.persist_at.is_some() {
+                // The window opened: what waited goes now; a later closed window is probed
+                // from the first interval again.
+                self.persist_at = None;
+                self.persist_backoff = 0;
+            }
         }
     }
 
@@ -1511,7 +1558,6 @@ impl Conn {
     }
 
     fn process_text_and_fin(&mut self, now: Instant, seg: &SegmentIn<'_>) {
-        let smss = self.smss();
         if !seg.payload.is_empty() {
             match self.state {
                 State::Established | State::FinWait1 | State::FinWait2 => {
@@ -1559,14 +1605,7 @@ impl Conn {
                             self.dup_acks_owed = (self.dup_acks_owed + 1).min(MAX_DUP_ACKS_OWED);
                         }
                     } else {
-                        if data.len() >= smss {
-                            self.unacked_segs += 1;
-                        }
-                        if self.unacked_segs >= 2 || seg.psh && self.cfg.delayed_ack.is_zero() {
-                            self.ack_now = true;
-                        } else if self.delack_at.is_none() {
-                            self.delack_at = Some(now + self.cfg.delayed_ack);
-                        }
+                        self.ack_in_order(now, data.len(), seg.psh);
                     }
                 }
                 // CLOSE-WAIT and later: the peer already sent FIN; ignore the text.
@@ -1609,6 +1648,21 @@ impl Conn {
             // A retransmitted FIN: ACK it and restart 2·MSL.
             self.ack_now = true;
             self.timewait_at = Some(now + self.cfg.time_wait);
+        }
+    }
+
+    /// In-order data of `len` bytes arrived and left nothing out of order: every second
+    /// full-sized segment is acknowledged at once (RFC 9293 §3.8.6.3), else within
+    /// `delayed_ack` (at once for PSH when delayed ACKs are off).
+    #[inline]
+    fn ack_in_order(&mut self, now: Instant, len: usize, psh: bool) {
+        if len >= self.smss() {
+            self.unacked_segs += 1;
+        }
+        if self.unacked_segs >= 2 || psh && self.cfg.delayed_ack.is_zero() {
+            self.ack_now = true;
+        } else if self.delack_at.is_none() {
+            self.delack_at = Some(now + self.cfg.delayed_ack);
         }
     }
 

@@ -49,6 +49,8 @@ pub(crate) struct Slot {
     pub(crate) dirty: bool,
     /// In its listener's accept queue.
     pub(crate) queued: bool,
+    /// Its output path as last worked out (the stack checks it is still valid before use).
+    pub(crate) path: Option<crate::stack::TcpPath>,
 }
 
 #[derive(Debug)]
@@ -227,6 +229,29 @@ impl TcpSockets {
         None
     }
 
+    /// [`lookup`](Self::lookup) with the 4-tuple's parts passed separately: the check
+    /// against the last connection found compares them one by one, as they came (a tuple
+    /// assembled in memory from them and read back whole stalls on store forwarding).
+    #[inline]
+    pub(crate) fn lookup_parts(
+        &mut self,
+        local: Ipv4Addr,
+        lport: u16,
+        remote: Ipv4Addr,
+        rport: u16,
+    ) -> Option<u32> {
+        if let Some(((l, lp, r, rp), index)) = self.last_demux
+            && lp == lport
+            && rp == rport
+            && l == local
+            && r == remote
+        {
+            self.counters.demux_ops += 1;
+            return Some(index);
+        }
+        self.lookup((local, lport, remote, rport))
+    }
+
     pub(crate) fn lookup(&mut self, t: FourTuple) -> Option<u32> {
         self.counters.demux_ops += 1;
         if let Some((last, index)) = self.last_demux
@@ -298,6 +323,7 @@ impl TcpSockets {
                 tuple,
                 owner,
                 dirty: false,
+                path: None,
                 queued: false,
             });
         }
