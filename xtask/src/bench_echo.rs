@@ -19,9 +19,10 @@
 //! cost per simulated event and per round trip at each size, relative to 100 clients, and the
 //! marginal cost per event of each step up: the wall time the step adds over the events it
 //! adds. Every size has the same 101 hosts and so the same fixed start-up (boot, ARP probes
-//! and announcements, each broadcast copied to every host: 30,000 of the 72,342 events at 100
-//! clients, cheap ones), which cancels in the step, while the events a step adds are the same
-//! per added client at both steps (connect, round trips, close: 415.2 each). The linearity
+//! and announcements, each broadcast copied to every host: about 30,800 of the 72,342 events
+//! at 100 clients, 30,000 of them broadcast copies, cheap ones), which cancels in the step,
+//! while the events a step adds are the same per added client at both steps (connect, round
+//! trips, close: 415.2 each). The linearity
 //! figure (1.00 = linear) is the marginal cost per event from 1,000 to 10,000 clients over
 //! that from 100 to 1,000: like events against like.
 
