@@ -211,7 +211,9 @@ struct DirState {
     /// Departure times of frames queued for the wire.
     queued: VecDeque<Instant>,
     bad_state: bool,
-    rng: ChaCha20Rng,
+    /// The fault decisions' stream (boxed: read only on directions that can draw a fault,
+    /// it would spread the fields every frame reads over more cache lines).
+    rng: Box<ChaCha20Rng>,
     /// Key for per-frame jitter, independent of the decision stream.
     jitter_key: u64,
     /// Whether frames here need their tape key: faults can be drawn (random source) or the
@@ -737,7 +739,7 @@ impl Fabric {
                 last_arrival: Instant::ZERO,
                 queued: VecDeque::new(),
                 bad_state: false,
-                rng: weft_net::rng_for(seed, &purpose),
+                rng: Box::new(weft_net::rng_for(seed, &purpose)),
                 jitter_key: fnv(seed ^ FNV_OFFSET, format!("jitter/{purpose}").as_bytes()),
                 occurrences: Occurrences::default(),
                 byte_occurrences: Occurrences::default(),
@@ -1072,7 +1074,12 @@ impl Fabric {
                 self.tape_index.get(key).cloned().unwrap_or_default()
             }
             (FaultSource::Tape(_), None) => Vec::new(),
-            (FaultSource::Random, _) => Self::draw(d, frame.len()),
+            (FaultSource::Random, Some(_)) => Self::draw(d, frame.len()),
+            // A direction that can never draw a fault (every probability zero: not keyed)
+            // draws nothing: its stream is read by nothing else, so skipping the draws
+            // changes no decision, and a frame does not touch the stream's state (a cache
+            // line or two per hop once thousands of links' states have left the caches).
+            (FaultSource::Random, None) => Vec::new(),
         };
         // One bit flip per frame, end to end: two flips (on two hops, or two on one) can
         // cancel in the 16-bit Internet checksum and reach an application, which is the

@@ -16,8 +16,15 @@
 //!
 //! After the comparison weft runs alone at 100, 1,000 and 10,000 clients (the same 100
 //! client hosts with 1, 10 and 100 clients each; medians of several runs) and prints the
-//! cost per simulated event and per round trip at each size, relative to 100 clients (1.00 =
-//! linear), and the ns/event ratio of 10,000 clients to 100 explicitly.
+//! cost per simulated event and per round trip at each size, relative to 100 clients, and the
+//! marginal cost per event of each step up: the wall time the step adds over the events it
+//! adds. Every size has the same 101 hosts and so the same fixed start-up (boot, ARP probes
+//! and announcements, each broadcast copied to every host: about 30,800 of the 72,342 events
+//! at 100 clients, 30,000 of them broadcast copies, cheap ones), which cancels in the step,
+//! while the events a step adds are the same per added client at both steps (connect, round
+//! trips, close: 415.2 each). The linearity
+//! figure (1.00 = linear) is the marginal cost per event from 1,000 to 10,000 clients over
+//! that from 100 to 1,000: like events against like.
 
 use anyhow::{Result, anyhow, bail};
 use std::cell::{Cell, RefCell};
@@ -69,6 +76,9 @@ const SEED: u64 = 0x6563_686f_7475_726d;
 const SCALE: [usize; 2] = [1_000, 10_000];
 /// Runs per size at those counts (median).
 const SCALE_RUNS: usize = 3;
+/// How far apart the events per added client of two steps may be (relative) for their
+/// marginal costs to compare like with like.
+const STEP_EVENTS_TOLERANCE: f64 = 0.001;
 
 const FNV_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -567,12 +577,14 @@ pub fn sim_echo_vs_turmoil(_root: &Path) -> Result<()> {
     let ratio = median(&mut ratios);
     println!(
         "weft alone at each size (the same 100 client hosts, more clients each; median of \
-         {} runs at 100 clients, {SCALE_RUNS} at larger sizes; cost relative to 100 clients, \
-         1.00 = linear):",
-        RUNS
+         {RUNS} runs at 100 clients, {SCALE_RUNS} at larger sizes; cost relative to 100 \
+         clients; +: what the step up from the size above adds, the hosts' fixed start-up \
+         cancelling, and its cost per added event relative to the first step's; 1.00 = \
+         linear):"
     );
     println!(
-        "{:>8} {:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>9} {:>9} {:>10} {:>11}",
+        "{:>8} {:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>9} {:>9} {:>10} {:>11} {:>10} {:>10} \
+         {:>8}",
         "clients",
         "hosts",
         "events",
@@ -583,28 +595,101 @@ pub fn sim_echo_vs_turmoil(_root: &Path) -> Result<()> {
         "ns/event",
         "us/rtrip",
         "event x",
-        "rtrip x"
+        "rtrip x",
+        "+events",
+        "+ns/event",
+        "+event x"
     );
-    let base = scale_row(plan, RUNS, None)?;
-    let mut largest = base;
+    let (base, _) = scale_row(plan, RUNS, None, None, None)?;
+    let mut prev = base;
+    let mut steps = Vec::new();
     for clients in SCALE {
-        largest = scale_row(Plan::new(clients), SCALE_RUNS, Some(base))?;
+        let (row, st) = scale_row(
+            Plan::new(clients),
+            SCALE_RUNS,
+            Some(base),
+            Some(prev),
+            steps.first().copied(),
+        )?;
+        steps.extend(st);
+        prev = row;
     }
-    let last = SCALE.last().copied().unwrap_or(CLIENTS);
+    let (Some(first), Some(last_step)) = (steps.first(), steps.last()) else {
+        bail!("no step between sizes");
+    };
+    let mid = SCALE.first().copied().unwrap_or(CLIENTS);
+    let top = prev.clients;
     println!(
-        "ns/event: {:.0} at {CLIENTS} clients, {:.0} at {last} clients; {last} / {CLIENTS} = \
-         {:.2} (1.00 = linear)",
-        base.0 * 1e9,
-        largest.0 * 1e9,
-        largest.0 / base.0
+        "marginal ns/event (wall time a step adds / events it adds; {:.2} and {:.2} events per \
+         added client): {:.0} from {CLIENTS} to {mid} clients, {:.0} from {mid} to {top}; \
+         ratio {:.2} (1.00 = linear; whole runs, ns/event at {top} / at {CLIENTS}: {:.2})",
+        first.events_per_client,
+        last_step.events_per_client,
+        first.per_event * 1e9,
+        last_step.per_event * 1e9,
+        last_step.per_event / first.per_event,
+        prev.per_event() / base.per_event()
     );
     println!("RATIO sim_echo_vs_turmoil {ratio:.2}");
     Ok(())
 }
 
+/// One size's results: median wall time (s) and the work.
+#[derive(Debug, Clone, Copy)]
+struct SizeRow {
+    clients: usize,
+    wall: f64,
+    events: u64,
+    round_trips: u64,
+}
+
+impl SizeRow {
+    fn per_event(&self) -> f64 {
+        self.wall / self.events as f64
+    }
+
+    fn per_rt(&self) -> f64 {
+        self.wall / self.round_trips as f64
+    }
+}
+
+/// The step from one size up to a larger one: what it adds.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    events: u64,
+    /// Wall time per added event, s.
+    per_event: f64,
+    /// Added events per added client.
+    events_per_client: f64,
+}
+
+fn step(from: &SizeRow, to: &SizeRow) -> Result<Step> {
+    let events = to.events.saturating_sub(from.events);
+    let clients = to.clients.saturating_sub(from.clients);
+    if events == 0 || clients == 0 {
+        bail!(
+            "no events added from {} to {} clients",
+            from.clients,
+            to.clients
+        );
+    }
+    Ok(Step {
+        events,
+        per_event: (to.wall - from.wall) / events as f64,
+        events_per_client: events as f64 / clients as f64,
+    })
+}
+
 /// Runs weft `runs` times at `plan`'s size and prints one row of the scaling table (median
-/// wall time); returns the cost per event and per round trip in seconds.
-fn scale_row(plan: Plan, runs: usize, base: Option<(f64, f64)>) -> Result<(f64, f64)> {
+/// wall time), relative to `base` and with the marginal cost of the step up from `prev`
+/// (`first`: the step from `base`'s size to the next, the reference for the others).
+fn scale_row(
+    plan: Plan,
+    runs: usize,
+    base: Option<SizeRow>,
+    prev: Option<SizeRow>,
+    first: Option<Step>,
+) -> Result<(SizeRow, Option<Step>)> {
     let mut walls = Vec::new();
     let mut last = None;
     for _ in 0..runs {
@@ -615,23 +700,52 @@ fn scale_row(plan: Plan, runs: usize, base: Option<(f64, f64)>) -> Result<(f64, 
     let Some(s) = last else {
         bail!("no run at {} clients", plan.clients);
     };
-    let wall = median(&mut walls);
-    let per_event = wall / s.events as f64;
-    let per_rt = wall / s.round_trips as f64;
-    let (be, br) = base.unwrap_or((per_event, per_rt));
+    let row = SizeRow {
+        clients: plan.clients,
+        wall: median(&mut walls),
+        events: s.events,
+        round_trips: s.round_trips,
+    };
+    let b = base.unwrap_or(row);
+    let st = prev.map(|p| step(&p, &row)).transpose()?;
+    let (added, marginal, marginal_x) = match st {
+        Some(st) => {
+            let reference = first.unwrap_or(st);
+            let apart = (st.events_per_client / reference.events_per_client - 1.0).abs();
+            if apart > STEP_EVENTS_TOLERANCE {
+                bail!(
+                    "the step to {} clients adds {:.2} events per client, the first step {:.2}: \
+                     not the same work per added client, so their costs do not compare",
+                    plan.clients,
+                    st.events_per_client,
+                    reference.events_per_client
+                );
+            }
+            (
+                format!("+{}", st.events),
+                format!("{:.0}", st.per_event * 1e9),
+                format!("{:.2}", st.per_event / reference.per_event),
+            )
+        }
+        None => ("-".into(), "-".into(), "-".into()),
+    };
     println!(
-        "{:>8} {:>6} {:>10} {:>10} {:>10} {:>8} {:>8.3} {:>9.0} {:>9.2} {:>10.2} {:>11.2}",
+        "{:>8} {:>6} {:>10} {:>10} {:>10} {:>8} {:>8.3} {:>9.0} {:>9.2} {:>10.2} {:>11.2} \
+         {:>10} {:>10} {:>8}",
         plan.clients,
         plan.hosts + 1,
         s.events,
         s.delivered,
         s.segments,
         s.retransmitted,
-        wall,
-        per_event * 1e9,
-        per_rt * 1e6,
-        per_event / be,
-        per_rt / br
+        row.wall,
+        row.per_event() * 1e9,
+        row.per_rt() * 1e6,
+        row.per_event() / b.per_event(),
+        row.per_rt() / b.per_rt(),
+        added,
+        marginal,
+        marginal_x
     );
-    Ok((per_event, per_rt))
+    Ok((row, st))
 }
