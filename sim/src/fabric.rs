@@ -1143,7 +1143,7 @@ impl Fabric {
                 // A flipped bit: the receiver's checksums drop the frame.
                 Fault::Corrupt { .. } => {
                     d.counters.corrupted += 1;
-                    mark(MarkKind::Lost);
+                    mark(MarkKind::Corrupted);
                 }
             }
         }

@@ -70,8 +70,12 @@ pub(crate) enum Carried {
 pub(crate) enum MarkKind {
     /// It left the sender's NIC (its last fragment, for a fragmented one).
     Emitted,
-    /// A fault lost it, or corrupted it so that a checksum drops it.
+    /// A fault lost it.
     Lost,
+    /// A fault flipped a bit of a frame carrying it: the receiver's checksums drop it — or,
+    /// when two frames of one fragmented datagram were flipped, the flips may cancel in the
+    /// UDP checksum and the datagram arrives changed.
+    Corrupted,
     /// A fault delivered it twice.
     Duplicated,
 }

@@ -537,6 +537,10 @@ pub struct DatagramTotals {
     /// missed ([`crate::MAX_PENDING_MARKS`] and the other bounds of its marks): at most as
     /// many as were missed.
     pub excused_unmarked: u64,
+    /// Datagrams that arrived changed, each matched to a datagram of the same sender, port
+    /// and length two of whose fragments a fault corrupted: one-bit flips in two frames can
+    /// cancel in the UDP checksum (RFC 768's ones' complement sum), which then passes.
+    pub corrupted_past_checksum: u64,
 }
 
 /// How a TCP connection of a workload failed.
@@ -683,6 +687,8 @@ struct DgEntry {
     lost_on: Vec<HostId>,
     /// The hosts on whose links a fault duplicated a frame carrying it.
     duplicated_on: Vec<HostId>,
+    /// Frames carrying it that a fault corrupted (also in `lost_on`).
+    corrupted: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -807,6 +813,10 @@ impl Ledger {
             match m.kind {
                 MarkKind::Emitted => e.emitted.push(m.at),
                 MarkKind::Lost => e.lost_on.push(m.host),
+                MarkKind::Corrupted => {
+                    e.lost_on.push(m.host);
+                    e.corrupted += 1;
+                }
                 MarkKind::Duplicated => e.duplicated_on.push(m.host),
             }
         }
@@ -1183,7 +1193,29 @@ pub(crate) fn judge(
 ) -> (DatagramTotals, StreamTotals) {
     let streams = judge_streams(ledger, paths, disruptions, out);
     let mut totals = ledger.totals;
+    // A datagram that arrived changed is a phantom unless two corrupted fragments of one
+    // sent to that host and port, from that sender and as long, explain it; each pair of
+    // corruptions explains one.
+    let mut cancel_pool: BTreeMap<&DgKey, u32> = ledger
+        .datagrams
+        .iter()
+        .filter(|(_, e)| e.corrupted >= 2)
+        .map(|(k, e)| (k, e.corrupted / 2))
+        .collect();
     for (at, host, from, port, len) in &ledger.phantoms {
+        let explained = cancel_pool.iter_mut().find(|(k, n)| {
+            **n > 0
+                && k.src == *from
+                && k.dst_port == *port
+                && ledger.datagrams.get(**k).is_some_and(|e| {
+                    e.bytes.len() == *len && e.sends.iter().any(|s| s.dst_host == *host)
+                })
+        });
+        if let Some((_, n)) = explained {
+            *n -= 1;
+            totals.corrupted_past_checksum += 1;
+            continue;
+        }
         out.push(OracleFailure::Phantom {
             at: *at,
             host: paths.name(*host),

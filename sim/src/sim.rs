@@ -1638,6 +1638,12 @@ impl Report {
                 d.sent, d.received, d.owed, d.lost, d.lost_to_faults, d.lost_in_hosts, d.duplicates
             ));
         }
+        if self.datagrams.corrupted_past_checksum > 0 {
+            s.push_str(&format!(
+                "corruption: {} datagrams arrived changed, two flipped bits cancelling in the UDP checksum\n",
+                self.datagrams.corrupted_past_checksum
+            ));
+        }
         if self.datagram_marks_missed > 0 {
             s.push_str(&format!(
                 "marks: {} datagram marks missed past the fabric's bounds; {} losses or duplicates excused for them\n",

@@ -105,6 +105,48 @@ fn oracles_pass_on_honest_runs_and_count_what_they_check() {
     }
 }
 
+#[test]
+fn oracles_integrity_excuses_two_flips_that_cancel_in_the_udp_checksum() {
+    // c0 sends 2,000-byte datagrams (two fragments) over an uplink that flips one bit in half
+    // its frames. A flip in one fragment is caught by the UDP checksum; flips in both can
+    // cancel in its ones' complement sum (the same bit of a 16-bit word, set in one and
+    // cleared in the other), and the datagram arrives changed. The integrity oracle matches
+    // each such arrival to a datagram with two corrupted fragments; anything else changed
+    // is still a phantom (`oracles_integrity_catches_corruption_that_reaches_an_application`).
+    let noisy_up = LinkSpec {
+        a_to_b: LinkConfig {
+            corrupt: 0.5,
+            ..LinkConfig::default()
+        },
+        b_to_a: LinkConfig::default(),
+    };
+    let b = Sim::builder()
+        .switch("lan")
+        .idle_host(
+            "server",
+            HostConfig::on("lan", Ipv4Addr::new(10, 0, 0, 1), 24),
+        )
+        .idle_host(
+            "c0",
+            HostConfig::on("lan", Ipv4Addr::new(10, 0, 0, 10), 24).link(noisy_up),
+        )
+        .workload(UdpEcho {
+            server: "server".into(),
+            clients: vec!["c0".into()],
+            datagrams_per_client: 1500,
+            size: 2000,
+            interval: Duration::from_millis(2),
+            ..UdpEcho::default()
+        });
+    let mut cancelled = 0;
+    for seed in 1..=3 {
+        let r = run(&b, seed);
+        assert!(r.ok(), "seed {seed}: {:?}", r.oracles);
+        cancelled += r.datagrams.corrupted_past_checksum;
+    }
+    assert!(cancelled > 0, "some flips cancelled in three seeds");
+}
+
 #[cfg(feature = "planted-bugs")]
 #[test]
 fn oracles_integrity_catches_corruption_that_reaches_an_application() {
