@@ -115,19 +115,7 @@ fn tcp_header<'a>(
     seg: &SegmentOut,
     options: &'a [TcpOption<'static>],
 ) -> TcpHeader<'a> {
-    let mut flags = TcpFlags::EMPTY;
-    for (on, f) in [
-        (seg.syn, TcpFlags::SYN),
-        (seg.fin, TcpFlags::FIN),
-        (seg.rst, TcpFlags::RST),
-        (seg.psh, TcpFlags::PSH),
-        (seg.ack.is_some(), TcpFlags::ACK),
-        (seg.urgent.is_some(), TcpFlags::URG),
-    ] {
-        if on {
-            flags |= f;
-        }
-    }
+    let flags = tcp_path::flags(seg);
     TcpHeader {
         src_port: lport,
         dst_port: rport,
@@ -1091,14 +1079,7 @@ mod tests {
         // delayed ACK, ...) is in the deadline set, on both sides of a transfer.
         let (mut a, mut b) = (stack(1), stack(2));
         let mut now = Instant::ZERO;
-        let l = b.tcp_listen(Ipv4Addr::UNSPECIFIED, 80, 4).unwrap();
-        let c = a
-            .tcp_connect(
-                now,
-                (Ipv4Addr::new(10, 0, 0, 2), 80),
-                (Ipv4Addr::UNSPECIFIED, 0),
-            )
-            .unwrap();
+        let (l, c) = listen_and_connect(&mut a, &mut b, now);
         let data = [7u8; 5000];
         let (mut sent, mut got, mut server) = (0, 0, None);
         for _ in 0..200 {
@@ -1137,8 +1118,12 @@ mod tests {
 
     /// A connection from `a` (10.0.0.1) to a listener on `b` (10.0.0.2) with some data
     /// moved, so `a` has cached its path; returns the socket and the time.
-    fn connected_pair(a: &mut Stack, b: &mut Stack) -> (TcpSocketId, Instant) {
-        let now = Instant::ZERO;
+    /// `b` (10.0.0.2) listens on port 80 and `a` connects to it (the SYN not yet sent).
+    fn listen_and_connect(
+        a: &mut Stack,
+        b: &mut Stack,
+        now: Instant,
+    ) -> (TcpListenerId, TcpSocketId) {
         let l = b.tcp_listen(Ipv4Addr::UNSPECIFIED, 80, 4).unwrap();
         let c = a
             .tcp_connect(
@@ -1147,6 +1132,12 @@ mod tests {
                 (Ipv4Addr::UNSPECIFIED, 0),
             )
             .unwrap();
+        (l, c)
+    }
+
+    fn connected_pair(a: &mut Stack, b: &mut Stack) -> (TcpSocketId, Instant) {
+        let now = Instant::ZERO;
+        let (l, c) = listen_and_connect(a, b, now);
         for _ in 0..4 {
             pump(a, b, now);
             pump(b, a, now);
@@ -1268,14 +1259,7 @@ mod tests {
         a.tcp_header_prediction = predict;
         b.tcp_header_prediction = predict;
         let mut now = Instant::ZERO;
-        let l = b.tcp_listen(Ipv4Addr::UNSPECIFIED, 80, 4).unwrap();
-        let ca = a
-            .tcp_connect(
-                now,
-                (Ipv4Addr::new(10, 0, 0, 2), 80),
-                (Ipv4Addr::UNSPECIFIED, 0),
-            )
-            .unwrap();
+        let (l, ca) = listen_and_connect(&mut a, &mut b, now);
         let mut cb = None;
         let mut log = Vec::new();
         let data: Vec<u8> = (0..20_000u32).map(|i| (i * 7 + 3) as u8).collect();

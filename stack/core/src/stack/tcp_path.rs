@@ -124,27 +124,21 @@ pub(crate) fn tcp_header_len(seg: &SegmentOut) -> usize {
         + if seg.window_scale.is_some() { 4 } else { 0 }
 }
 
-/// The 12 flag bits of `seg`.
+/// The flags of `seg` (the one mapping from a [`SegmentOut`] to header flags).
 #[inline]
-fn flags(seg: &SegmentOut) -> u16 {
-    let mut f = 0u16;
-    if seg.fin {
-        f |= TcpFlags::FIN.bits();
-    }
-    if seg.syn {
-        f |= TcpFlags::SYN.bits();
-    }
-    if seg.rst {
-        f |= TcpFlags::RST.bits();
-    }
-    if seg.psh {
-        f |= TcpFlags::PSH.bits();
-    }
-    if seg.ack.is_some() {
-        f |= TcpFlags::ACK.bits();
-    }
-    if seg.urgent.is_some() {
-        f |= TcpFlags::URG.bits();
+pub(crate) fn flags(seg: &SegmentOut) -> TcpFlags {
+    let mut f = TcpFlags::EMPTY;
+    for (on, flag) in [
+        (seg.fin, TcpFlags::FIN),
+        (seg.syn, TcpFlags::SYN),
+        (seg.rst, TcpFlags::RST),
+        (seg.psh, TcpFlags::PSH),
+        (seg.ack.is_some(), TcpFlags::ACK),
+        (seg.urgent.is_some(), TcpFlags::URG),
+    ] {
+        if on {
+            f |= flag;
+        }
     }
     f
 }
@@ -211,7 +205,7 @@ pub(crate) fn emit_tcp_frame(
     let t = ETH_LEN + IP_LEN;
     let ack = seg.ack.map_or(0, |a| a.0);
     // Data offset (4 bits), then the 12 flag bits.
-    let word = ((header_len as u16 / 4) << 12) | flags(seg);
+    let word = ((header_len as u16 / 4) << 12) | flags(seg).bits();
     let urgent = seg.urgent.unwrap_or(0);
     put16(h, t, path.lport);
     put16(h, t + 2, path.rport);
@@ -439,5 +433,19 @@ mod tests {
         };
         assert_eq!(path.frame_len(&syn, 0), Some(14 + 48));
         assert_eq!(path.frame_len(&syn, 529), None);
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// docs/bounds.md: a connection's slot (its state machine, 4-tuple, owner and cached
+    /// output path) stays under the 1,100 bytes it states.
+    #[test]
+    fn a_connection_slot_is_as_large_as_documented() {
+        let slot = core::mem::size_of::<crate::tcp::sockets::Slot>();
+        let conn = core::mem::size_of::<crate::tcp::conn::Conn>();
+        let path = core::mem::size_of::<Option<super::TcpPath>>();
+        println!("Slot {slot} bytes: Conn {conn}, cached path {path}");
+        assert!(slot <= 1100, "{slot}");
     }
 }
