@@ -642,7 +642,7 @@ fn oracles_application_catches_one_address_leased_to_two_hosts() {
 
 #[cfg(feature = "planted-bugs")]
 #[test]
-fn oracles_application_a_crash_before_both_leases_excuses_no_duplicate() {
+fn oracles_application_a_duplicate_after_a_crash_before_both_leases_is_caught() {
     // The server crashed and came back before either client asked: it held both bindings
     // when it gave the second one the same address (d0, crashed by then, cannot defend it).
     let crashed_early = lapsing(14, 12)
