@@ -39,6 +39,9 @@ pub(crate) enum EventKind {
 /// Empty per-instant queues kept for reuse, at most.
 const SPARE_BUCKETS: usize = 64;
 
+/// The smallest capacity of an empty queue worth keeping for reuse.
+const SPARE_MIN_CAPACITY: usize = 16;
+
 /// Cancelled timers' events left in the queue before it is compacted (and then only when they
 /// outnumber the live events).
 const COMPACT_AT: usize = 4096;
@@ -96,10 +99,20 @@ impl Events {
     pub(crate) fn schedule(&mut self, at: Instant, kind: EventKind) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
+        // A timer's instant is usually its own (deadlines fall anywhere): it gets a new,
+        // small queue, and the spare ones (large, recently read) go to the instants frames
+        // arrive at, which many share.
+        let timer = matches!(kind, EventKind::Timer { .. });
         let spare = &mut self.spare;
         self.instants
             .entry(at)
-            .or_insert_with(|| spare.pop().unwrap_or_default())
+            .or_insert_with(|| {
+                if timer {
+                    VecDeque::new()
+                } else {
+                    spare.pop().unwrap_or_default()
+                }
+            })
             .push_back((seq, kind));
         self.queued += 1;
         seq
@@ -110,8 +123,15 @@ impl Events {
         if let Some(e) = self.instants.first_entry()
             && e.get().is_empty()
         {
-            let q = e.remove();
-            if self.spare.len() < SPARE_BUCKETS {
+            let mut q = e.remove();
+            // Only queues that held many events are kept (a timer's own queue would hand a
+            // frame instant four slots and then reallocate).
+            if self.spare.len() < SPARE_BUCKETS && q.capacity() >= SPARE_MIN_CAPACITY {
+                // Empty, but its ring would go on where the last event left: `clear` starts
+                // the next instant's events at the front again, in the lines this one's
+                // events were just read from, not in lines untouched since the ring last came
+                // round.
+                q.clear();
                 self.spare.push(q);
             }
         }

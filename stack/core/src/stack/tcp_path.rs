@@ -439,13 +439,13 @@ mod tests {
 #[cfg(test)]
 mod size_tests {
     /// docs/bounds.md: a connection's slot (its state machine, 4-tuple, owner and cached
-    /// output path) stays under the 1,100 bytes it states.
+    /// output path) is at most the 1,152 bytes it states.
     #[test]
     fn a_connection_slot_is_as_large_as_documented() {
         let slot = core::mem::size_of::<crate::tcp::sockets::Slot>();
         let conn = core::mem::size_of::<crate::tcp::conn::Conn>();
         let path = core::mem::size_of::<Option<super::TcpPath>>();
         println!("Slot {slot} bytes: Conn {conn}, cached path {path}");
-        assert!(slot <= 1100, "{slot}");
+        assert!(slot <= 1152, "{slot}");
     }
 }

@@ -54,18 +54,22 @@ pub struct CcStats {
 }
 
 /// RFC 5681 + RFC 6582 + RFC 3042.
+///
+/// `repr(C)`: what an ACK reads first, the counters (touched only when something happens)
+/// last, apart (see the layout note on [`Conn`](super::conn::Conn)).
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub struct NewReno {
     smss: usize,
     cwnd: usize,
     ssthresh: usize,
     /// Bytes acknowledged in congestion avoidance since cwnd last grew (byte counting).
     ca_acked: usize,
+    /// RFC 3042: extra bytes allowed out by the first two duplicate ACKs.
+    limited: usize,
     /// RFC 6582 `recover`: the highest sequence number sent when recovery began.
     recover: Option<Seq>,
     in_recovery: bool,
-    /// RFC 3042: extra bytes allowed out by the first two duplicate ACKs.
-    limited: usize,
     /// Counters.
     pub stats: CcStats,
 }

@@ -410,35 +410,60 @@ pub struct RecvVars {
     pub up: Option<Seq>,
 }
 
+/// The settings a segment reads, copied out of [`TcpConfig`] when the connection is made and
+/// whenever [`Conn::configure`] changes it (the rest of the configuration stays cold).
+#[derive(Debug, Clone, Copy)]
+struct Tuned {
+    /// [`TcpConfig::delayed_ack`], below 0.5 s (MUST-40).
+    delayed_ack: Duration,
+    /// [`TcpConfig::keepalive`].
+    keepalive: Option<Duration>,
+    /// How long data may wait unacknowledged: the user timeout, else R2 (RFC 9293 §3.8.3).
+    una_limit: Duration,
+    /// [`TcpConfig::nodelay`].
+    nodelay: bool,
+    /// [`TcpConfig::dscp`].
+    dscp: u8,
+}
+
+impl Tuned {
+    fn of(cfg: &TcpConfig) -> Tuned {
+        Tuned {
+            delayed_ack: cfg.delayed_ack,
+            keepalive: cfg.keepalive,
+            una_limit: cfg.user_timeout.unwrap_or(cfg.r2),
+            nodelay: cfg.nodelay,
+            dscp: cfg.dscp,
+        }
+    }
+}
+
 /// The connection.
+///
+/// **Layout.** With many connections open, each is visited once per round trip, thousands of
+/// others in between, and every cache line a segment touches is a miss to memory
+/// (BENCHMARKS.md, sim_echo_vs_turmoil: "The marginal cost per event"). So the fields are
+/// laid out in the order of use (`repr(C)`, aligned to a line): what a segment of an
+/// established connection reads and writes comes first, in nine lines (sequence variables and
+/// flags; counters, timers' state and the FIN; the two buffers' headers; the deadlines; the RTT
+/// probe; the settings a segment reads; the RTT estimator; the congestion controller), and
+/// what only the handshake, urgent data, errors and introspection use comes after. The test
+/// `the_per_segment_state_comes_first` checks the boundaries.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub struct Conn {
-    state: State,
-    cfg: TcpConfig,
-    /// The MSS we announce.
-    our_mss: u16,
-    // --- send side
-    iss: Seq,
+    // --- line 0: sequence variables and flags.
     snd_una: Seq,
     snd_nxt: Seq,
+    /// The highest sequence number sent plus one.
     snd_max: Seq,
     snd_wnd: u32,
     snd_wl1: Seq,
     snd_wl2: Seq,
     max_snd_wnd: u32,
-    snd_wscale: u8,
     /// Sequence number of the first byte in `sendbuf`.
     buf_seq: Seq,
-    sendbuf: SendBuffer,
-    /// The application has no more to send: a FIN follows the data.
-    fin_queued: bool,
-    /// RFC 9293 §3.8.5: the end of urgent data we send (SND.UP).
-    snd_up: Option<Seq>,
-    peer_mss: u16,
-    // --- receive side
-    irs: Seq,
     rcv_nxt: Seq,
-    rcv_wscale: u8,
     /// The right edge of the window we last advertised (RCV.NXT + RCV.WND as the peer knows
     /// it). Never moves left (§3.8.6.2.2) but by less than the scale unit, when a window that
     /// was rounded up to the unit has to be rounded down (RFC 7323 §2.4).
@@ -446,60 +471,83 @@ pub struct Conn {
     /// The right edge of the largest window we advertised: segments up to it are in the
     /// window (RFC 7323 §2.4: "any segment that would have been in window for any ACK").
     rcv_edge_max: Seq,
-    recvbuf: RecvBuffer,
-    /// Sequence number of the peer's FIN, once seen (possibly ahead of RCV.NXT).
-    fin_rcvd_at: Option<Seq>,
-    fin_rcvd: bool,
-    rcv_up: Option<Seq>,
-    /// The application closed (it will not read): data arriving now resets.
-    app_closed: bool,
-    // --- timers
-    rto_at: Option<Instant>,
-    persist_at: Option<Instant>,
-    delack_at: Option<Instant>,
-    keepalive_at: Option<Instant>,
-    timewait_at: Option<Instant>,
-    rtt: RttEstimator,
-    /// Karn: the one segment being timed, and when it was sent.
-    rtt_probe: Option<(Seq, Instant)>,
-    /// Retransmissions of the oldest outstanding segment.
-    retries: u32,
-    /// Since when the oldest unacknowledged data has waited (R2 and the user timeout run
-    /// from there).
-    una_since: Option<Instant>,
-    /// When the SYN was first sent.
-    syn_sent_at: Option<Instant>,
-    /// When a segment last arrived (keepalive idleness).
-    last_rx: Instant,
-    keepalive_probes_sent: u32,
-    persist_backoff: u32,
-    // --- congestion control: duplicate ACKs are counted here (RFC 5681 §2), the rest is the
-    // controller's (`cc`).
-    dupacks: u32,
-    cc: NewReno,
-    // --- what to send next
-    ack_now: bool,
     /// Full-sized segments received since our last ACK (ACK every second one).
     unacked_segs: u32,
-    send_rst: bool,
     /// Duplicate ACKs still to send for out-of-order segments received.
     dup_acks_owed: u32,
-    /// A soft ICMP error arrived (reported as `Unreachable` if the handshake times out).
-    soft_error: bool,
-    /// An RST answering an unacceptable ACK: <SEQ=SEG.ACK><CTL=RST>.
-    pending_reset_seq: Option<Seq>,
+    events: u16,
+    peer_mss: u16,
+    /// The MSS we announce.
+    our_mss: u16,
+    state: State,
+    snd_wscale: u8,
+    rcv_wscale: u8,
+    /// The application has no more to send: a FIN follows the data.
+    fin_queued: bool,
+    fin_rcvd: bool,
+    /// The application closed (it will not read): data arriving now resets.
+    app_closed: bool,
+    // --- line 1: what to send next, counters, the FIN.
+    ack_now: bool,
     fast_retx: bool,
     probe_now: bool,
     /// The segment being polled is a zero-window probe: flow control, not data in flight, so
     /// R2 does not start from it (MUST-37).
     probe_out: bool,
     keepalive_now: bool,
+    send_rst: bool,
+    keepalive_probes_sent: u32,
+    // Congestion control: duplicate ACKs are counted here (RFC 5681 §2), the rest is the
+    // controller's (`cc`).
+    dupacks: u32,
+    /// Retransmissions of the oldest outstanding segment.
+    retries: u32,
+    persist_backoff: u32,
+    /// [`ConnStats::segs_in`] (the other counters are cold).
+    segs_in: u64,
+    /// [`ConnStats::segs_out`].
+    segs_out: u64,
+    /// When a segment last arrived (keepalive idleness).
+    last_rx: Instant,
+    /// Sequence number of the peer's FIN, once seen (possibly ahead of RCV.NXT).
+    fin_rcvd_at: Option<Seq>,
+    /// An RST answering an unacceptable ACK: <SEQ=SEG.ACK><CTL=RST>.
+    pending_reset_seq: Option<Seq>,
+    // --- lines 2 and 3: the buffers' headers.
+    sendbuf: SendBuffer,
+    recvbuf: RecvBuffer,
+    // --- lines 4 and 5: deadlines, the RTT probe, urgent data sent.
+    rto_at: Option<Instant>,
+    delack_at: Option<Instant>,
+    persist_at: Option<Instant>,
+    keepalive_at: Option<Instant>,
+    timewait_at: Option<Instant>,
+    /// Since when the oldest unacknowledged data has waited (R2 and the user timeout run
+    /// from there).
+    una_since: Option<Instant>,
+    /// Karn: the one segment being timed, and when it was sent.
+    rtt_probe: Option<(Seq, Instant)>,
+    /// RFC 9293 §3.8.5: the end of urgent data we send (SND.UP).
+    snd_up: Option<Seq>,
+    // --- line 6: settings a segment reads, and the error.
+    tuned: Tuned,
+    error: Option<ConnError>,
+    /// A soft ICMP error arrived (reported as `Unreachable` if the handshake times out).
+    soft_error: bool,
+    // --- line 7: the RTT estimator; lines 8 and 9: the congestion controller (its counters
+    // last).
+    rtt: RttEstimator,
+    cc: NewReno,
+    // --- cold: configuration, counters, the handshake, urgent data received.
+    cfg: TcpConfig,
+    stats: ConnStats,
+    iss: Seq,
+    irs: Seq,
+    rcv_up: Option<Seq>,
+    /// When the SYN was first sent.
+    syn_sent_at: Option<Instant>,
     /// When an unacceptable segment without data was last answered with an ACK.
     last_unacceptable_ack: Option<Instant>,
-    // --- results
-    events: u16,
-    error: Option<ConnError>,
-    stats: ConnStats,
 }
 
 /// Duplicate ACKs owed at most (a burst of out-of-order segments beyond this is answered by
@@ -512,6 +560,15 @@ const MAX_DUP_ACKS_OWED: u32 = 8;
 /// unacceptable would otherwise exchange them forever; segments with data are always
 /// answered (they are not part of such a loop, and the ACK tells their sender what to send).
 pub const UNACCEPTABLE_ACK_INTERVAL: Duration = Duration::from_millis(500);
+
+/// `cfg` within what the RFCs allow, whatever was asked.
+fn sanitized(mut cfg: TcpConfig) -> TcpConfig {
+    // MUST-40: an ACK is never delayed 0.5 s or more, whatever the setting.
+    cfg.delayed_ack = cfg.delayed_ack.min(Duration::from_millis(499));
+    // MUST-29: keepalive must not give up on one or two lost ACKs.
+    cfg.keepalive_probes = cfg.keepalive_probes.max(3);
+    cfg
+}
 
 fn shift_for(buffer: usize) -> u8 {
     let mut shift = 0u8;
@@ -527,12 +584,11 @@ impl Conn {
         // interface allows (MTU − 40), and never promises more than the largest datagram IP
         // reassembles (65535 − 40).
         let our_mss = cfg.mss.map_or(our_mss, |m| m.min(our_mss)).clamp(1, 65_495);
-        let mut cfg = cfg;
-        // MUST-40: an ACK is never delayed 0.5 s or more, whatever the setting.
-        cfg.delayed_ack = cfg.delayed_ack.min(Duration::from_millis(499));
-        // MUST-29: keepalive must not give up on one or two lost ACKs.
-        cfg.keepalive_probes = cfg.keepalive_probes.max(3);
+        let cfg = sanitized(cfg);
         Conn {
+            tuned: Tuned::of(&cfg),
+            segs_in: 0,
+            segs_out: 0,
             state: State::Closed,
             cfg,
             our_mss,
@@ -635,7 +691,7 @@ impl Conn {
         c.snd_wnd = u32::from(syn.window);
         c.max_snd_wnd = c.snd_wnd;
         c.snd_wl1 = syn.seq;
-        c.stats.segs_in += 1;
+        c.segs_in += 1;
         c
     }
 
@@ -700,7 +756,11 @@ impl Conn {
 
     /// Counters.
     pub fn stats(&self) -> ConnStats {
-        self.stats
+        ConnStats {
+            segs_in: self.segs_in,
+            segs_out: self.segs_out,
+            ..self.stats
+        }
     }
 
     /// Why the connection failed, if it did.
@@ -811,7 +871,7 @@ impl Conn {
                 let grown = self.advertise_edge().since(before);
                 // Window update when the window was (nearly) closed or grew by a lot.
                 let open = before.since(self.rcv_nxt);
-                if open < self.smss() || grown >= self.cfg.recv_buffer / 2 {
+                if open < self.smss() || grown >= self.recvbuf.capacity() / 2 {
                     self.ack_now = true;
                 }
             }
@@ -903,18 +963,21 @@ impl Conn {
 
     /// The Diffserv code point for this connection's segments.
     pub fn dscp(&self) -> u8 {
-        self.cfg.dscp
+        self.tuned.dscp
     }
 
     /// Changes settings from now on (no-delay, keepalive, user timeout, R2, delayed ACK).
     /// Buffer sizes and the SYN profile apply to new connections only.
     pub fn configure(&mut self, now: Instant, f: impl FnOnce(&mut TcpConfig)) {
         let before = self.cfg;
-        f(&mut self.cfg);
+        let mut cfg = before;
+        f(&mut cfg);
         // Buffers are sized at creation.
-        self.cfg.send_buffer = before.send_buffer;
-        self.cfg.recv_buffer = before.recv_buffer;
-        self.cfg.max_ooo_ranges = before.max_ooo_ranges;
+        cfg.send_buffer = before.send_buffer;
+        cfg.recv_buffer = before.recv_buffer;
+        cfg.max_ooo_ranges = before.max_ooo_ranges;
+        self.cfg = sanitized(cfg);
+        self.tuned = Tuned::of(&self.cfg);
         if self.cfg.keepalive != before.keepalive {
             self.keepalive_at = None;
             self.arm_keepalive(now);
@@ -1030,7 +1093,7 @@ impl Conn {
         let limit = if handshake {
             self.cfg.r2_syn
         } else {
-            self.cfg.user_timeout.unwrap_or(self.cfg.r2)
+            self.tuned.una_limit
         };
         // MUST-20/22: past R2, give up and tell the application (with the soft error that
         // explains it, if one came: RFC 1122 §4.2.3.9).
@@ -1058,7 +1121,7 @@ impl Conn {
     }
 
     fn on_keepalive(&mut self, now: Instant) {
-        let Some(interval) = self.cfg.keepalive else {
+        let Some(interval) = self.tuned.keepalive else {
             return;
         };
         if !matches!(self.state, State::Established | State::CloseWait) {
@@ -1098,8 +1161,7 @@ impl Conn {
         let deadline = if handshake {
             self.syn_sent_at.map(|s| s + self.cfg.r2_syn)
         } else {
-            self.una_since
-                .map(|s| s + self.cfg.user_timeout.unwrap_or(self.cfg.r2))
+            self.una_since.map(|s| s + self.tuned.una_limit)
         };
         if let Some(d) = deadline {
             at = at.min(d.max(now));
@@ -1108,7 +1170,7 @@ impl Conn {
     }
 
     fn arm_keepalive(&mut self, now: Instant) {
-        if let Some(interval) = self.cfg.keepalive
+        if let Some(interval) = self.tuned.keepalive
             && matches!(self.state, State::Established | State::CloseWait)
         {
             self.keepalive_probes_sent = 0;
@@ -1126,7 +1188,7 @@ impl Conn {
         seg: &SegmentIn<'_>,
         challenge_ok: &mut dyn FnMut() -> bool,
     ) {
-        self.stats.segs_in += 1;
+        self.segs_in += 1;
         match self.state {
             State::Closed | State::Listen => {}
             State::SynSent => self.segment_syn_sent(now, seg),
@@ -1167,7 +1229,7 @@ impl Conn {
         {
             return false;
         }
-        self.stats.segs_in += 1;
+        self.segs_in += 1;
         self.last_rx = now;
         self.update_send_window(seq, ack, window);
         self.rcv_nxt = self.rcv_nxt + len;
@@ -1574,8 +1636,14 @@ impl Conn {
                     let offset = start.since(self.rcv_nxt);
                     let had_gaps = self.recvbuf.ooo_bytes() > 0;
                     let r = self.recvbuf.insert(offset, data);
-                    self.stats.ooo_dropped += r.dropped_ooo as u64;
-                    self.stats.trimmed_bytes += r.trimmed as u64;
+                    // Counted only when non-zero: the counters live apart from what every
+                    // segment touches (see the layout note on `Conn`).
+                    if r.dropped_ooo > 0 {
+                        self.stats.ooo_dropped += r.dropped_ooo as u64;
+                    }
+                    if r.trimmed > 0 {
+                        self.stats.trimmed_bytes += r.trimmed as u64;
+                    }
                     if r.advanced > 0 {
                         self.rcv_nxt = self.rcv_nxt + r.advanced;
                         self.events |= events::READABLE;
@@ -1659,10 +1727,10 @@ impl Conn {
         if len >= self.smss() {
             self.unacked_segs += 1;
         }
-        if self.unacked_segs >= 2 || psh && self.cfg.delayed_ack.is_zero() {
+        if self.unacked_segs >= 2 || psh && self.tuned.delayed_ack.is_zero() {
             self.ack_now = true;
         } else if self.delack_at.is_none() {
-            self.delack_at = Some(now + self.cfg.delayed_ack);
+            self.delack_at = Some(now + self.tuned.delayed_ack);
         }
     }
 
@@ -1680,7 +1748,7 @@ impl Conn {
         // The largest window the field and scale can carry.
         let max = 65_535usize << self.rcv_wscale;
         let edge = self.rcv_nxt + free.min(max);
-        let step = (self.cfg.recv_buffer / 2)
+        let step = (self.recvbuf.capacity() / 2)
             .min(usize::from(self.our_mss))
             .max(1);
         if edge.gt(self.rcv_adv) && edge.since(self.rcv_adv) >= step {
@@ -1733,7 +1801,7 @@ impl Conn {
     /// The next segment to send, if any. Call until `None` after every other call.
     pub fn poll_segment(&mut self, now: Instant) -> Option<SegmentOut> {
         let seg = self.next_segment(now)?;
-        self.stats.segs_out += 1;
+        self.segs_out += 1;
         let probe = core::mem::take(&mut self.probe_out);
         if (seg.payload_len > 0 || seg.fin) && !seg.rst && !probe && self.una_since.is_none() {
             self.una_since = Some(now);
@@ -1901,7 +1969,7 @@ impl Conn {
             let all = len == queued;
             let ok = len > 0
                 && (len >= smss
-                    || (all && (in_flight == 0 || self.cfg.nodelay))
+                    || (all && (in_flight == 0 || self.tuned.nodelay))
                     || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd as usize / 2));
             if ok {
                 let seq = self.snd_nxt;
@@ -2026,4 +2094,97 @@ pub enum RecvError {
     /// The connection failed.
     #[error("{0}")]
     Failed(ConnError),
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+    use core::mem::{align_of, offset_of, size_of, size_of_val};
+
+    const LINE: usize = 64;
+
+    /// The layout note on [`Conn`]: each group of what a segment of an established connection
+    /// touches lies in the cache lines the note gives it, and everything else comes after.
+    #[test]
+    fn the_per_segment_state_comes_first() {
+        let c = Conn::connect(TcpConfig::default(), 1460, Seq(1), Instant::ZERO);
+        assert_eq!(align_of::<Conn>(), LINE);
+        // (first byte, last byte) of a field, as line numbers.
+        macro_rules! lines {
+            ($f:ident) => {{
+                let at = offset_of!(Conn, $f);
+                (at / LINE, (at + size_of_val(&c.$f) - 1) / LINE)
+            }};
+        }
+        macro_rules! in_lines {
+            ($from:expr, $to:expr; $($f:ident),+) => {$(
+                let (a, b) = lines!($f);
+                let want: core::ops::RangeInclusive<usize> = $from..=$to;
+                assert!(
+                    want.contains(&a) && want.contains(&b),
+                    "{} spans lines {a}..={b}, expected within {want:?}",
+                    stringify!($f)
+                );
+            )+};
+        }
+        in_lines!(0, 0; snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd,
+            buf_seq, rcv_nxt, rcv_adv, rcv_edge_max, unacked_segs, dup_acks_owed, events,
+            peer_mss, our_mss, state, snd_wscale, rcv_wscale, fin_queued, fin_rcvd, app_closed);
+        in_lines!(1, 1; ack_now, fast_retx, probe_now, probe_out, keepalive_now, send_rst,
+            keepalive_probes_sent, dupacks, retries, persist_backoff, segs_in, segs_out,
+            last_rx, fin_rcvd_at, pending_reset_seq);
+        in_lines!(2, 3; sendbuf, recvbuf);
+        in_lines!(4, 4; rto_at, delack_at, persist_at, keepalive_at);
+        in_lines!(5, 5; timewait_at, una_since, rtt_probe, snd_up);
+        in_lines!(6, 6; tuned, error, soft_error);
+        in_lines!(7, 7; rtt);
+        // The congestion controller: what an ACK reads in line 8, its counters after.
+        let cc_counters = offset_of!(Conn, cc) + offset_of!(NewReno, stats);
+        assert_eq!(offset_of!(Conn, cc) / LINE, 8);
+        assert!(cc_counters <= 9 * LINE, "{cc_counters}");
+        // Everything else is cold: after the controller's counters.
+        for (name, at) in [
+            ("cfg", offset_of!(Conn, cfg)),
+            ("stats", offset_of!(Conn, stats)),
+            ("iss", offset_of!(Conn, iss)),
+            ("irs", offset_of!(Conn, irs)),
+            ("rcv_up", offset_of!(Conn, rcv_up)),
+            ("syn_sent_at", offset_of!(Conn, syn_sent_at)),
+            (
+                "last_unacceptable_ack",
+                offset_of!(Conn, last_unacceptable_ack),
+            ),
+        ] {
+            assert!(
+                at >= cc_counters,
+                "{name} at {at}, among the per-segment lines"
+            );
+        }
+        assert_eq!(size_of::<Conn>() % LINE, 0);
+    }
+
+    /// Settings changed on an open connection reach what segments read, within the RFCs'
+    /// bounds (MUST-40: an ACK is never delayed 0.5 s or more; MUST-29: keepalive gives up
+    /// only after several probes).
+    #[test]
+    fn configure_keeps_the_settings_segments_read_in_step_and_in_bounds() {
+        let mut c = Conn::connect(TcpConfig::default(), 1460, Seq(1), Instant::ZERO);
+        c.configure(Instant::ZERO, |cfg| {
+            cfg.delayed_ack = Duration::from_secs(2);
+            cfg.keepalive_probes = 1;
+            cfg.nodelay = true;
+            cfg.dscp = 46;
+            cfg.user_timeout = Some(Duration::from_secs(7));
+            cfg.keepalive = Some(Duration::from_secs(30));
+        });
+        assert_eq!(c.cfg.delayed_ack, Duration::from_millis(499));
+        assert_eq!(c.tuned.delayed_ack, Duration::from_millis(499));
+        assert_eq!(c.cfg.keepalive_probes, 3);
+        assert!(c.tuned.nodelay);
+        assert_eq!(c.dscp(), 46);
+        assert_eq!(c.tuned.una_limit, Duration::from_secs(7));
+        assert_eq!(c.tuned.keepalive, Some(Duration::from_secs(30)));
+        c.configure(Instant::ZERO, |cfg| cfg.user_timeout = None);
+        assert_eq!(c.tuned.una_limit, TcpConfig::default().r2);
+    }
 }
