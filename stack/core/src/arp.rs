@@ -191,6 +191,13 @@ pub struct ArpCache {
     /// Bumped whenever an entry is added, changed or removed: a translation remembered
     /// elsewhere (a connection's cached output path) is stale once it moved.
     generation: u64,
+    /// [`poll_request`](Self::poll_request) has nothing to send before this instant: the
+    /// earliest of the requests, the probe and the announcements due as of its last empty
+    /// answer, lowered by whatever schedules one sooner since. Polled on every stack turn,
+    /// mostly with nothing due, it answers from this one field instead of reading the probe,
+    /// the announcements and the request schedule's first node (with thousands of hosts
+    /// each of those was a cache miss per turn).
+    poll_due: Instant,
 }
 
 impl ArpCache {
@@ -218,6 +225,7 @@ impl ArpCache {
             counters: ArpCounters::default(),
             ops: Cell::new(0),
             generation: 0,
+            poll_due: Instant::ZERO,
         }
     }
 
@@ -524,6 +532,7 @@ impl ArpCache {
             },
         );
         self.request_due.insert((now, next_hop));
+        self.poll_due = self.poll_due.min(now);
         self.pending_total += 1;
         EnqueueResult::Resolving
     }
@@ -537,6 +546,34 @@ impl ArpCache {
     /// its sender IP is 0.0.0.0, which makes it an RFC 5227 probe. Requests for one next hop
     /// are at least `arp_retry_interval` (at least 1 s) apart (RFC 1122 §2.3.2.1).
     pub fn poll_request(&mut self, now: Instant, our_addr: Option<Ipv4Addr>) -> Option<ArpRepr> {
+        if now < self.poll_due {
+            return None;
+        }
+        let sent = self.poll_sending(now, our_addr);
+        if sent.is_none() {
+            self.poll_due = self.earliest_poll();
+        }
+        sent
+    }
+
+    /// When `poll_request` next has something to send, if ever ([`Instant::MAX`]: never,
+    /// until a request, probe or announcement is scheduled).
+    fn earliest_poll(&self) -> Instant {
+        let probe = self.probe.and_then(|p| {
+            (p.result == ProbeResult::InProgress && p.sent < PROBE_NUM).then_some(p.next_at)
+        });
+        [
+            self.request_due.first().map(|&(t, _)| t),
+            probe,
+            self.announce.map(|a| a.next_at),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(Instant::MAX)
+    }
+
+    fn poll_sending(&mut self, now: Instant, our_addr: Option<Ipv4Addr>) -> Option<ArpRepr> {
         if let Some(repr) = self.poll_probe(now) {
             self.counters.requests_sent += 1;
             return Some(repr);
@@ -620,6 +657,7 @@ impl ArpCache {
             next_at: now + wait,
             result: ProbeResult::InProgress,
         });
+        self.poll_due = self.poll_due.min(now + wait);
     }
 
     /// Stops a probe and forgets its result.
@@ -639,6 +677,7 @@ impl ArpCache {
     /// ANNOUNCE_INTERVAL apart, from [`poll_request`](Self::poll_request). Replaces
     /// announcements already running.
     pub fn announce(&mut self, now: Instant, addr: Ipv4Addr) {
+        self.poll_due = self.poll_due.min(now);
         self.announce = Some(Announce {
             addr,
             next_at: now,
@@ -651,16 +690,17 @@ impl ArpCache {
     /// O(log n).
     pub fn next_deadline(&self) -> Option<Instant> {
         self.op(3);
+        // A probe in progress also ends (clear) at its `next_at` after the last probe.
         let probe = self.probe.and_then(|p| match p.result {
             ProbeResult::InProgress => Some(p.next_at),
             _ => None,
         });
+        let poll = Some(self.earliest_poll()).filter(|&t| t != Instant::MAX);
         [
             self.expiry.first().map(|&(t, _)| t),
-            self.request_due.first().map(|&(t, _)| t),
             self.give_up.first().map(|&(t, _)| t),
             probe,
-            self.announce.map(|a| a.next_at),
+            poll,
         ]
         .into_iter()
         .flatten()
@@ -771,6 +811,43 @@ mod tests {
     /// Every request poll_request gives at `now`.
     fn drain(c: &mut ArpCache, now: Instant, our: Option<Ipv4Addr>) -> Vec<ArpRepr> {
         core::iter::from_fn(|| c.poll_request(now, our)).collect()
+    }
+
+    /// `poll_request` answers "nothing due" from its remembered earliest instant; whatever
+    /// schedules something sooner after such an answer (a new resolution, a probe, an
+    /// announcement) is sent when due all the same, and a retry comes no earlier than due.
+    #[test]
+    fn arp_poll_after_an_empty_answer_sends_what_was_scheduled_since() {
+        let mut c = cache();
+        let t = secs(10);
+        assert_eq!(drain(&mut c, t, Some(OUR_IP)), vec![]);
+        // A resolution: its request at once.
+        assert_eq!(c.enqueue(t, ip(5), vec![1]), EnqueueResult::Resolving);
+        assert_eq!(
+            drain(&mut c, t, Some(OUR_IP)),
+            vec![ArpRepr::request(OUR_MAC, OUR_IP, ip(5))]
+        );
+        // Its retry one interval later, not before.
+        let interval = Limits::default().arp_retry_interval;
+        let retry = t + interval;
+        let just_before = t + (interval - Duration::from_millis(1));
+        assert_eq!(drain(&mut c, just_before, Some(OUR_IP)), vec![]);
+        assert_eq!(drain(&mut c, retry, Some(OUR_IP)).len(), 1);
+        // Announcements, from now.
+        let t2 = retry + Duration::from_millis(10);
+        assert_eq!(drain(&mut c, t2, Some(OUR_IP)), vec![]);
+        c.announce(t2, OUR_IP);
+        assert_eq!(
+            drain(&mut c, t2, Some(OUR_IP)),
+            vec![ArpRepr::announcement(OUR_MAC, OUR_IP)]
+        );
+        // A probe, at its drawn start within PROBE_WAIT.
+        let mut c = cache();
+        assert_eq!(drain(&mut c, t, None), vec![]);
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        c.start_probe(t, ip(9), &mut rng);
+        let probes = drain(&mut c, t + PROBE_WAIT, None);
+        assert_eq!(probes, vec![ArpRepr::probe(OUR_MAC, ip(9))]);
     }
 
     #[test]
