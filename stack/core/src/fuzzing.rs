@@ -236,7 +236,7 @@ fn assert_monotonic(old: &Counters, new: &Counters) {
             rx_queue_full, tx_datagrams }
         dhcp { tx_messages, rx_messages, rx_ignored, leases, renewals, leases_lost, declines }
         queues { tx_queue_full, tx_buffer_too_small, events_dropped }
-        tcp { rx_segments, rx_bad_checksum, rx_malformed, rx_no_socket, rx_broadcast, tx_segments,
+        tcp { rx_segments, rx_predicted, rx_bad_checksum, rx_malformed, rx_no_socket, rx_broadcast, tx_segments,
             rst_sent, backlog_drops, connection_limit, challenge_acks_limited, connects,
             passive_opens, tx_deferred, demux_ops }
     );

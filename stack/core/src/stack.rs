@@ -118,8 +118,6 @@ pub struct Stack {
     /// Received data segments try `Conn::handle_data_fast` before the general rules (off
     /// only in tests that compare the two).
     pub(crate) tcp_header_prediction: bool,
-    /// Segments header prediction handled.
-    pub(crate) tcp_predicted: u64,
 }
 
 fn validate(config: &StackConfig) -> Result<(), ConfigError> {
@@ -289,7 +287,6 @@ impl Stack {
             timers_dirty: true,
             tcp_flushing: None,
             tcp_header_prediction: true,
-            tcp_predicted: 0,
         };
         stack.next_ident = (stack.rngs.u32(crate::rng::Purpose::Ipv4Ident) & 0xffff) as u16;
         for e in up {

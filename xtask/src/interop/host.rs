@@ -370,6 +370,7 @@ pub fn counters_json(c: &Counters) -> Value {
         },
         "tcp": {
             "rx_segments": c.tcp.rx_segments,
+            "rx_predicted": c.tcp.rx_predicted,
             "rx_bad_checksum": c.tcp.rx_bad_checksum,
             "rx_malformed": c.tcp.rx_malformed,
             "rx_no_socket": c.tcp.rx_no_socket,

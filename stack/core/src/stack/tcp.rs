@@ -217,7 +217,7 @@ impl Stack {
                         p.payload_ref(),
                     );
                 if predicted {
-                    self.tcp_predicted += 1;
+                    self.tcp.counters.rx_predicted += 1;
                 } else {
                     slot.conn
                         .handle_segment(now, &seg_in(&p), &mut || limiter.allow(now));
@@ -1339,7 +1339,11 @@ mod tests {
             }
         }
         let infos = [a.tcp_info(ca).unwrap(), b.tcp_info(cb.unwrap()).unwrap()];
-        (log, infos, a.tcp_predicted + b.tcp_predicted)
+        (
+            log,
+            infos,
+            a.tcp.counters.rx_predicted + b.tcp.counters.rx_predicted,
+        )
     }
 
     #[test]
@@ -1460,7 +1464,11 @@ mod tests {
             }
         }
         let state = b.tcp_info(cb).unwrap().state;
-        (log, state, a.tcp_predicted + b.tcp_predicted)
+        (
+            log,
+            state,
+            a.tcp.counters.rx_predicted + b.tcp.counters.rx_predicted,
+        )
     }
 
     #[test]

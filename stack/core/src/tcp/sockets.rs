@@ -69,6 +69,9 @@ pub(crate) struct ListenerSlot {
 pub struct TcpCounters {
     /// Segments received (valid checksum and header).
     pub rx_segments: u64,
+    /// Of those, data segments taken by header prediction (`Conn::handle_data_fast`: in
+    /// order, nothing else to do) rather than the general rules.
+    pub rx_predicted: u64,
     /// Segments with a bad checksum (MUST-3: dropped).
     pub rx_bad_checksum: u64,
     /// Segments too short or with a bad header.
