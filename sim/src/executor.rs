@@ -79,7 +79,8 @@ struct TimerSlot {
 #[derive(Debug, Default)]
 pub(crate) struct Events {
     instants: BTreeMap<Instant, VecDeque<(u64, EventKind)>>,
-    /// Emptied queues, for the next new instant (at most [`SPARE_BUCKETS`]).
+    /// Emptied queues of at least [`SPARE_MIN_CAPACITY`] slots, cleared, for the next new
+    /// instant of an event other than a timer (at most [`SPARE_BUCKETS`]).
     spare: Vec<VecDeque<(u64, EventKind)>>,
     /// Events queued (cancelled timers included until they come due or are compacted).
     queued: usize,
@@ -128,9 +129,9 @@ impl Events {
             // frame instant four slots and then reallocate).
             if self.spare.len() < SPARE_BUCKETS && q.capacity() >= SPARE_MIN_CAPACITY {
                 // Empty, but its ring would go on where the last event left: `clear` starts
-                // the next instant's events at the front again, in the lines this one's
-                // events were just read from, not in lines untouched since the ring last came
-                // round.
+                // the next instant's events at the front again (std's `clear` resets the
+                // ring's start; a matter of speed only), in the lines this one's events were
+                // just read from, not in lines untouched since the ring last came round.
                 q.clear();
                 self.spare.push(q);
             }

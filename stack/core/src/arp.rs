@@ -532,7 +532,7 @@ impl ArpCache {
             },
         );
         self.request_due.insert((now, next_hop));
-        self.poll_due = self.poll_due.min(now);
+        self.schedule_poll(now);
         self.pending_total += 1;
         EnqueueResult::Resolving
     }
@@ -554,6 +554,13 @@ impl ArpCache {
             self.poll_due = self.earliest_poll();
         }
         sent
+    }
+
+    /// Something for `poll_request` to send comes due at `at`: every path that schedules a
+    /// request, probe or announcement sooner than one already due calls this, so that
+    /// `poll_due` stays a lower bound.
+    fn schedule_poll(&mut self, at: Instant) {
+        self.poll_due = self.poll_due.min(at);
     }
 
     /// When `poll_request` next has something to send, if ever ([`Instant::MAX`]: never,
@@ -657,7 +664,7 @@ impl ArpCache {
             next_at: now + wait,
             result: ProbeResult::InProgress,
         });
-        self.poll_due = self.poll_due.min(now + wait);
+        self.schedule_poll(now + wait);
     }
 
     /// Stops a probe and forgets its result.
@@ -677,7 +684,7 @@ impl ArpCache {
     /// ANNOUNCE_INTERVAL apart, from [`poll_request`](Self::poll_request). Replaces
     /// announcements already running.
     pub fn announce(&mut self, now: Instant, addr: Ipv4Addr) {
-        self.poll_due = self.poll_due.min(now);
+        self.schedule_poll(now);
         self.announce = Some(Announce {
             addr,
             next_at: now,

@@ -540,6 +540,8 @@ pub struct Conn {
     cc: NewReno,
     // --- cold: configuration, counters, the handshake, urgent data received.
     cfg: TcpConfig,
+    /// The counters but `segs_in` and `segs_out`, which stay 0 here: those two are the
+    /// fields of the same names above (hot), and [`Conn::stats`] puts them together.
     stats: ConnStats,
     iss: Seq,
     irs: Seq,
