@@ -434,7 +434,9 @@ impl Harness {
             16 => self.tcp_abort(u),
             17 => self.tcp_configure(u),
             _ => {
-                // Accept what is there, read what arrived, send more: an application at work.
+                // Accept what is there, read what arrived, send more: an application at work,
+                // which now and then gives back the memory of its connections' empty rings.
+                self.stack.tcp_release_buffers();
                 self.tcp_accept(u)?;
                 self.tcp_recv(u)?;
                 self.tcp_send(u)

@@ -108,6 +108,9 @@ pub struct TcpOpsOutcome {
     /// 1 when the final perfect network was still moving data after its budget of rounds
     /// (the end-to-end checks of the pairs were then skipped).
     pub unfinished: usize,
+    /// Ring memory `tcp_release_buffers` gave back (called after every application read:
+    /// the streams must come out whole all the same).
+    pub buffer_bytes_released: u64,
 }
 
 /// The byte an application writes at offset `off` of a connection's stream (`salt` tells
@@ -635,6 +638,10 @@ impl World {
         buf.resize(size, 0);
         self.read_into(s, c, &mut buf, rounds);
         self.rbuf = buf;
+        // Give back whatever rings the read emptied (on both ends of every connection of
+        // this side): later data must grow them again without a byte lost or changed.
+        let released = self.sides[s].stack.tcp_release_buffers();
+        self.out.buffer_bytes_released += released as u64;
     }
 
     fn read_into(&mut self, s: usize, c: usize, buf: &mut [u8], rounds: usize) {
@@ -1481,6 +1488,7 @@ mod tests {
         assert!(hello.eofs == 2 && hello.closed_pairs == 1, "{hello:?}");
         let bulk = get("bulk-with-loss");
         assert_eq!(bulk.bytes_read, 60_000, "{bulk:?}");
+        assert!(bulk.buffer_bytes_released > 0, "{bulk:?}");
         assert!(bulk.faults >= 1 && bulk.eofs == 1, "{bulk:?}");
         let simultaneous = get("simultaneous-open");
         assert_eq!(simultaneous.bytes_read, 110);

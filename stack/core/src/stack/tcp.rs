@@ -81,6 +81,9 @@ pub struct TcpInfo {
     pub writable: usize,
     /// Bytes sent and not yet acknowledged, plus queued.
     pub unacked: usize,
+    /// Bytes of memory the send and receive rings hold (see
+    /// [`Stack::tcp_release_buffers`]).
+    pub buffer_bytes: usize,
 }
 
 /// What became of a segment `Stack::write_direct` was given.
@@ -1012,6 +1015,7 @@ impl Stack {
             readable: s.conn.readable(),
             writable: s.conn.writable(),
             unacked: s.conn.unacked(),
+            buffer_bytes: s.conn.buffer_bytes(),
         })
     }
 
@@ -1022,6 +1026,21 @@ impl Stack {
             .get(id.0 as usize)
             .and_then(|s| s.as_ref())
             .map(|l| l.local)
+    }
+
+    /// Gives back the memory of every connection's send and receive rings that hold nothing
+    /// (all sent bytes acknowledged, all received bytes read); returns the bytes given back.
+    /// A connection's rings otherwise keep what they grew to while it lives (up to
+    /// `send_buffer` + `recv_buffer` each, 128 KiB by default): call this now and then on a
+    /// stack with many mostly idle connections. They grow again with the next data. One pass
+    /// over the live connections; nothing a connection does changes.
+    pub fn tcp_release_buffers(&mut self) -> usize {
+        self.tcp
+            .slots
+            .iter_mut()
+            .flatten()
+            .map(|s| s.conn.release_empty_buffers())
+            .sum()
     }
 
     /// Live TCP connections (every state).
@@ -1165,6 +1184,77 @@ mod tests {
 
     fn is_tcp(frame: &[u8]) -> bool {
         frame[12..14] == [0x08, 0x00] && frame[23] == 6
+    }
+
+    /// An idle connection's rings keep what they grew to until `tcp_release_buffers` gives
+    /// the empty ones back; a ring still holding data keeps it; data flows as before after.
+    #[test]
+    fn tcp_release_buffers_gives_back_only_empty_rings() {
+        let (mut a, mut b) = (stack(1), stack(2));
+        let mut now = Instant::ZERO;
+        let (l, c) = listen_and_connect(&mut a, &mut b, now);
+        for _ in 0..4 {
+            pump(&mut a, &mut b, now);
+            pump(&mut b, &mut a, now);
+        }
+        let s = b.tcp_accept(l).unwrap().unwrap();
+        // Moves `n` bytes of `fill` from a to b (time going on, so delayed ACKs come) and
+        // reads them there; true when b read exactly those and a has them acknowledged.
+        let mut transfer = |a: &mut Stack, b: &mut Stack, fill: u8, n: usize| {
+            let data = vec![fill; n];
+            let (mut sent, mut got) = (0, Vec::new());
+            for _ in 0..200 {
+                sent += a.tcp_send(now, c, &data[sent..]).unwrap();
+                pump(a, b, now);
+                let mut buf = [0u8; 4096];
+                let k = b.tcp_recv(now, s, &mut buf).unwrap();
+                got.extend_from_slice(&buf[..k]);
+                pump(b, a, now);
+                if got.len() == n && a.tcp_info(c).unwrap().unacked == 0 {
+                    break;
+                }
+                now = now + Duration::from_millis(10);
+                for st in [&mut *a, &mut *b] {
+                    if st.poll_timeout().is_some_and(|t| t <= now) {
+                        st.handle_timeout(now);
+                    }
+                }
+            }
+            got == data && a.tcp_info(c).unwrap().unacked == 0
+        };
+        assert!(transfer(&mut a, &mut b, 1, 20_000), "the first transfer");
+        let (held_a, held_b) = (
+            a.tcp_info(c).unwrap().buffer_bytes,
+            b.tcp_info(s).unwrap().buffer_bytes,
+        );
+        assert!(held_a >= 4096 && held_b >= 4096, "{held_a} {held_b}");
+        assert_eq!(a.tcp_release_buffers(), held_a);
+        assert_eq!(b.tcp_release_buffers(), held_b);
+        assert_eq!(a.tcp_info(c).unwrap().buffer_bytes, 0);
+        assert_eq!(b.tcp_info(s).unwrap().buffer_bytes, 0);
+        assert_eq!(a.tcp_release_buffers(), 0);
+        // The rings grow again, and the stream goes on where it was.
+        assert!(
+            transfer(&mut a, &mut b, 2, 10_000),
+            "the transfer after the release"
+        );
+        // Data not yet acknowledged keeps the send ring; unread data the receive ring.
+        assert_eq!(a.tcp_send(now, c, &[3; 3000]).unwrap(), 3000);
+        let before = a.tcp_info(c).unwrap().buffer_bytes;
+        assert!(before >= 3000);
+        assert_eq!(a.tcp_release_buffers(), 0);
+        assert_eq!(a.tcp_info(c).unwrap().buffer_bytes, before);
+        for _ in 0..3 {
+            pump(&mut a, &mut b, now);
+            pump(&mut b, &mut a, now);
+        }
+        let unread = b.tcp_info(s).unwrap().buffer_bytes;
+        assert!(unread >= 3000 && b.tcp_info(s).unwrap().readable == 3000);
+        assert_eq!(b.tcp_release_buffers(), 0);
+        assert_eq!(b.tcp_info(s).unwrap().buffer_bytes, unread);
+        let mut buf = [0u8; 4096];
+        assert_eq!(b.tcp_recv(now, s, &mut buf).unwrap(), 3000);
+        assert!(buf[..3000].iter().all(|&x| x == 3));
     }
 
     #[test]

@@ -26,6 +26,16 @@ fn reserve_bounded(buf: &mut VecDeque<u8>, needed: usize, bound: usize) {
     buf.reserve_exact(target.saturating_sub(buf.len()));
 }
 
+/// Gives an empty ring's memory back; returns the bytes given back (0 when it holds data).
+fn release_if_empty(buf: &mut VecDeque<u8>) -> usize {
+    if !buf.is_empty() {
+        return 0;
+    }
+    let freed = buf.capacity();
+    *buf = VecDeque::new();
+    freed
+}
+
 /// Copies `buf[offset..]` into `dst`, as much as is there and fits; returns how many bytes.
 fn copy_out(buf: &VecDeque<u8>, offset: usize, dst: &mut [u8]) -> usize {
     let (a, b) = buf.as_slices();
@@ -105,6 +115,17 @@ impl SendBuffer {
     /// The most bytes the buffer holds.
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// Bytes of memory the ring holds now (0 until the first write).
+    pub fn allocated(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Gives the ring's memory back when every byte written was acknowledged; returns the
+    /// bytes given back (0 while it holds data). The next write allocates again.
+    pub fn release_if_empty(&mut self) -> usize {
+        release_if_empty(&mut self.buf)
     }
 
     /// Room left for [`write`](SendBuffer::write).
@@ -227,6 +248,22 @@ impl RecvBuffer {
     /// the in-order end.
     pub fn room(&self) -> usize {
         (self.capacity + self.slack).saturating_sub(self.readable)
+    }
+
+    /// Bytes of memory the ring and its out-of-order ranges hold now (0 until data arrives).
+    pub fn allocated(&self) -> usize {
+        self.buf.capacity() + self.ooo.capacity() * core::mem::size_of::<(usize, usize)>()
+    }
+
+    /// Gives the memory back when nothing is held (every in-order byte was read and nothing
+    /// waits out of order); returns the bytes given back. The next data allocates again.
+    pub fn release_if_empty(&mut self) -> usize {
+        if !self.buf.is_empty() || !self.ooo.is_empty() {
+            return 0;
+        }
+        let ranges = self.ooo.capacity() * core::mem::size_of::<(usize, usize)>();
+        self.ooo = Vec::new();
+        ranges + release_if_empty(&mut self.buf)
     }
 
     /// The most out-of-order ranges kept at once.

@@ -789,6 +789,22 @@ impl Conn {
         }
     }
 
+    /// Bytes of memory the send and receive rings hold now: what they grew to (at most the
+    /// configured sizes), kept while the connection lives unless
+    /// [`release_empty_buffers`](Conn::release_empty_buffers) gives it back.
+    pub fn buffer_bytes(&self) -> usize {
+        self.sendbuf.allocated() + self.recvbuf.allocated()
+    }
+
+    /// Gives back the memory of the rings that hold nothing (every byte sent acknowledged,
+    /// every byte received read); returns the bytes given back. They grow again with the next
+    /// data. Not done by itself on every emptying: a ring that empties and refills on every
+    /// message would allocate each time (BENCHMARKS.md, sim_echo_vs_turmoil, "Tried and not
+    /// kept").
+    pub fn release_empty_buffers(&mut self) -> usize {
+        self.sendbuf.release_if_empty() + self.recvbuf.release_if_empty()
+    }
+
     /// Bytes written and not yet acknowledged.
     pub fn unacked(&self) -> usize {
         self.sendbuf.len()
