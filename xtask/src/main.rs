@@ -16,6 +16,7 @@ mod conformance;
 mod corpus;
 mod fuzz;
 mod interop;
+mod misses;
 mod smol_link;
 
 #[derive(Parser)]
@@ -53,6 +54,15 @@ enum Cmd {
     /// Run weft against the Linux kernel over TAP devices in network namespaces (as root);
     /// prints one line per step and `N passed, M failed`.
     Interop(interop::InteropArgs),
+    /// Where one size of a simulator benchmark takes its misses to memory, per event, by
+    /// part of the code (cachegrind with this machine's L3 as the last level; needs valgrind).
+    Misses {
+        /// Benchmark name, e.g. `sim_echo_vs_turmoil`.
+        name: String,
+        /// The size to run, as `WEFT_BENCH_PROFILE` takes it (e.g. `10000` clients).
+        #[arg(long)]
+        size: String,
+    },
     /// The weft side of `interop`, run by it inside a namespace.
     #[command(hide = true)]
     InteropHost(interop::host::HostArgs),
@@ -66,6 +76,7 @@ fn main() -> Result<()> {
         Cmd::Corpus => corpus::run(&root),
         Cmd::Conformance => conformance::run(&root),
         Cmd::Bench { name } => bench::run(&root, name.as_deref()),
+        Cmd::Misses { name, size } => misses::run(&root, &name, &size),
         Cmd::Interop(args) => interop::run(&root, &args),
         Cmd::InteropHost(args) => interop::host::run(args),
     }
