@@ -561,6 +561,51 @@ mod tests {
         (seq, slot)
     }
 
+    /// An emptied queue that held many events is kept for the next new instant of a frame
+    /// (or other non-timer) event, cleared; a timer's new instant gets a queue of its own,
+    /// whose small queue is not kept when it empties; the order of events is (time, sequence)
+    /// throughout.
+    #[test]
+    fn executor_spare_queues_go_to_frame_instants_not_timers() {
+        let mut e = Events::default();
+        let t = |ms| Instant::from_millis(ms);
+        for i in 0..20 {
+            e.schedule(t(1), EventKind::Scheduled(i));
+        }
+        let popped: Vec<_> = core::iter::from_fn(|| e.pop_due(t(1))).collect();
+        assert_eq!(popped.len(), 20);
+        assert!(matches!(popped.last(), Some((_, EventKind::Scheduled(19)))));
+        assert_eq!(e.spare.len(), 1, "the emptied 20-event queue is kept");
+        // A timer's instant does not take it.
+        let (seq, slot) = arm(&mut e, t(5));
+        assert_eq!(e.spare.len(), 1);
+        // A non-timer instant does, cleared (its events start at the front).
+        e.schedule(t(3), EventKind::Scheduled(100));
+        assert!(e.spare.is_empty());
+        let q = e.instants.get(&t(3)).unwrap();
+        assert!(q.capacity() >= SPARE_MIN_CAPACITY && q.len() == 1);
+        assert!(matches!(
+            q.as_slices().0.first(),
+            Some((_, EventKind::Scheduled(100)))
+        ));
+        // In time order; the timer's small queue is not kept once it empties.
+        assert!(matches!(e.pop_due(t(5)), Some((at, EventKind::Scheduled(100))) if at == t(3)));
+        assert!(
+            matches!(e.pop_due(t(5)), Some((at, EventKind::Timer { seq: s, .. })) if at == t(5) && s == seq)
+        );
+        e.fire_timer(seq, slot);
+        assert_eq!(
+            e.spare.len(),
+            1,
+            "the frame instant's queue again, not the timer's"
+        );
+        assert!(
+            e.spare
+                .iter()
+                .all(|q| q.capacity() >= SPARE_MIN_CAPACITY && q.is_empty())
+        );
+    }
+
     #[test]
     fn executor_task_entries_are_one_cache_line() {
         assert_eq!(core::mem::size_of::<Option<Slot>>(), 64);

@@ -111,6 +111,7 @@ pub fn sim_udp_scale(_root: &Path) -> Result<()> {
     );
     // For profiling one size alone: `WEFT_BENCH_PROFILE=<hosts>` runs only that size (still
     // checked, and printed as the others; "vs linear" is then relative to itself).
+    let profiling = std::env::var_os("WEFT_BENCH_PROFILE").is_some();
     let sizes: Vec<usize> =
         match std::env::var("WEFT_BENCH_PROFILE") {
             Ok(v) => vec![v.parse().map_err(|_| {
@@ -162,6 +163,13 @@ pub fn sim_udp_scale(_root: &Path) -> Result<()> {
             delivered as f64 / wall,
             per_host / base
         );
+        if profiling {
+            // What `cargo xtask misses` divides by: every run's events.
+            println!(
+                "weft {hosts} hosts: {RUNS} runs, {} events",
+                r.events * RUNS as u64
+            );
+        }
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! `cargo xtask misses NAME --size N`: where one size of a simulator benchmark takes its
-//! misses to memory, per event, by part of the code.
+//! `cargo xtask misses NAME --size N`: where one size of a simulator benchmark
+//! (`sim_echo_vs_turmoil`, `sim_udp_scale`: those whose `WEFT_BENCH_PROFILE` run reports
+//! "N events") takes its misses to memory, per event, by part of the code.
 //!
 //! Runs the benchmark's weft side alone (`WEFT_BENCH_PROFILE=N`) under cachegrind with this
 //! machine's 32 MB L3 as the last level (`--LL=33554432,16,64`; the counts are deterministic,
@@ -18,7 +19,7 @@ const LAST_LEVEL: &str = "--LL=33554432,16,64";
 
 /// The parts misses are grouped into, in the order they are printed.
 const PARTS: [&str; 9] = [
-    "weft-core TCP",
+    "weft-core TCP, IPv4 delivery",
     "weft-core other",
     "sender-side monitor",
     "event queue",
@@ -40,7 +41,7 @@ fn part_of(row: &str) -> &'static str {
         || row.contains("deliver_ipv4")
         || row.contains("timer::Deadlines")
     {
-        "weft-core TCP"
+        "weft-core TCP, IPv4 delivery"
     } else if row.contains("weft_core::") {
         "weft-core other"
     } else if row.contains("weft_net::direct") {
@@ -95,9 +96,9 @@ pub fn run(root: &Path, name: &str, size: &str) -> Result<()> {
             .with_context(|| format!("{tool} is not installed (bash .ci/install installs it)"))?;
     }
     let exe = std::env::current_exe().context("this program's path")?;
-    let out = root
-        .join("target")
-        .join(format!("misses.{name}.{size}.cachegrind"));
+    let dir = root.join("target");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let out = dir.join(format!("misses.{name}.{size}.cachegrind"));
     println!(
         "cachegrind {LAST_LEVEL}, WEFT_BENCH_PROFILE={size} xtask bench {name} (about 20x slower than a plain run)"
     );
@@ -118,7 +119,10 @@ pub fn run(root: &Path, name: &str, size: &str) -> Result<()> {
     }
     let events = stdout.lines().map(events_in).sum::<u64>();
     if events == 0 {
-        bail!("`xtask bench {name}` with WEFT_BENCH_PROFILE={size} reported no \"N events\"");
+        bail!(
+            "`xtask bench {name}` with WEFT_BENCH_PROFILE={size} reported no \"N events\" \
+             (sim_echo_vs_turmoil and sim_udp_scale do)"
+        );
     }
     let table = Command::new("cg_annotate")
         .args([
@@ -133,7 +137,11 @@ pub fn run(root: &Path, name: &str, size: &str) -> Result<()> {
     let text = String::from_utf8_lossy(&table.stdout);
     let mut by_part = [(0u64, 0u64); PARTS.len()];
     for (r, w, row) in text.lines().filter_map(parse_row) {
-        let i = PARTS.iter().position(|p| *p == part_of(row)).unwrap_or(0);
+        let part = part_of(row);
+        let i = PARTS
+            .iter()
+            .position(|p| *p == part)
+            .unwrap_or(PARTS.len() - 1);
         if let Some(slot) = by_part.get_mut(i) {
             slot.0 += r;
             slot.1 += w;
@@ -145,7 +153,7 @@ pub fn run(root: &Path, name: &str, size: &str) -> Result<()> {
     );
     for (part, (r, w)) in PARTS.iter().zip(by_part) {
         println!(
-            "  {part:<26} {:>6.2}  ({:.2} + {:.2})",
+            "  {part:<30} {:>6.2}  ({:.2} + {:.2})",
             per(r + w),
             per(r),
             per(w)
@@ -155,7 +163,7 @@ pub fn run(root: &Path, name: &str, size: &str) -> Result<()> {
         .iter()
         .fold((0, 0), |(a, b), &(r, w)| (a + r, b + w));
     println!(
-        "  {:<26} {:>6.2}  ({:.2} + {:.2})",
+        "  {:<30} {:>6.2}  ({:.2} + {:.2})",
         "in all",
         per(r + w),
         per(r),
@@ -191,7 +199,7 @@ DLmr               DLmw                file:function
             parts,
             [
                 "sender-side monitor",
-                "weft-core TCP",
+                "weft-core TCP, IPv4 delivery",
                 "memcpy",
                 "event queue"
             ]
@@ -222,6 +230,15 @@ DLmr               DLmw                file:function
         assert_eq!(
             events_in("weft 10000 clients: 67.452 s, 4183302 events, 16124 ns/event"),
             4_183_302
+        );
+        assert_eq!(
+            events_in("weft 10000 hosts: 3 runs, 14151000 events"),
+            14_151_000
+        );
+        // The full benchmark's lines (every size, both sides) are not counted.
+        assert_eq!(
+            events_in("run 0: weft 0.030 s (72342 events, 21102 frames sent"),
+            0
         );
         assert_eq!(events_in("no count here"), 0);
     }
