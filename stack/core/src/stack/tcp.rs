@@ -331,7 +331,7 @@ impl Stack {
             let mut frame = self.frame_pool.pop().unwrap_or_default();
             // Every byte is written by `write_tcp_segment` (the frame is cut to what it wrote).
             frame.resize(len, 0);
-            if let Some(n) = self.write_tcp_segment(path, seg, from, dscp, &mut frame) {
+            if let Some(n) = self.write_tcp_segment(path, tuple, seg, from, dscp, &mut frame) {
                 frame.truncate(n);
                 self.push_frame(path.iface, frame);
             }
@@ -446,6 +446,7 @@ impl Stack {
     fn write_tcp_segment(
         &mut self,
         path: &TcpPath,
+        tuple: FourTuple,
         seg: &SegmentOut,
         from: Option<u32>,
         dscp: u8,
@@ -462,7 +463,7 @@ impl Stack {
         };
         let ident = self.next_ident;
         self.next_ident = self.next_ident.wrapping_add(1);
-        let n = emit_tcp_frame(path, seg, ident, dscp, read, buf)?;
+        let n = emit_tcp_frame(path, tuple, seg, (ident, dscp, self.ttl), read, buf)?;
         self.tcp.counters.tx_segments += 1;
         self.counters.ipv4.tx_datagrams += 1;
         Some(n)
@@ -657,6 +658,7 @@ impl Stack {
             tcp,
             counters,
             next_ident,
+            ttl,
             ..
         } = self;
         let Some(slot) = tcp.slot_at(index) else {
@@ -678,7 +680,7 @@ impl Stack {
         let read = slot.conn.read_payload(seg.payload_offset, dst);
         let ident = *next_ident;
         *next_ident = ident.wrapping_add(1);
-        let Some(n) = emit_tcp_frame(path, seg, ident, dscp, read, buf) else {
+        let Some(n) = emit_tcp_frame(path, slot.tuple, seg, (ident, dscp, *ttl), read, buf) else {
             return Direct::Failed;
         };
         let iface = path.iface;

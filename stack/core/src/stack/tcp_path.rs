@@ -10,6 +10,7 @@
 
 use crate::config::IfaceId;
 use crate::tcp::conn::SegmentOut;
+use crate::tcp::sockets::FourTuple;
 use crate::time::Instant;
 use weft_wire::checksum::Checksum;
 use weft_wire::ipv4::IpProtocol;
@@ -23,30 +24,32 @@ const IP_LEN: usize = 20;
 /// Ethernet, IPv4 and the fixed TCP header: the bytes before a segment's options.
 pub(crate) const HEADERS_LEN: usize = ETH_LEN + IP_LEN + weft_wire::tcp::HEADER_LEN;
 
-/// Everything about a connection's frames that does not change from segment to segment.
+/// Everything about a connection's frames that does not change from segment to segment, but
+/// the 4-tuple (the slot's) and the stack's TTL, which the writer is given.
+///
+/// 40 bytes, so that it shares one cache line with the rest of the slot's per-segment fields
+/// (4-tuple, generation, owner: `Slot`'s layout test): the two generations are kept as their
+/// sum (both only grow, so the sum is unchanged exactly when neither changed), the Ethernet
+/// header as its two addresses (the type is IPv4's), the header sums folded to 16 bits
+/// (ones'-complement sums fold without changing what they add up to, RFC 1071 §2(B)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TcpPath {
-    /// `RouteTable::generation` when it was worked out.
-    pub(crate) route_gen: u64,
-    /// The interface's `ArpCache::generation` then.
-    pub(crate) arp_gen: u64,
+    /// `RouteTable::generation` plus the interface's `ArpCache::generation` when it was
+    /// worked out.
+    generations: u64,
     /// The next hop's ARP entry holds until then (exclusive).
     pub(crate) arp_expires: Instant,
+    pub(crate) src: Ipv4Addr,
+    /// The next hop's MAC address, then ours: the Ethernet header but its type.
+    macs: [u8; 12],
     pub(crate) iface: IfaceId,
     pub(crate) mtu: u16,
-    pub(crate) src: Ipv4Addr,
-    pub(crate) remote: Ipv4Addr,
-    pub(crate) lport: u16,
-    pub(crate) rport: u16,
-    /// The Ethernet header: the next hop's MAC, ours, IPv4.
-    eth: [u8; ETH_LEN],
-    /// TTL and protocol, the IPv4 header's fifth word.
-    ttl_protocol: u16,
     /// The IPv4 header words the same in every datagram: TTL and protocol, source,
-    /// destination (no flags, no fragment offset), summed once.
-    ip_sum: Checksum,
-    /// The TCP pseudo-header's addresses and protocol and the two ports, summed once.
-    tcp_sum: Checksum,
+    /// destination (no flags, no fragment offset), summed once and folded.
+    ip_sum: u16,
+    /// The TCP pseudo-header's addresses and protocol and the two ports, summed once and
+    /// folded.
+    tcp_sum: u16,
 }
 
 impl TcpPath {
@@ -62,16 +65,13 @@ impl TcpPath {
         (src, lport): (Ipv4Addr, u16),
         (remote, rport): (Ipv4Addr, u16),
     ) -> TcpPath {
-        let mut eth = [0u8; ETH_LEN];
-        let (d, rest) = eth.split_at_mut(6);
-        let (s, t) = rest.split_at_mut(6);
+        let mut macs = [0u8; 12];
+        let (d, s) = macs.split_at_mut(6);
         d.copy_from_slice(&their_mac.0);
         s.copy_from_slice(&our_mac.0);
-        t.copy_from_slice(&weft_wire::ethernet::EtherType::IPV4.0.to_be_bytes());
-        let ttl_protocol = u16::from_be_bytes([ttl, IpProtocol::TCP.0]);
         let mut ip_sum = Checksum::new();
         ip_sum
-            .add_u16(ttl_protocol)
+            .add_u16(ttl_protocol(ttl))
             .add_u32(u32::from(src))
             .add_u32(u32::from(remote));
         let mut tcp_sum = Checksum::new();
@@ -82,19 +82,14 @@ impl TcpPath {
             .add_u16(lport)
             .add_u16(rport);
         TcpPath {
-            route_gen,
-            arp_gen,
+            generations: route_gen.wrapping_add(arp_gen),
             arp_expires,
+            src,
+            macs,
             iface,
             mtu,
-            src,
-            remote,
-            lport,
-            rport,
-            eth,
-            ttl_protocol,
-            ip_sum,
-            tcp_sum,
+            ip_sum: ip_sum.sum(),
+            tcp_sum: tcp_sum.sum(),
         }
     }
 
@@ -102,7 +97,7 @@ impl TcpPath {
     /// neither table changed since and the ARP entry is alive.
     #[inline]
     pub(crate) fn valid(&self, now: Instant, route_gen: u64, arp_gen: u64) -> bool {
-        self.route_gen == route_gen && self.arp_gen == arp_gen && now < self.arp_expires
+        self.generations == route_gen.wrapping_add(arp_gen) && now < self.arp_expires
     }
 
     /// The whole frame's length for `seg` with `payload_len` bytes, if the datagram fits the
@@ -113,6 +108,11 @@ impl TcpPath {
         let datagram = IP_LEN + tcp_header_len(seg) + payload_len;
         (datagram <= usize::from(self.mtu)).then_some(ETH_LEN + datagram)
     }
+}
+
+/// TTL and protocol (TCP), the IPv4 header's fifth word.
+fn ttl_protocol(ttl: u8) -> u16 {
+    u16::from_be_bytes([ttl, IpProtocol::TCP.0])
 }
 
 /// The length of `seg`'s TCP header: 20 bytes, 4 more for MSS, 4 for NOP and window scale
@@ -164,9 +164,9 @@ fn put32(b: &mut [u8; HEADERS_LEN], at: usize, v: u32) {
 /// for the same fields. Returns the frame's length, `None` when `frame` is too short.
 pub(crate) fn emit_tcp_frame(
     path: &TcpPath,
+    (_, lport, remote, rport): FourTuple,
     seg: &SegmentOut,
-    ident: u16,
-    dscp: u8,
+    (ident, dscp, ttl): (u16, u8, u8),
     payload_len: usize,
     frame: &mut [u8],
 ) -> Option<usize> {
@@ -187,28 +187,32 @@ pub(crate) fn emit_tcp_frame(
     if let Some(shift) = seg.window_scale {
         rest.get_mut(at..at + 4)?.copy_from_slice(&[1, 3, 3, shift]);
     }
-    h[..ETH_LEN].copy_from_slice(&path.eth);
+    h[..12].copy_from_slice(&path.macs);
+    h[12..ETH_LEN].copy_from_slice(&weft_wire::ethernet::EtherType::IPV4.0.to_be_bytes());
     // RFC 791 §3.1: version 4, IHL 5, the type of service byte (Diffserv, ECN 0).
     let word0 = 0x4500 | (u16::from(dscp & 0x3f) << 2);
     let ip_total = (IP_LEN + tcp_len) as u16;
-    let mut ip = path.ip_sum;
-    ip.add_u16(word0).add_u16(ip_total).add_u16(ident);
+    let mut ip = Checksum::new();
+    ip.add_u16(path.ip_sum)
+        .add_u16(word0)
+        .add_u16(ip_total)
+        .add_u16(ident);
     put16(h, ETH_LEN, word0);
     put16(h, ETH_LEN + 2, ip_total);
     put16(h, ETH_LEN + 4, ident);
     put16(h, ETH_LEN + 6, 0);
-    put16(h, ETH_LEN + 8, path.ttl_protocol);
+    put16(h, ETH_LEN + 8, ttl_protocol(ttl));
     put16(h, ETH_LEN + 10, ip.finish());
     put32(h, ETH_LEN + 12, u32::from(path.src));
-    put32(h, ETH_LEN + 16, u32::from(path.remote));
+    put32(h, ETH_LEN + 16, u32::from(remote));
     // RFC 9293 §3.1: the TCP header.
     let t = ETH_LEN + IP_LEN;
     let ack = seg.ack.map_or(0, |a| a.0);
     // Data offset (4 bits), then the 12 flag bits.
     let word = ((header_len as u16 / 4) << 12) | flags(seg).bits();
     let urgent = seg.urgent.unwrap_or(0);
-    put16(h, t, path.lport);
-    put16(h, t + 2, path.rport);
+    put16(h, t, lport);
+    put16(h, t + 2, rport);
     put32(h, t + 4, seg.seq.0);
     put32(h, t + 8, ack);
     put16(h, t + 12, word);
@@ -216,8 +220,9 @@ pub(crate) fn emit_tcp_frame(
     put16(h, t + 18, urgent);
     // The fixed header's words are summed from the values (a read straight after narrower
     // writes to the same bytes would stall); options and payload from the buffer.
-    let mut c = path.tcp_sum;
-    c.add_u16(tcp_len as u16)
+    let mut c = Checksum::new();
+    c.add_u16(path.tcp_sum)
+        .add_u16(tcp_len as u16)
         .add_u32(seg.seq.0)
         .add_u32(ack)
         .add_u16(word)
@@ -378,6 +383,7 @@ mod tests {
                 (e.src, e.lport),
                 (e.dst, e.rport),
             );
+            let tuple = (e.src, e.lport, e.dst, e.rport);
             let payload_len = match below(&mut rng, 4) {
                 0 => 0,
                 1 => 1452,
@@ -393,13 +399,27 @@ mod tests {
             let at = HEADERS_LEN + tcp_header_len(&seg) - weft_wire::tcp::HEADER_LEN;
             frame[at..at + payload_len].copy_from_slice(&payload);
             assert_eq!(
-                emit_tcp_frame(&path, &seg, ident, dscp, payload_len, &mut frame),
+                emit_tcp_frame(
+                    &path,
+                    tuple,
+                    &seg,
+                    (ident, dscp, e.ttl),
+                    payload_len,
+                    &mut frame
+                ),
                 Some(len)
             );
             assert_eq!(&frame[..len], &want[..], "{seg:?}");
             // Too short a buffer is refused, not written past.
             assert_eq!(
-                emit_tcp_frame(&path, &seg, ident, dscp, payload_len, &mut frame[..len - 1]),
+                emit_tcp_frame(
+                    &path,
+                    tuple,
+                    &seg,
+                    (ident, dscp, e.ttl),
+                    payload_len,
+                    &mut frame[..len - 1]
+                ),
                 None
             );
         }
@@ -439,13 +459,17 @@ mod tests {
 #[cfg(test)]
 mod size_tests {
     /// docs/bounds.md: a connection's slot (its state machine, 4-tuple, owner and cached
-    /// output path) is at most the 1,152 bytes it states.
+    /// output path) is at most the 1,024 bytes it states.
     #[test]
     fn a_connection_slot_is_as_large_as_documented() {
         let slot = core::mem::size_of::<crate::tcp::sockets::Slot>();
         let conn = core::mem::size_of::<crate::tcp::conn::Conn>();
         let path = core::mem::size_of::<Option<super::TcpPath>>();
         println!("Slot {slot} bytes: Conn {conn}, cached path {path}");
-        assert!(slot <= 1152, "{slot}");
+        assert!(slot <= 1024, "{slot}");
+        assert_eq!(
+            path, 40,
+            "the cached path fits the slot's last line with the rest"
+        );
     }
 }

@@ -444,9 +444,10 @@ impl Tuned {
 /// others in between, and every cache line a segment touches is a miss to memory
 /// (BENCHMARKS.md, sim_echo_vs_turmoil: "The marginal cost per event"). So the fields are
 /// laid out in the order of use (`repr(C)`, aligned to a line): what a segment of an
-/// established connection reads and writes comes first, in nine lines (sequence variables and
-/// flags; counters, timers' state and the FIN; the two buffers' headers; the deadlines; the RTT
-/// probe; the settings a segment reads; the RTT estimator; the congestion controller), and
+/// established connection reads and writes comes first, in eight lines (sequence variables and
+/// flags; counters, timers' state and the FIN; the two buffers' headers; the deadlines — an
+/// `Option<Instant>` is one word — and the RTT probe; the settings a segment reads; the RTT
+/// estimator; the congestion controller), and
 /// what only the handshake, urgent data, errors and introspection use comes after. The test
 /// `the_per_segment_state_comes_first` checks the boundaries.
 #[derive(Debug)]
@@ -516,7 +517,7 @@ pub struct Conn {
     // --- lines 2 and 3: the buffers' headers.
     sendbuf: SendBuffer,
     recvbuf: RecvBuffer,
-    // --- lines 4 and 5: deadlines, the RTT probe, urgent data sent.
+    // --- line 4: deadlines and the RTT probe; line 5: urgent data sent and the settings.
     rto_at: Option<Instant>,
     delack_at: Option<Instant>,
     persist_at: Option<Instant>,
@@ -529,13 +530,13 @@ pub struct Conn {
     rtt_probe: Option<(Seq, Instant)>,
     /// RFC 9293 §3.8.5: the end of urgent data we send (SND.UP).
     snd_up: Option<Seq>,
-    // --- line 6: settings a segment reads, and the error.
+    // Settings a segment reads; then (line 6) the error.
     tuned: Tuned,
     error: Option<ConnError>,
     /// A soft ICMP error arrived (reported as `Unreachable` if the handshake times out).
     soft_error: bool,
-    // --- line 7: the RTT estimator; lines 8 and 9: the congestion controller (its counters
-    // last).
+    // --- lines 6 and 7: the RTT estimator, the congestion controller (its counters last,
+    // in line 8).
     rtt: RttEstimator,
     cc: NewReno,
     // --- cold: configuration, counters, the handshake, urgent data received.
@@ -2152,14 +2153,14 @@ mod layout_tests {
             keepalive_probes_sent, dupacks, retries, persist_backoff, segs_in, segs_out,
             last_rx, fin_rcvd_at, pending_reset_seq);
         in_lines!(2, 3; sendbuf, recvbuf);
-        in_lines!(4, 4; rto_at, delack_at, persist_at, keepalive_at);
-        in_lines!(5, 5; timewait_at, una_since, rtt_probe, snd_up);
-        in_lines!(6, 6; tuned, error, soft_error);
-        in_lines!(7, 7; rtt);
-        // The congestion controller: what an ACK reads in line 8, its counters after.
+        in_lines!(4, 4; rto_at, delack_at, persist_at, keepalive_at, timewait_at, una_since,
+            rtt_probe);
+        in_lines!(5, 5; snd_up, tuned);
+        in_lines!(6, 7; error, soft_error, rtt);
+        // The congestion controller: what an ACK reads in line 7, its counters after.
         let cc_counters = offset_of!(Conn, cc) + offset_of!(NewReno, stats);
-        assert_eq!(offset_of!(Conn, cc) / LINE, 8);
-        assert!(cc_counters <= 9 * LINE, "{cc_counters}");
+        assert_eq!(offset_of!(Conn, cc) / LINE, 7);
+        assert!(cc_counters <= 8 * LINE, "{cc_counters}");
         // Everything else is cold: after the controller's counters.
         for (name, at) in [
             ("cfg", offset_of!(Conn, cfg)),

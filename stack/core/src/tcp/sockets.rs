@@ -39,18 +39,23 @@ pub(crate) enum Owner {
     Released,
 }
 
+/// A connection's entry: its state machine, then in one cache line what else a segment or
+/// an application call touches (the output path, the 4-tuple, the owner, the dirty flag).
+/// The entry's generation is in the table's dense `generations` array, not here: checking a
+/// handle reads that array (a few lines for thousands of connections), not a line of the
+/// entry. `repr(C)` keeps the order; `a_slot_is_its_conn_and_one_line` checks it.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Slot {
-    pub(crate) generation: u32,
     pub(crate) conn: Conn,
+    /// Its output path as last worked out (the stack checks it is still valid before use).
+    pub(crate) path: Option<crate::stack::TcpPath>,
     pub(crate) tuple: FourTuple,
     pub(crate) owner: Owner,
     /// On the dirty list.
     pub(crate) dirty: bool,
     /// In its listener's accept queue.
     pub(crate) queued: bool,
-    /// Its output path as last worked out (the stack checks it is still valid before use).
-    pub(crate) path: Option<crate::stack::TcpPath>,
 }
 
 #[derive(Debug)]
@@ -277,27 +282,33 @@ impl TcpSockets {
     }
 
     pub(crate) fn id_of(&self, index: u32) -> Option<TcpSocketId> {
-        self.slots
-            .get(index as usize)
-            .and_then(|s| s.as_ref())
-            .map(|s| TcpSocketId {
-                index,
-                generation: s.generation,
-            })
+        self.slots.get(index as usize)?.as_ref()?;
+        Some(TcpSocketId {
+            index,
+            generation: self.generations.get(index as usize).copied()?,
+        })
+    }
+
+    /// True when `id` names the connection now in its slot (a slot's generation moves on
+    /// when it is freed).
+    fn current(&self, id: TcpSocketId) -> bool {
+        self.generations.get(id.index as usize) == Some(&id.generation)
     }
 
     pub(crate) fn slot(&self, id: TcpSocketId) -> Option<&Slot> {
-        self.slots
-            .get(id.index as usize)
-            .and_then(|s| s.as_ref())
-            .filter(|s| s.generation == id.generation)
+        if !self.current(id) {
+            return None;
+        }
+        self.slots.get(id.index as usize).and_then(|s| s.as_ref())
     }
 
     pub(crate) fn slot_mut(&mut self, id: TcpSocketId) -> Option<&mut Slot> {
+        if !self.current(id) {
+            return None;
+        }
         self.slots
             .get_mut(id.index as usize)
             .and_then(|s| s.as_mut())
-            .filter(|s| s.generation == id.generation)
     }
 
     pub(crate) fn slot_at(&mut self, index: u32) -> Option<&mut Slot> {
@@ -318,10 +329,8 @@ impl TcpSockets {
                 u32::try_from(self.slots.len() - 1).ok()?
             }
         };
-        let generation = self.generations.get(index as usize).copied().unwrap_or(0);
         if let Some(s) = self.slots.get_mut(index as usize) {
             *s = Some(Slot {
-                generation,
                 conn,
                 tuple,
                 owner,
@@ -426,5 +435,40 @@ impl TcpSockets {
             }
         }
         orphans
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+    use core::mem::{offset_of, size_of};
+
+    /// `Slot`'s note: the connection's lines, then one line holding everything else a
+    /// segment or an application call reads in the entry (a second line would be a second
+    /// miss per segment once the entry has left the caches).
+    #[test]
+    fn a_slot_is_its_conn_and_one_line() {
+        const LINE: usize = 64;
+        let conn = size_of::<Conn>();
+        assert_eq!(conn % LINE, 0);
+        assert_eq!(offset_of!(Slot, conn), 0);
+        for (name, at, len) in [
+            (
+                "path",
+                offset_of!(Slot, path),
+                size_of::<Option<crate::stack::TcpPath>>(),
+            ),
+            ("tuple", offset_of!(Slot, tuple), size_of::<FourTuple>()),
+            ("owner", offset_of!(Slot, owner), size_of::<Owner>()),
+            ("dirty", offset_of!(Slot, dirty), 1),
+            ("queued", offset_of!(Slot, queued), 1),
+        ] {
+            assert!(
+                at >= conn && at + len <= conn + LINE,
+                "{name} at {at}..{}, outside the line after the connection's {conn} bytes",
+                at + len
+            );
+        }
+        assert_eq!(size_of::<Option<Slot>>(), conn + LINE);
     }
 }
