@@ -398,30 +398,13 @@ mod tests {
             let mut frame = vec![0xa5u8; len + 7];
             let at = HEADERS_LEN + tcp_header_len(&seg) - weft_wire::tcp::HEADER_LEN;
             frame[at..at + payload_len].copy_from_slice(&payload);
-            assert_eq!(
-                emit_tcp_frame(
-                    &path,
-                    tuple,
-                    &seg,
-                    (ident, dscp, e.ttl),
-                    payload_len,
-                    &mut frame
-                ),
-                Some(len)
-            );
+            let emit = |frame: &mut [u8]| {
+                emit_tcp_frame(&path, tuple, &seg, (ident, dscp, e.ttl), payload_len, frame)
+            };
+            assert_eq!(emit(&mut frame), Some(len));
             assert_eq!(&frame[..len], &want[..], "{seg:?}");
             // Too short a buffer is refused, not written past.
-            assert_eq!(
-                emit_tcp_frame(
-                    &path,
-                    tuple,
-                    &seg,
-                    (ident, dscp, e.ttl),
-                    payload_len,
-                    &mut frame[..len - 1]
-                ),
-                None
-            );
+            assert_eq!(emit(&mut frame[..len - 1]), None);
         }
     }
 
