@@ -16,6 +16,7 @@ mod conformance;
 mod corpus;
 mod fuzz;
 mod interop;
+mod latency;
 mod misses;
 mod smol_link;
 
@@ -63,6 +64,9 @@ enum Cmd {
         #[arg(long)]
         size: String,
     },
+    /// Load-to-use latency by working-set size: where this machine's caches end for this
+    /// program (on a shared machine, far short of what `lscpu` says).
+    Latency,
     /// The weft side of `interop`, run by it inside a namespace.
     #[command(hide = true)]
     InteropHost(interop::host::HostArgs),
@@ -77,6 +81,7 @@ fn main() -> Result<()> {
         Cmd::Conformance => conformance::run(&root),
         Cmd::Bench { name } => bench::run(&root, name.as_deref()),
         Cmd::Misses { name, size } => misses::run(&root, &name, &size),
+        Cmd::Latency => latency::run(),
         Cmd::Interop(args) => interop::run(&root, &args),
         Cmd::InteropHost(args) => interop::host::run(args),
     }
