@@ -2,7 +2,7 @@
 //! keeps touching — where its caches end, measured rather than read from `lscpu`.
 //!
 //! For each working-set size, the cache lines of a buffer of that size are linked into one
-//! random cycle (Sattolo's algorithm, seeded: every run walks the same cycle) and walked:
+//! cycle in a random order (a seeded shuffle: every run walks the same cycle) and walked:
 //! each load's address is the previous load's value, so no two loads overlap and no
 //! prefetcher can guess the next line. The time per load is that of the level the working set
 //! fits in. On a machine whose last-level cache is shared with other tenants (a VM) the size
@@ -35,12 +35,13 @@ struct Line {
     _pad: [usize; 7],
 }
 
-/// The lines of `n` linked into one random cycle (Sattolo: a uniformly random cyclic
-/// permutation, so the walk visits every line before it repeats).
+/// The lines of `n` linked into one cycle in a random order (Fisher–Yates): each line points
+/// at the one after it in the shuffled order, the last at the first, so the walk visits every
+/// line before it repeats, in an order no prefetcher follows.
 fn cycle(n: usize, rng: &mut ChaCha8Rng) -> Vec<Line> {
     let mut order: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
-        let j = rng.gen_range(0..i);
+        let j = rng.gen_range(0..=i);
         order.swap(i, j);
     }
     let mut lines = vec![
@@ -101,22 +102,35 @@ pub fn run() -> Result<()> {
 mod tests {
     use super::*;
 
-    /// The walk visits every line once per lap: a single cycle, not several small ones (a
-    /// short cycle would stay in the caches and hide the latency being measured).
+    /// The walk visits every line once per lap (a short cycle would stay in the caches and
+    /// hide the latency being measured), and its steps go to lines in no particular order: a
+    /// walk from one line to the next in memory would be the pattern prefetchers follow.
     #[test]
-    fn the_lines_form_one_cycle() {
+    fn the_lines_form_one_cycle_in_random_order() {
         let mut rng = ChaCha8Rng::seed_from_u64(SEED);
-        for n in [1usize, 2, 3, 64, 1000] {
+        for n in [1usize, 2, 3, 64, 1000, 100_000] {
             let lines = cycle(n, &mut rng);
             let mut seen = vec![false; n];
             let mut at = 0;
+            let mut sequential = 0;
             for _ in 0..n {
                 assert!(!seen[at], "line {at} visited twice in one lap of {n}");
                 seen[at] = true;
-                at = lines[at].next;
+                let next = lines[at].next;
+                if next == (at + 1) % n {
+                    sequential += 1;
+                }
+                at = next;
             }
             assert_eq!(at, 0, "the lap of {n} ends where it began");
             assert!(seen.iter().all(|&s| s));
+            if n >= 1000 {
+                // A random order steps to the next line about once per lap.
+                assert!(
+                    sequential < 10,
+                    "{sequential} of {n} steps to the next line"
+                );
+            }
         }
     }
 }

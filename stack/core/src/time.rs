@@ -11,7 +11,8 @@ pub use core::time::Duration;
 /// Held as nanoseconds plus one in a `NonZeroU64`, so that `Option<Instant>` — a deadline, of
 /// which a connection keeps several — takes 8 bytes, not 16. The range is therefore
 /// 0..=`u64::MAX − 1` nanoseconds (584 years); [`Instant::MAX`] is its end, and everything
-/// past it saturates there. Order, equality and hashing are those of the nanoseconds.
+/// past it saturates there. Order and equality are those of the nanoseconds (hashing agrees
+/// with equality).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Instant(NonZeroU64);
 

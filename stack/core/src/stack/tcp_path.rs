@@ -28,7 +28,7 @@ pub(crate) const HEADERS_LEN: usize = ETH_LEN + IP_LEN + weft_wire::tcp::HEADER_
 /// the 4-tuple (the slot's) and the stack's TTL, which the writer is given.
 ///
 /// 40 bytes, so that it shares one cache line with the rest of the slot's per-segment fields
-/// (4-tuple, generation, owner: `Slot`'s layout test): the two generations are kept as their
+/// (4-tuple, owner, dirty flag: `Slot`'s layout test): the two generations are kept as their
 /// sum (both only grow, so the sum is unchanged exactly when neither changed), the Ethernet
 /// header as its two addresses (the type is IPv4's), the header sums folded to 16 bits
 /// (ones'-complement sums fold without changing what they add up to, RFC 1071 §2(B)).
@@ -69,18 +69,7 @@ impl TcpPath {
         let (d, s) = macs.split_at_mut(6);
         d.copy_from_slice(&their_mac.0);
         s.copy_from_slice(&our_mac.0);
-        let mut ip_sum = Checksum::new();
-        ip_sum
-            .add_u16(ttl_protocol(ttl))
-            .add_u32(u32::from(src))
-            .add_u32(u32::from(remote));
-        let mut tcp_sum = Checksum::new();
-        tcp_sum
-            .add_u32(u32::from(src))
-            .add_u32(u32::from(remote))
-            .add_u16(u16::from(IpProtocol::TCP.0))
-            .add_u16(lport)
-            .add_u16(rport);
+        let (ip_sum, tcp_sum) = fixed_sums(ttl, (src, lport), (remote, rport));
         TcpPath {
             generations: route_gen.wrapping_add(arp_gen),
             arp_expires,
@@ -88,8 +77,8 @@ impl TcpPath {
             macs,
             iface,
             mtu,
-            ip_sum: ip_sum.sum(),
-            tcp_sum: tcp_sum.sum(),
+            ip_sum,
+            tcp_sum,
         }
     }
 
@@ -108,6 +97,27 @@ impl TcpPath {
         let datagram = IP_LEN + tcp_header_len(seg) + payload_len;
         (datagram <= usize::from(self.mtu)).then_some(ETH_LEN + datagram)
     }
+}
+
+/// The sums of the header words the same in every datagram of a connection, folded: the
+/// IPv4 header's TTL and protocol, source and destination; the TCP pseudo-header's addresses
+/// and protocol and the two ports.
+fn fixed_sums(
+    ttl: u8,
+    (src, lport): (Ipv4Addr, u16),
+    (remote, rport): (Ipv4Addr, u16),
+) -> (u16, u16) {
+    let mut ip = Checksum::new();
+    ip.add_u16(ttl_protocol(ttl))
+        .add_u32(u32::from(src))
+        .add_u32(u32::from(remote));
+    let mut tcp = Checksum::new();
+    tcp.add_u32(u32::from(src))
+        .add_u32(u32::from(remote))
+        .add_u16(u16::from(IpProtocol::TCP.0))
+        .add_u16(lport)
+        .add_u16(rport);
+    (ip.sum(), tcp.sum())
 }
 
 /// TTL and protocol (TCP), the IPv4 header's fifth word.
@@ -162,6 +172,10 @@ fn put32(b: &mut [u8; HEADERS_LEN], at: usize, v: u32) {
 /// MUST-14, RFC 7323 §2.2) and the checksum over pseudo-header, header and payload (MUST-2).
 /// The bytes equal those of weft-wire's `EthernetRepr`, `Ipv4Repr` and `TcpRepr` emitters
 /// for the same fields. Returns the frame's length, `None` when `frame` is too short.
+///
+/// The ports, the remote address and `ttl` must be those `path` was made with: its header
+/// sums include them (the stack passes the slot's 4-tuple, which never changes, and its own
+/// TTL, set once). The source address is the path's (the 4-tuple's may be unspecified).
 pub(crate) fn emit_tcp_frame(
     path: &TcpPath,
     (_, lport, remote, rport): FourTuple,
@@ -170,6 +184,11 @@ pub(crate) fn emit_tcp_frame(
     payload_len: usize,
     frame: &mut [u8],
 ) -> Option<usize> {
+    debug_assert_eq!(
+        fixed_sums(ttl, (path.src, lport), (remote, rport)),
+        (path.ip_sum, path.tcp_sum),
+        "the 4-tuple or TTL differs from the path's"
+    );
     let header_len = tcp_header_len(seg);
     let options_len = header_len - weft_wire::tcp::HEADER_LEN;
     let tcp_len = header_len + payload_len;
