@@ -150,6 +150,17 @@ pub trait TcpNet: Net {
     /// Opens a connection to `to`.
     fn connect(&self, to: SocketAddrV4) -> impl Future<Output = Result<Self::Flow, ConnectError>>;
 
+    /// Gives back the memory of connections' empty send and receive buffers — all sent bytes
+    /// acknowledged, all received bytes read — and returns how many bytes that was. A
+    /// connection's buffers otherwise keep what they grew to (up to the configured sizes)
+    /// while it lives, so an application holding many idle connections calls this now and
+    /// then; buffers grow again with the next data. On the direct backend (weft-core in this
+    /// process) this is `Stack::tcp_release_buffers`; the host's sockets and turmoil keep
+    /// their buffers themselves, and give back nothing here (0).
+    fn release_idle_buffers(&self) -> usize {
+        0
+    }
+
     /// Listens on `local` (port 0 = ephemeral).
     fn bind_tcp(
         &self,

@@ -368,6 +368,10 @@ impl<R: Runtime> TcpNet for DirectNet<R> {
     type Flow = DirectFlow<R>;
     type Listener = DirectListener<R>;
 
+    fn release_idle_buffers(&self) -> usize {
+        self.with_stack(|s, _| s.tcp_release_buffers())
+    }
+
     async fn connect(&self, to: SocketAddrV4) -> Result<DirectFlow<R>, ConnectError> {
         let started = self.with_stack(|s, now| {
             s.tcp_connect(now, (*to.ip(), to.port()), (Ipv4Addr::UNSPECIFIED, 0))
