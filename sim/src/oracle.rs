@@ -733,6 +733,9 @@ pub(crate) struct Ledger {
     phantoms: Vec<(Instant, HostId, SocketAddrV4, u16, usize)>,
     pings: Vec<PingRec>,
     leases: Vec<LeaseRec>,
+    /// Every DHCP grant (binding or renewal) each host's stacks made, oldest first, taken
+    /// from a stack when its host crashes and at the end of the run.
+    grants: BTreeMap<HostId, Vec<weft_core::DhcpGrant>>,
     pub(crate) app_failures: Vec<OracleFailure>,
     pub(crate) workloads: Vec<WorkloadReport>,
     totals: DatagramTotals,
@@ -857,6 +860,15 @@ impl Ledger {
     /// A DHCP client's acquisition (or its failure).
     pub(crate) fn lease(&mut self, lease: LeaseRec) {
         self.leases.push(lease);
+    }
+
+    /// `host`'s stack granted these leases (its `Stack::dhcp_grants`, oldest first).
+    pub(crate) fn grants(
+        &mut self,
+        host: HostId,
+        grants: impl IntoIterator<Item = weft_core::DhcpGrant>,
+    ) {
+        self.grants.entry(host).or_default().extend(grants);
     }
 
     /// A client of `workload` on `client` connected to `server`: the new stream's id.
@@ -1398,14 +1410,25 @@ pub(crate) fn judge(
             // §4.3.1), and the clients' conflict probes (RFC 5227 §2.1) would refuse it.
             // Excused: the server crashed after `prev` asked (it may have lost that binding)
             // and before `l` had its answer; or `prev`'s lease ran out before `l` asked (its
-            // holder crashed or was cut off and did not renew; counted from the first grant,
-            // so a renewed lease is excused early, never one that had not lapsed).
+            // holder crashed or was cut off and did not renew). The lease runs to the end
+            // of the last grant of the address to `prev`'s host made before `l` asked — its
+            // binding or a renewal (RFC 2131 §4.4.5) — else, with no grant recorded, to the
+            // end of the first.
             let forgot = disruptions
                 .iter()
                 .any(|d| d.crash && d.host == l.server && d.from >= asked(prev) && d.from <= l.at);
-            let lapsed = prev
-                .lease
-                .is_some_and(|(t, len)| len != Duration::MAX && t.saturating_add(len) <= asked(l));
+            let renewed_until = ledger.grants.get(&prev.host).and_then(|gs| {
+                gs.iter()
+                    .filter(|g| g.addr == addr && g.acquired_at <= asked(l))
+                    .map(|g| g.acquired_at.saturating_add(g.lease_time))
+                    .max()
+            });
+            let lapsed = match renewed_until {
+                Some(end) => end <= asked(l),
+                None => prev.lease.is_some_and(|(t, len)| {
+                    len != Duration::MAX && t.saturating_add(len) <= asked(l)
+                }),
+            };
             if !forgot && !lapsed {
                 out.push(OracleFailure::DuplicateAddress {
                     workload: workload.to_string(),

@@ -872,6 +872,8 @@ impl Run {
         let now = self.shared.now.get();
         if let Some(host) = self.hosts.get_mut(h) {
             if let Some(net) = host.net.take() {
+                let grants = net.with_stack(|s, _| s.dhcp_grants().0.copied().collect::<Vec<_>>());
+                self.shared.ledger.borrow_mut().grants(h, grants);
                 host.last_counters = net.counters();
                 host.last_driver = net.driver_counters();
                 let tcp = net.with_stack(|s, _| s.tcp_stats_total());
@@ -1246,6 +1248,12 @@ impl Run {
         }
         paths.marks_missed = fabric.marks.missed;
         let mut oracles = Vec::new();
+        for (h, host) in self.hosts.iter().enumerate() {
+            if let Some(net) = &host.net {
+                let grants = net.with_stack(|s, _| s.dhcp_grants().0.copied().collect::<Vec<_>>());
+                self.shared.ledger.borrow_mut().grants(h, grants);
+            }
+        }
         let ledger = self.shared.ledger.borrow();
         let settle = self
             .oracles

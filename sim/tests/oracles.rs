@@ -574,27 +574,28 @@ fn oracles_integrity_catches_a_connection_naming_a_stream_no_client_opened() {
 /// probes.
 #[cfg(feature = "planted-bugs")]
 fn two_leases() -> SimBuilder {
-    dhcp_pair(DhcpAcquisition {
+    let b = dhcp_pair(DhcpAcquisition {
         requests_after: 2,
         ..DhcpAcquisition::default()
     })
     .until(Instant::from_secs(60))
     .at(Instant::ZERO, Action::Crash { host: "d1".into() })
-    .at(Instant::from_secs(3), Action::Restart { host: "d1".into() })
-    .at(
-        Instant::from_secs(2),
+    .at(Instant::from_secs(3), Action::Restart { host: "d1".into() });
+    cut_off(b, "d0", 2, 30)
+}
+
+/// `host`'s link down from `from` to `to` seconds.
+#[cfg(feature = "planted-bugs")]
+fn cut_off(b: SimBuilder, host: &str, from: u64, to: u64) -> SimBuilder {
+    let (host, iface) = (host.to_string(), 0);
+    b.at(
+        Instant::from_secs(from),
         Action::Partition {
-            host: "d0".into(),
-            iface: 0,
+            host: host.clone(),
+            iface,
         },
     )
-    .at(
-        Instant::from_secs(30),
-        Action::Heal {
-            host: "d0".into(),
-            iface: 0,
-        },
-    )
+    .at(Instant::from_secs(to), Action::Heal { host, iface })
 }
 
 #[cfg(feature = "planted-bugs")]
@@ -730,6 +731,47 @@ fn oracles_application_a_lapsed_lease_may_be_given_again() {
     );
     let r = run(&lapsing(25, 8).plant(PlantedBug::DhcpSameAddress), 1);
     assert!(of(&r, Oracle::Application).is_empty(), "{:?}", r.oracles);
+}
+
+/// d0 leases for 20 s, renews at T1 (10 s: its lease now runs to 30 s) and is cut off from
+/// 12 s to 50 s, so it cannot defend its address; d1 boots at 25 s and asks.
+#[cfg(feature = "planted-bugs")]
+fn renewed_then_cut_off() -> SimBuilder {
+    let b = dhcp_pair(DhcpAcquisition {
+        lease_secs: 20,
+        ..DhcpAcquisition::default()
+    })
+    .until(Instant::from_secs(60))
+    .at(Instant::ZERO, Action::Crash { host: "d1".into() })
+    .at(
+        Instant::from_secs(25),
+        Action::Restart { host: "d1".into() },
+    );
+    cut_off(b, "d0", 12, 50)
+}
+
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn oracles_application_a_renewed_lease_has_not_lapsed() {
+    let honest = run(&renewed_then_cut_off(), 1);
+    assert!(
+        of(&honest, Oracle::Application).is_empty(),
+        "{:?}",
+        honest.oracles
+    );
+    // 25 s is past the first grant's 20 s but within the renewal's: giving d0's address to
+    // d1 then is a lie (counted from the first grant alone, it would pass as a lapsed lease).
+    let r = run(
+        &renewed_then_cut_off().plant(PlantedBug::DhcpSameAddress),
+        1,
+    );
+    let f = of(&r, Oracle::Application);
+    assert!(
+        matches!(f.as_slice(), [OracleFailure::DuplicateAddress { .. }]),
+        "{:?}",
+        r.oracles
+    );
+    println!("caught: {}", f[0]);
 }
 
 #[cfg(feature = "planted-bugs")]

@@ -41,5 +41,7 @@ pub use config::{ConfigError, IfaceId, InterfaceConfig, Ipv4Config, Limits, Rout
 pub use counters::Counters;
 pub use event::{Event, IcmpErrorKind, UdpSocketId};
 pub use link::{ChecksumState, Link, RxMeta, RxToken, TxMeta, TxToken};
+#[cfg(feature = "dhcp")]
+pub use stack::{DHCP_GRANTS_KEPT, DhcpGrant};
 pub use stack::{Stack, TcpError, TcpInfo, Transmit};
 pub use time::{Duration, Instant};

@@ -19,6 +19,8 @@
 
 #[cfg(feature = "dhcp")]
 mod dhcp;
+#[cfg(feature = "dhcp")]
+pub use dhcp::{DHCP_GRANTS_KEPT, DhcpGrant};
 #[cfg(feature = "icmp")]
 mod icmp;
 mod input;
@@ -100,6 +102,12 @@ pub struct Stack {
     pub(crate) icmp_limiter: RateLimiter,
     #[cfg(feature = "dhcp")]
     pub(crate) dhcp: Vec<Option<DhcpClient>>,
+    /// The leases granted on any interface, newest last (at most [`DHCP_GRANTS_KEPT`]).
+    #[cfg(feature = "dhcp")]
+    pub(crate) dhcp_grants: VecDeque<dhcp::DhcpGrant>,
+    /// Grants dropped from the front of `dhcp_grants` to keep it bounded.
+    #[cfg(feature = "dhcp")]
+    pub(crate) dhcp_grants_dropped: u64,
     pub(crate) tx: VecDeque<TxFrame>,
     /// Buffers of frames `poll_transmit` has copied out, kept for the next TCP segments
     /// instead of an allocation each (at most [`FRAME_POOL_MAX`], each at most
@@ -277,6 +285,10 @@ impl Stack {
             icmp_limiter: RateLimiter::new(limits.icmp_errors_per_sec, limits.icmp_error_burst),
             #[cfg(feature = "dhcp")]
             dhcp,
+            #[cfg(feature = "dhcp")]
+            dhcp_grants: VecDeque::new(),
+            #[cfg(feature = "dhcp")]
+            dhcp_grants_dropped: 0,
             tx: VecDeque::new(),
             frame_pool: Vec::new(),
             events: VecDeque::new(),

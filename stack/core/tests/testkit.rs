@@ -413,6 +413,30 @@ fn dhcp_lease_acquired_renewed_rebound_and_expired() {
         "lease expired"
     );
     assert_eq!(net.stack_ref(c).counters().dhcp.leases_lost, 1);
+    // The history of grants: the binding and both renewals, each from its REQUEST's first
+    // transmission, each for the whole lease (the lease ran out 600 s after the last).
+    let (grants, dropped) = net.stack_ref(c).dhcp_grants();
+    let grants: Vec<_> = grants.copied().collect();
+    assert_eq!(dropped, 0);
+    assert_eq!(grants.len(), 3, "{grants:?}");
+    assert!(grants.iter().all(|g| g.addr == leased.0
+        && g.lease_time == Duration::from_secs(600)
+        && g.iface == IfaceId(0)));
+    assert!(
+        grants
+            .windows(2)
+            .all(|w| w[0].acquired_at < w[1].acquired_at),
+        "{grants:?}"
+    );
+    // The rebinding's grant runs from the renewal process's first REQUEST, at the second
+    // lease's T1 (RENEWING), though the ACK answered a REQUEST of REBINDING.
+    let last = grants[2].acquired_at;
+    assert!(
+        last >= grants[1].acquired_at + Duration::from_secs(300)
+            && last < grants[1].acquired_at + Duration::from_secs(301),
+        "the rebinding's grant: {last} (the renewal's: {})",
+        grants[1].acquired_at
+    );
     let ev = addr_events(&net, c);
     assert_eq!(
         ev.first().map(|e| e.1.as_str()),
@@ -424,6 +448,32 @@ fn dhcp_lease_acquired_renewed_rebound_and_expired() {
         Some("down 10.0.0.100"),
         "{ev:?}"
     );
+}
+
+/// The grant history keeps the newest `DHCP_GRANTS_KEPT` and counts the ones it drops.
+#[cfg(feature = "dhcp")]
+#[test]
+fn dhcp_grants_are_bounded_and_the_dropped_counted() {
+    let (mut net, _s, c) = dhcp_lan(60);
+    // A binding, then a renewal every 30 s.
+    let extra = 10u64;
+    net.run_for(Duration::from_secs(
+        10 + 30 * (weft_core::DHCP_GRANTS_KEPT as u64 + extra),
+    ));
+    let renewals = net.stack_ref(c).counters().dhcp.renewals;
+    let (grants, dropped) = net.stack_ref(c).dhcp_grants();
+    let kept: Vec<_> = grants.copied().collect();
+    assert!(
+        renewals >= weft_core::DHCP_GRANTS_KEPT as u64 + extra - 1,
+        "{renewals}"
+    );
+    assert_eq!(kept.len(), weft_core::DHCP_GRANTS_KEPT);
+    assert_eq!(
+        dropped,
+        1 + renewals - kept.len() as u64,
+        "the binding and the renewals"
+    );
+    assert!(kept.windows(2).all(|w| w[0].acquired_at < w[1].acquired_at));
 }
 
 /// An in-memory link: frames pushed to `inbox` are received; transmitted frames land in

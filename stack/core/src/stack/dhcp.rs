@@ -7,7 +7,7 @@ use crate::arp::ProbeResult;
 use crate::config::IfaceId;
 use crate::dhcp::client::{ClientEvent, Lease};
 use crate::event::Event;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use alloc::vec;
 use weft_wire::Ipv4Addr;
 use weft_wire::dhcp::{DhcpPacket, DhcpRepr};
@@ -108,6 +108,16 @@ impl Stack {
     }
 
     fn apply_lease(&mut self, now: Instant, iface: IfaceId, lease: &Lease) {
+        if self.dhcp_grants.len() >= DHCP_GRANTS_KEPT {
+            self.dhcp_grants.pop_front();
+            self.dhcp_grants_dropped += 1;
+        }
+        self.dhcp_grants.push_back(DhcpGrant {
+            iface,
+            addr: lease.addr,
+            acquired_at: lease.acquired_at,
+            lease_time: lease.lease_time,
+        });
         let Some(ifc) = self.ifaces.get_mut(usize::from(iface.0)) else {
             return;
         };
@@ -200,7 +210,33 @@ impl Stack {
     }
 }
 
+/// Grants [`Stack::dhcp_grants`] keeps (the oldest go first).
+pub const DHCP_GRANTS_KEPT: usize = 64;
+
+/// A lease as granted: when the client bound or renewed it (RFC 2131 §4.4.1: from its
+/// REQUEST's first transmission) and for how long. A lease is held until
+/// `acquired_at + lease_time` unless a later grant extends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DhcpGrant {
+    /// The interface.
+    pub iface: IfaceId,
+    /// The address.
+    pub addr: Ipv4Addr,
+    /// When the REQUEST that obtained it was first sent.
+    pub acquired_at: Instant,
+    /// The lease's duration ([`Lease::INFINITE`] for an infinite lease).
+    pub lease_time: Duration,
+}
+
 impl Stack {
+    /// Every lease granted to this stack's DHCP clients — each binding and each renewal
+    /// (RFC 2131 §4.4.5) — oldest first, and how many older ones were dropped to keep at most
+    /// [`DHCP_GRANTS_KEPT`]. The current lease is [`Stack::dhcp_lease`]; this is its history
+    /// (the simulator's oracle asks whether an address was still leased at some time).
+    pub fn dhcp_grants(&self) -> (impl Iterator<Item = &DhcpGrant>, u64) {
+        (self.dhcp_grants.iter(), self.dhcp_grants_dropped)
+    }
+
     /// The interface's DHCP lease, if its client holds one (address, prefix, router, DNS
     /// servers, lease times).
     pub fn dhcp_lease(&self, iface: IfaceId) -> Option<&Lease> {
