@@ -46,7 +46,7 @@ use crate::marks::{DatagramId, Mark, MarkKind};
 use core::fmt;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use weft_core::{Duration, Instant};
+use weft_core::{Duration, IfaceId, Instant};
 
 /// What the oracles allow.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1410,17 +1410,23 @@ pub(crate) fn judge(
             // §4.3.1), and the clients' conflict probes (RFC 5227 §2.1) would refuse it.
             // Excused: the server crashed after `prev` asked (it may have lost that binding)
             // and before `l` had its answer; or `prev`'s lease ran out before `l` asked (its
-            // holder crashed or was cut off and did not renew). The lease runs to the end
-            // of the last grant of the address to `prev`'s host made before `l` asked — its
-            // binding or a renewal (RFC 2131 §4.4.5) — else, with no grant recorded, to the
-            // end of the first.
+            // holder crashed or was cut off and did not renew, or gave it up). The lease runs
+            // to the end of the last grant of the address to `prev`'s host (interface 0, the
+            // one a DHCP workload leases on) made before `l` asked — its binding or a renewal
+            // (RFC 2131 §4.4.5), or sooner if the client lost, declined or released it — else,
+            // with no grant recorded, to the end of the first.
             let forgot = disruptions
                 .iter()
                 .any(|d| d.crash && d.host == l.server && d.from >= asked(prev) && d.from <= l.at);
+            // (A history its stack had to cut short — more than `DHCP_GRANTS_KEPT` grants in
+            // one life — keeps its newest grants: when none of them precedes `l`'s asking,
+            // the first grant's end is used, as before grants were kept.)
             let renewed_until = ledger.grants.get(&prev.host).and_then(|gs| {
                 gs.iter()
-                    .filter(|g| g.addr == addr && g.acquired_at <= asked(l))
-                    .map(|g| g.acquired_at.saturating_add(g.lease_time))
+                    .filter(|g| {
+                        g.iface == IfaceId(0) && g.addr == addr && g.acquired_at <= asked(l)
+                    })
+                    .map(weft_core::DhcpGrant::until)
                     .max()
             });
             let lapsed = match renewed_until {

@@ -765,6 +765,9 @@ fn oracles_application_a_renewed_lease_has_not_lapsed() {
         &renewed_then_cut_off().plant(PlantedBug::DhcpSameAddress),
         1,
     );
+    // The case is the renewal's: d0 renewed (before its cut-off at 12 s).
+    let d0 = r.hosts.iter().find(|h| h.name == "d0").expect("d0");
+    assert!(d0.counters.dhcp.renewals >= 1, "{:?}", d0.counters.dhcp);
     let f = of(&r, Oracle::Application);
     assert!(
         matches!(f.as_slice(), [OracleFailure::DuplicateAddress { .. }]),

@@ -419,6 +419,16 @@ fn dhcp_lease_acquired_renewed_rebound_and_expired() {
     let grants: Vec<_> = grants.copied().collect();
     assert_eq!(dropped, 0);
     assert_eq!(grants.len(), 3, "{grants:?}");
+    // The first two were extended before they ended; the last ended at expiry.
+    assert!(
+        grants[..2].iter().all(|g| g.ended_at.is_none()),
+        "{grants:?}"
+    );
+    assert_eq!(grants[2].ended_at, Some(grants[2].until()), "{grants:?}");
+    assert_eq!(
+        grants[2].until(),
+        grants[2].acquired_at + Duration::from_secs(600)
+    );
     assert!(grants.iter().all(|g| g.addr == leased.0
         && g.lease_time == Duration::from_secs(600)
         && g.iface == IfaceId(0)));
@@ -447,6 +457,28 @@ fn dhcp_lease_acquired_renewed_rebound_and_expired() {
         ev.last().map(|e| e.1.as_str()),
         Some("down 10.0.0.100"),
         "{ev:?}"
+    );
+}
+
+/// A lease given back early (RFC 2131 §4.4.6) ends its grant then, not at its expiry.
+#[cfg(feature = "dhcp")]
+#[test]
+fn dhcp_a_released_lease_ends_its_grant() {
+    let (mut net, _s, c) = dhcp_lan(600);
+    net.run_for(Duration::from_secs(10));
+    let now = net.now();
+    let addr = net
+        .stack(c)
+        .dhcp_release(now, IfaceId(0))
+        .expect("a lease to give back");
+    let (grants, _) = net.stack_ref(c).dhcp_grants();
+    let grants: Vec<_> = grants.copied().collect();
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!((grants[0].addr, grants[0].ended_at), (addr, Some(now)));
+    assert_eq!(
+        grants[0].until(),
+        now,
+        "ended 590 s before it would have run out"
     );
 }
 

@@ -155,8 +155,6 @@ fn direct_bind_and_connect_errors_are_typed() {
     .expect("runtime");
 }
 
-/// A cable that holds 2 frames per direction forces the driver to wait for room and the
-/// senders to wait for the driver: nothing may be lost.
 /// `TcpNet::release_idle_buffers` on the direct backend gives back the rings of connections
 /// whose data has all been acknowledged and read, and the stream goes on intact after.
 #[test]
@@ -198,6 +196,8 @@ fn direct_release_idle_buffers_after_a_transfer() {
     .expect("runtime");
 }
 
+/// A cable that holds 2 frames per direction forces the driver to wait for room and the
+/// senders to wait for the driver: nothing may be lost.
 #[test]
 fn direct_back_pressure_loses_nothing() {
     block_on_local(async {

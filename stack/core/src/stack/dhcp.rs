@@ -98,12 +98,27 @@ impl Stack {
                 self.apply_lease(now, iface, &lease)
             }
             ClientEvent::Lost { addr, .. } => {
+                self.end_grant(now, iface, addr);
                 if let Some(ifc) = self.ifaces.get_mut(usize::from(iface.0)) {
                     ifc.addr = None;
                 }
                 let _ = self.routes.set_iface_addr(iface, None);
                 self.push_event(Event::AddressDown { iface, addr });
             }
+        }
+    }
+
+    /// The interface's lease of `addr` ended at `now` (expired, NAKed, declined after a
+    /// conflict, released): its newest grant says so.
+    fn end_grant(&mut self, now: Instant, iface: IfaceId, addr: Ipv4Addr) {
+        if let Some(g) = self
+            .dhcp_grants
+            .iter_mut()
+            .rev()
+            .find(|g| g.iface == iface && g.addr == addr)
+            && g.ended_at.is_none()
+        {
+            g.ended_at = Some(now);
         }
     }
 
@@ -117,6 +132,7 @@ impl Stack {
             addr: lease.addr,
             acquired_at: lease.acquired_at,
             lease_time: lease.lease_time,
+            ended_at: None,
         });
         let Some(ifc) = self.ifaces.get_mut(usize::from(iface.0)) else {
             return;
@@ -214,8 +230,9 @@ impl Stack {
 pub const DHCP_GRANTS_KEPT: usize = 64;
 
 /// A lease as granted: when the client bound or renewed it (RFC 2131 §4.4.1: from its
-/// REQUEST's first transmission) and for how long. A lease is held until
-/// `acquired_at + lease_time` unless a later grant extends it.
+/// REQUEST's first transmission), for how long, and when it ended early if it did. A lease
+/// runs until `acquired_at + lease_time` — or `ended_at`, if sooner — unless a later grant
+/// extends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DhcpGrant {
     /// The interface.
@@ -226,6 +243,19 @@ pub struct DhcpGrant {
     pub acquired_at: Instant,
     /// The lease's duration ([`Lease::INFINITE`] for an infinite lease).
     pub lease_time: Duration,
+    /// When the client stopped holding it, if it did while this was its newest grant: at
+    /// expiry, on a NAK, on declining it after an address conflict (RFC 5227 §2.4; the
+    /// server may lease it again after its hold), or on a RELEASE (RFC 2131 §4.4.6).
+    pub ended_at: Option<Instant>,
+}
+
+impl DhcpGrant {
+    /// When the lease this grant made runs out: `acquired_at + lease_time`, or `ended_at` if
+    /// sooner.
+    pub fn until(&self) -> Instant {
+        let end = self.acquired_at.saturating_add(self.lease_time);
+        self.ended_at.map_or(end, |e| e.min(end))
+    }
 }
 
 impl Stack {
@@ -253,6 +283,7 @@ impl Stack {
             .get_mut(usize::from(iface.0))?
             .as_mut()?
             .release(now)?;
+        self.end_grant(now, iface, lease.addr);
         // Send while the address and its route still exist.
         self.drain_dhcp(now, iface);
         if let Some(ifc) = self.ifaces.get_mut(usize::from(iface.0)) {
