@@ -574,14 +574,28 @@ fn oracles_integrity_catches_a_connection_naming_a_stream_no_client_opened() {
 /// probes.
 #[cfg(feature = "planted-bugs")]
 fn two_leases() -> SimBuilder {
-    let b = dhcp_pair(DhcpAcquisition {
-        requests_after: 2,
-        ..DhcpAcquisition::default()
-    })
-    .until(Instant::from_secs(60))
-    .at(Instant::ZERO, Action::Crash { host: "d1".into() })
-    .at(Instant::from_secs(3), Action::Restart { host: "d1".into() });
+    let b = d1_boots_late(
+        DhcpAcquisition {
+            requests_after: 2,
+            ..DhcpAcquisition::default()
+        },
+        3,
+        60,
+    );
     cut_off(b, "d0", 2, 30)
+}
+
+/// [`dhcp_pair`] with `w`, run until `until` seconds, `d1` down from the start until
+/// `d1_back` seconds.
+#[cfg(feature = "planted-bugs")]
+fn d1_boots_late(w: DhcpAcquisition, d1_back: u64, until: u64) -> SimBuilder {
+    dhcp_pair(w)
+        .until(Instant::from_secs(until))
+        .at(Instant::ZERO, Action::Crash { host: "d1".into() })
+        .at(
+            Instant::from_secs(d1_back),
+            Action::Restart { host: "d1".into() },
+        )
 }
 
 /// `host`'s link down from `from` to `to` seconds.
@@ -694,15 +708,13 @@ fn dhcp_pair(w: DhcpAcquisition) -> SimBuilder {
 /// seconds and asks.
 #[cfg(feature = "planted-bugs")]
 fn lapsing(d1_back: u64, d0_crash: u64) -> SimBuilder {
-    dhcp_pair(DhcpAcquisition {
-        lease_secs: 20,
-        ..DhcpAcquisition::default()
-    })
-    .until(Instant::from_secs(50))
-    .at(Instant::ZERO, Action::Crash { host: "d1".into() })
-    .at(
-        Instant::from_secs(d1_back),
-        Action::Restart { host: "d1".into() },
+    d1_boots_late(
+        DhcpAcquisition {
+            lease_secs: 20,
+            ..DhcpAcquisition::default()
+        },
+        d1_back,
+        50,
     )
     .at(
         Instant::from_secs(d0_crash),
@@ -737,15 +749,13 @@ fn oracles_application_a_lapsed_lease_may_be_given_again() {
 /// 12 s to 50 s, so it cannot defend its address; d1 boots at 25 s and asks.
 #[cfg(feature = "planted-bugs")]
 fn renewed_then_cut_off() -> SimBuilder {
-    let b = dhcp_pair(DhcpAcquisition {
-        lease_secs: 20,
-        ..DhcpAcquisition::default()
-    })
-    .until(Instant::from_secs(60))
-    .at(Instant::ZERO, Action::Crash { host: "d1".into() })
-    .at(
-        Instant::from_secs(25),
-        Action::Restart { host: "d1".into() },
+    let b = d1_boots_late(
+        DhcpAcquisition {
+            lease_secs: 20,
+            ..DhcpAcquisition::default()
+        },
+        25,
+        60,
     );
     cut_off(b, "d0", 12, 50)
 }

@@ -24,11 +24,7 @@ impl Instant {
 
     /// From nanoseconds since the origin (saturating at [`Instant::MAX`]).
     pub const fn from_nanos(ns: u64) -> Instant {
-        match NonZeroU64::new(ns.saturating_add(1)) {
-            Some(v) => Instant(v),
-            // `saturating_add(1)` is never 0.
-            None => Instant::ZERO,
-        }
+        Instant(NonZeroU64::MIN.saturating_add(ns))
     }
     /// From milliseconds since the origin (saturating).
     pub const fn from_millis(ms: u64) -> Instant {

@@ -31,7 +31,8 @@ pub(crate) const HEADERS_LEN: usize = ETH_LEN + IP_LEN + weft_wire::tcp::HEADER_
 /// (4-tuple, owner, dirty flag: `Slot`'s layout test): the two generations are kept as their
 /// sum (both only grow, so the sum is unchanged exactly when neither changed), the Ethernet
 /// header as its two addresses (the type is IPv4's), the header sums folded to 16 bits
-/// (ones'-complement sums fold without changing what they add up to, RFC 1071 §2(B)).
+/// (ones'-complement sums fold without changing what they add up to: RFC 1071 §2(D), deferred
+/// carries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TcpPath {
     /// `RouteTable::generation` plus the interface's `ArpCache::generation` when it was
